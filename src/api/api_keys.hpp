@@ -1,0 +1,24 @@
+#pragma once
+// HTTP API authentication: `Authorization: Bearer <key>` against a set of named keys (several
+// at once, for rotation). With no key configured the API answers only on loopback.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace sb::api {
+
+class ApiKeys {
+ public:
+  explicit ApiKeys(std::vector<std::string> keys);
+  bool empty() const noexcept { return digests_.empty(); }
+  // Checks the Authorization header of a request from `loopback` or not.
+  Status check(std::string_view authorization_header, bool loopback) const;
+
+ private:
+  // SHA-256 of each key: comparing digests in constant time hides both content and length.
+  std::vector<std::string> digests_;
+};
+
+}  // namespace sb::api

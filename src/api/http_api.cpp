@@ -1,0 +1,187 @@
+#include "api/http_api.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/channel_name.hpp"
+#include "protocol/native/codec.hpp"
+#include "session/client.hpp"
+#include "transport/ws_frame.hpp"
+
+namespace sb::api {
+
+namespace json = boost::json;
+using transport::HttpRequest;
+using transport::HttpResponse;
+
+transport::HttpResponse error_response(const Error& error) {
+  json::object body{{"error", json::object{{"code", error_code_name(error.code)},
+                                           {"message", error.message},
+                                           {"retryable", error.retryable()}}}};
+  return HttpResponse{error_code_http_status(error.code), "application/json", json::serialize(body), {}};
+}
+
+namespace {
+
+HttpResponse json_response(const json::value& v) { return HttpResponse{200, "application/json", json::serialize(v), {}}; }
+
+Error invalid(std::string message) { return make_error(ErrorCode::invalid_message, std::move(message)); }
+
+Result<json::object> parse_object(const HttpRequest& request) {
+  json::error_code ec;
+  json::value v = json::parse(request.body, ec);
+  if (ec) return invalid("malformed JSON body: " + ec.message());
+  if (!v.is_object()) return invalid("the body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+HttpResponse method_not_allowed(std::string_view allowed) {
+  HttpResponse r = error_response(invalid("method not allowed; use " + std::string(allowed)));
+  r.status = 405;
+  r.headers.emplace_back("Allow", std::string(allowed));
+  return r;
+}
+
+// Validates a channel for the backend: a valid name in a configured namespace.
+Status check_channel(const core::Namespaces& namespaces, std::string_view channel) {
+  if (auto valid = core::validate_channel_name(channel); !valid) return valid;
+  if (auto ns = namespaces.find(channel); !ns) return ns.error();
+  return Ok{};
+}
+
+json::object position_json(std::string_view channel, const core::StreamPosition& p) {
+  return json::object{{"channel", channel}, {"offset", p.offset}, {"epoch", p.epoch}};
+}
+
+}  // namespace
+
+HttpApi::HttpApi(Dependencies dependencies) : d_(std::move(dependencies)) {}
+
+HttpResponse HttpApi::handle(const HttpRequest& request) const {
+  const std::string_view path = request.path();
+  const std::string_view method = request.method;
+  if (path == "/healthz") return json_response(json::object{{"status", "ok"}});
+  if (path == "/ws")
+    return HttpResponse{426, "application/json",
+                        R"({"error":{"code":"INVALID_MESSAGE","message":"/ws is a WebSocket endpoint: send an upgrade request"}})",
+                        {{"Upgrade", "websocket"}}};
+  const bool is_api = path.substr(0, 5) == "/api/";
+  if (!is_api && path != "/metrics")
+    return error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path)));
+
+  if (auto auth = d_.keys.check(request.header("Authorization"), request.remote_is_loopback); !auth) {
+    HttpResponse r = error_response(auth.error());
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (path == "/metrics") return method == "GET" ? metrics() : method_not_allowed("GET");
+  if (path == "/api/publish") return method == "POST" ? publish(request) : method_not_allowed("POST");
+  if (path == "/api/broadcast") return method == "POST" ? broadcast(request) : method_not_allowed("POST");
+  if (path == "/api/channels") return method == "GET" ? channels(request) : method_not_allowed("GET");
+  if (path == "/api/stats") return method == "GET" ? stats() : method_not_allowed("GET");
+  if (path == "/api/disconnect") return method == "POST" ? disconnect(request) : method_not_allowed("POST");
+  return error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path)));
+}
+
+HttpResponse HttpApi::publish(const HttpRequest& request) const {
+  auto body = parse_object(request);
+  if (!body) return error_response(body.error());
+  const json::value* channel = body->if_contains("channel");
+  if (!channel || !channel->is_string()) return error_response(invalid("'channel' must be a string"));
+  const json::value* data = body->if_contains("data");
+  if (!data) return error_response(invalid("missing field 'data'"));
+  std::string_view name = channel->get_string();
+  if (auto ok = check_channel(d_.namespaces, name); !ok) return error_response(ok.error());
+  core::StreamPosition p = d_.hub.publish(name, json::serialize(*data));
+  return json_response(position_json(name, p));
+}
+
+HttpResponse HttpApi::broadcast(const HttpRequest& request) const {
+  auto body = parse_object(request);
+  if (!body) return error_response(body.error());
+  const json::value* channels = body->if_contains("channels");
+  if (!channels || !channels->is_array()) return error_response(invalid("'channels' must be an array of strings"));
+  const json::value* data = body->if_contains("data");
+  if (!data) return error_response(invalid("missing field 'data'"));
+  for (const auto& c : channels->get_array())
+    if (!c.is_string()) return error_response(invalid("'channels' must be an array of strings"));
+  // Serialized once: the same bytes go into every channel.
+  const std::string payload = json::serialize(*data);
+  json::array results;
+  for (const auto& c : channels->get_array()) {
+    std::string_view name = c.get_string();
+    if (auto ok = check_channel(d_.namespaces, name); !ok) {
+      results.push_back(json::object{
+          {"channel", name},
+          {"error", json::object{{"code", error_code_name(ok.error().code)}, {"message", ok.error().message}}}});
+      continue;
+    }
+    results.push_back(position_json(name, d_.hub.publish(name, payload)));
+  }
+  return json_response(json::object{{"results", std::move(results)}});
+}
+
+HttpResponse HttpApi::channels(const HttpRequest& request) const {
+  std::string prefix;
+  request.query_param("prefix", prefix);
+  json::array list;
+  for (const auto& c : d_.hub.channels(prefix))
+    list.push_back(json::object{{"channel", c.channel}, {"subscribers", c.subscribers}});
+  return json_response(json::object{{"channels", std::move(list)}});
+}
+
+HttpResponse HttpApi::stats() const {
+  Stats s = d_.stats();
+  return json_response(json::object{{"connections", s.connections},
+                                    {"connections_total", s.connections_total},
+                                    {"subscriptions", s.subscriptions},
+                                    {"channels", s.channels},
+                                    {"messages_in", s.messages_in},
+                                    {"messages_out", s.messages_out},
+                                    {"bytes_in", s.bytes_in},
+                                    {"bytes_out", s.bytes_out},
+                                    {"slow_consumers", s.slow_consumers},
+                                    {"uptime_seconds", static_cast<std::uint64_t>(s.uptime_seconds)}});
+}
+
+HttpResponse HttpApi::disconnect(const HttpRequest& request) const {
+  auto body = parse_object(request);
+  if (!body) return error_response(body.error());
+  const json::value* client = body->if_contains("client");
+  const json::value* user = body->if_contains("user");
+  if ((client == nullptr) == (user == nullptr))
+    return error_response(invalid("give exactly one of 'client' or 'user'"));
+  const json::value* which = client ? client : user;
+  if (!which->is_string()) return error_response(invalid(client ? "'client' must be a string" : "'user' must be a string"));
+  auto close = [](session::Client& c) { c.disconnect(transport::close_code::disconnected, "disconnected by the server"); };
+  std::size_t n = client ? d_.registry.with_client(which->get_string(), close)
+                         : d_.registry.with_user(which->get_string(), close);
+  return json_response(json::object{{"disconnected", n}});
+}
+
+HttpResponse HttpApi::metrics() const {
+  Stats s = d_.stats();
+  std::string out;
+  auto metric = [&out](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    out.append("# HELP switchboard_").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE switchboard_").append(name).append(" ").append(type).append("\n");
+    out.append("switchboard_").append(name).append(" ").append(std::to_string(value)).append("\n");
+  };
+  metric("connections", "gauge", "Open WebSocket connections.", s.connections);
+  metric("connections_total", "counter", "WebSocket upgrades since start.", s.connections_total);
+  metric("subscriptions", "gauge", "Current channel subscriptions.", s.subscriptions);
+  metric("channels", "gauge", "Channels with at least one subscriber.", s.channels);
+  metric("messages_in_total", "counter", "Messages published (HTTP and WebSocket).", s.messages_in);
+  metric("messages_out_total", "counter", "Messages delivered to subscribers.", s.messages_out);
+  metric("bytes_in_total", "counter", "WebSocket bytes received.", s.bytes_in);
+  metric("bytes_out_total", "counter", "WebSocket bytes sent.", s.bytes_out);
+  metric("socket_writes_total", "counter", "Gathered socket writes (bytes_out / writes is the batching).", s.writes);
+  metric("slow_consumers_total", "counter", "Connections closed for a full send queue.", s.slow_consumers);
+  metric("ping_timeouts_total", "counter", "Connections closed for not answering pings.", s.ping_timeouts);
+  metric("http_requests_total", "counter", "HTTP requests served.", s.http_requests);
+  metric("uptime_seconds", "gauge", "Seconds since the server started.", s.uptime_seconds);
+  return HttpResponse{200, "text/plain; version=0.0.4", std::move(out), {}};
+}
+
+}  // namespace sb::api

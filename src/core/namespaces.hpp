@@ -1,0 +1,32 @@
+#pragma once
+// Per-namespace options. Every channel belongs to one namespace: `chat:room-1` to `chat`, a name
+// without a colon to the default one. A channel whose namespace is not configured is refused
+// (UNKNOWN_CHANNEL), so a typo does not silently create a new kind of channel.
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+
+namespace sb::core {
+
+struct NamespaceOptions {
+  std::string name;  // "" for the default namespace
+  // Whether WebSocket clients may publish (the backend always can, over HTTP).
+  bool client_publish = false;
+};
+
+class Namespaces {
+ public:
+  // Starts with the default namespace only, with client_publish as given.
+  explicit Namespaces(NamespaceOptions default_namespace = {});
+  void add(NamespaceOptions options);  // replaces one of the same name
+  // The options for a channel (already validated), or UNKNOWN_CHANNEL.
+  Result<const NamespaceOptions*> find(std::string_view channel) const;
+  const std::map<std::string, NamespaceOptions, std::less<>>& all() const noexcept { return by_name_; }
+
+ private:
+  std::map<std::string, NamespaceOptions, std::less<>> by_name_;
+};
+
+}  // namespace sb::core

@@ -1,0 +1,24 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sb::core {
+
+// A message as the hub sees it: the channel, the payload as serialized JSON (the hub never looks
+// inside), and the position the hub gave it.
+struct Publication {
+  std::string_view channel;
+  std::string_view data;  // serialized JSON value
+  std::uint64_t offset = 0;
+  std::int64_t ts = 0;  // ms since the Unix epoch
+};
+
+// Where a channel stands: the offset of its last message and the epoch those offsets belong to.
+// Offsets of one epoch increase by one per message; a new epoch means earlier offsets are void.
+struct StreamPosition {
+  std::uint64_t offset = 0;
+  std::string epoch;
+};
+
+}  // namespace sb::core

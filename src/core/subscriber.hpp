@@ -1,0 +1,25 @@
+#pragma once
+#include "common/bytes.hpp"
+
+namespace sb::core {
+
+// Something that receives a channel's publications: a client session, or a test fake.
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  // One encoded frame, shared with every other subscriber: queue it, never modify it. Called on
+  // the thread of the shard the subscriber subscribed on, in the channel's offset order. Must not
+  // subscribe or unsubscribe (the hub is iterating the channel's subscribers).
+  virtual void deliver(const SharedBytes& frame) = 0;
+};
+
+// Turns a publication into the bytes subscribers receive, once per publication. The native
+// protocol's encoder builds a complete WebSocket frame, header included.
+class PublicationEncoder {
+ public:
+  virtual ~PublicationEncoder() = default;
+  // Called from any thread, concurrently.
+  virtual SharedBytes encode(const struct Publication& publication) const = 0;
+};
+
+}  // namespace sb::core

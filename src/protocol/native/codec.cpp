@@ -1,0 +1,156 @@
+#include "protocol/native/codec.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "transport/ws_frame.hpp"
+
+namespace sb::protocol::native {
+
+namespace json = boost::json;
+using transport::WsOpcode;
+
+namespace {
+
+Error invalid(std::string message) { return make_error(ErrorCode::invalid_message, std::move(message)); }
+
+// Wraps a JSON text in an unmasked text frame, header first, in one allocation.
+std::string frame(std::string_view json_text) { return transport::encode_frame(WsOpcode::text, json_text); }
+
+Result<std::string> required_string(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (!v) return invalid("missing field '" + std::string(key) + "'");
+  if (!v->is_string()) return invalid("field '" + std::string(key) + "' must be a string");
+  return std::string(v->get_string());
+}
+
+}  // namespace
+
+std::string json_quote(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
+
+Result<Command> decode(std::string_view text, std::string& id) {
+  id.clear();
+  json::error_code ec;
+  json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
+  if (ec) return invalid("malformed JSON: " + ec.message());
+  json::object* o = root.if_object();
+  if (!o) return invalid("a frame must be a JSON object");
+
+  if (const json::value* v = o->if_contains("id")) {
+    if (v->is_string() || v->is_int64() || v->is_uint64()) id = json::serialize(*v);
+    else return invalid("'id' must be a string or an integer");
+  }
+  const json::value* type_value = o->if_contains("type");
+  if (!type_value) return invalid("missing field 'type'");
+  if (!type_value->is_string()) return invalid("field 'type' must be a string");
+  std::string_view type = type_value->get_string();
+
+  Command c;
+  c.id = id;
+  if (type == "subscribe" || type == "unsubscribe" || type == "publish") {
+    c.type = type == "subscribe" ? CommandType::subscribe
+             : type == "unsubscribe" ? CommandType::unsubscribe
+                                     : CommandType::publish;
+    auto channel = required_string(*o, "channel");
+    if (!channel) return channel.error();
+    c.channel = std::move(*channel);
+    if (c.type == CommandType::publish) {
+      const json::value* data = o->if_contains("data");
+      if (!data) return invalid("missing field 'data'");
+      c.data = json::serialize(*data);
+    }
+  } else if (type == "ping") {
+    c.type = CommandType::ping;
+  } else if (type == "connect") {
+    c.type = CommandType::connect;
+    if (const json::value* v = o->if_contains("user")) {
+      if (!v->is_string()) return invalid("field 'user' must be a string");
+      c.user = std::string(v->get_string());
+    }
+    if (const json::value* v = o->if_contains("info")) {
+      if (!v->is_object()) return invalid("field 'info' must be an object");
+      c.info = json::serialize(*v);
+    }
+    if (const json::value* v = o->if_contains("token")) {
+      if (!v->is_string()) return invalid("field 'token' must be a string");
+      c.token = std::string(v->get_string());
+    }
+  } else {
+    return invalid("unknown type '" + std::string(type) + "'");
+  }
+  return c;
+}
+
+namespace {
+// Starts `{"type":"<type>"` and the id if there is one.
+std::string start(std::string_view type, std::string_view id) {
+  std::string s;
+  s.reserve(96);
+  s.append(R"({"type":")").append(type).push_back('"');
+  if (!id.empty()) s.append(R"(,"id":)").append(id);
+  return s;
+}
+void append_position(std::string& s, const core::StreamPosition& p) {
+  s.append(R"(,"offset":)").append(std::to_string(p.offset));
+  s.append(R"(,"epoch":")").append(p.epoch).push_back('"');
+}
+}  // namespace
+
+std::string encode_connected(std::string_view client, std::string_view id, std::string_view user,
+                             int ping_interval_seconds) {
+  std::string s = start("connected", id);
+  s.append(R"(,"client":)").append(json_quote(client));
+  if (!user.empty()) s.append(R"(,"user":)").append(json_quote(user));
+  s.append(R"(,"version":)").append(std::to_string(protocol_version));
+  s.append(R"(,"ping_interval":)").append(std::to_string(ping_interval_seconds));
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position) {
+  std::string s = start("subscribed", id);
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  append_position(s, position);
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_unsubscribed(std::string_view id, std::string_view channel) {
+  std::string s = start("unsubscribed", id);
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position) {
+  std::string s = start("published", id);
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  append_position(s, position);
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_pong(std::string_view id) { return frame(start("pong", id) + "}"); }
+
+std::string encode_error(std::string_view id, const Error& error) {
+  std::string s = start("error", id);
+  s.append(R"(,"code":")").append(error_code_name(error.code)).push_back('"');
+  s.append(R"(,"message":)").append(json_quote(error.message));
+  s.append(R"(,"retryable":)").append(error.retryable() ? "true" : "false");
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string message_json(const core::Publication& p) {
+  std::string s;
+  s.reserve(p.data.size() + p.channel.size() + 80);
+  s.append(R"({"type":"message","channel":)").append(json_quote(p.channel));
+  s.append(R"(,"data":)").append(p.data);
+  s.append(R"(,"offset":)").append(std::to_string(p.offset));
+  s.append(R"(,"ts":)").append(std::to_string(p.ts));
+  s.push_back('}');
+  return s;
+}
+
+}  // namespace sb::protocol::native

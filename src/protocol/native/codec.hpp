@@ -1,0 +1,47 @@
+#pragma once
+// Native protocol v1 (docs/protocol.md): JSON text frames. decode() turns a client frame into a
+// Command; the encode_* functions build complete server frames (WebSocket header included), ready
+// to queue on a connection.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+#include "core/publication.hpp"
+
+namespace sb::protocol::native {
+
+inline constexpr int protocol_version = 1;
+
+enum class CommandType { connect, subscribe, unsubscribe, publish, ping };
+
+struct Command {
+  CommandType type = CommandType::ping;
+  std::string id;       // the request's `id` as raw JSON (a number or a string), empty without one
+  std::string channel;  // subscribe, unsubscribe, publish
+  std::string data;     // publish: the `data` value, serialized JSON
+  std::string user;     // connect: who this client is (until tokens carry it)
+  std::string info;     // connect: serialized JSON object shown with the user, or empty
+  std::string token;    // connect: reserved for authentication
+};
+
+// Parses one client frame. On error, `id` is filled whenever the frame had a usable `id`, so the
+// error reply can carry it.
+Result<Command> decode(std::string_view text, std::string& id);
+
+// Server frames.
+std::string encode_connected(std::string_view client, std::string_view id, std::string_view user,
+                             int ping_interval_seconds);
+std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position);
+std::string encode_unsubscribed(std::string_view id, std::string_view channel);
+std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position);
+std::string encode_pong(std::string_view id);
+std::string encode_error(std::string_view id, const Error& error);
+// The payload of a `message` frame, without the WebSocket header (also used by the HTTP API).
+std::string message_json(const core::Publication& publication);
+
+// JSON string literal (quoted and escaped) for `s`.
+std::string json_quote(std::string_view s);
+
+}  // namespace sb::protocol::native

@@ -1,0 +1,88 @@
+#include "server/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <thread>
+
+namespace sb::server {
+
+App::App(Config config)
+    : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys) {
+  validate(config_);
+  for (const auto& ns : config_.namespaces) namespaces_.add(ns);
+
+  transport::ServerOptions options;
+  options.host = config_.listen_host();
+  options.port = config_.listen_port();
+  options.threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  options.limits = config_.limits;
+  server_ = std::make_unique<transport::Server>(
+      options,
+      [this](transport::Worker& w, const transport::HttpRequest& r, transport::HttpResponse& reject) {
+        return on_upgrade(w, r, reject);
+      },
+      [this](const transport::HttpRequest& r) { return api_->handle(r); });
+
+  std::vector<boost::asio::io_context*> shards;
+  for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
+  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_);
+  session_context_ = std::make_unique<session::SessionContext>(session::SessionContext{
+      *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions});
+  api_ = std::make_unique<api::HttpApi>(
+      api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }});
+}
+
+App::~App() {
+  // Workers first: their threads run sessions that point into the hub and the registry.
+  server_.reset();
+}
+
+void App::start() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec) throw ConfigError("data_dir", "cannot create '" + config_.data_dir + "': " + ec.message());
+  server_->listen();
+  server_->start();
+  if (keys_.empty()) spdlog::warn("no API key configured: the HTTP API answers on loopback only");
+  spdlog::info("switchboard listening on {}:{} with {} threads", config_.listen_host(), server_->port(),
+               server_->worker_count());
+}
+
+void App::stop() { server_->stop(); }
+
+void App::wait() { server_->join(); }
+
+std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker, const transport::HttpRequest& request,
+                                                      transport::HttpResponse& reject) {
+  if (request.path() != "/ws") {
+    reject = api::error_response(make_error(ErrorCode::not_found, "WebSocket endpoint is /ws"));
+    return nullptr;
+  }
+  return std::make_unique<session::Client>(*session_context_, worker.index(), worker.context());
+}
+
+api::Stats App::stats() const {
+  api::Stats s;
+  for (std::size_t i = 0; i < server_->worker_count(); ++i) {
+    const auto& w = server_->worker(i).stats();
+    auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    s.connections += get(w.connections);
+    s.connections_total += get(w.connections_total);
+    s.bytes_in += get(w.bytes_in);
+    s.bytes_out += get(w.bytes_out);
+    s.writes += get(w.writes);
+    s.slow_consumers += get(w.slow_consumers);
+    s.ping_timeouts += get(w.ping_timeouts);
+    s.http_requests += get(w.http_requests);
+  }
+  core::HubCounters hub = hub_->counters();
+  s.subscriptions = hub.subscriptions;
+  s.channels = hub.channels;
+  s.messages_in = hub.publications;
+  s.messages_out = hub.deliveries;
+  s.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return s;
+}
+
+}  // namespace sb::server

@@ -1,0 +1,51 @@
+#pragma once
+// The composition root: the only place that names concrete classes and wires the layers together
+// (transport workers, the hub on their io_contexts, client sessions, the HTTP API).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "api/api_keys.hpp"
+#include "api/http_api.hpp"
+#include "api/stats.hpp"
+#include "core/hub.hpp"
+#include "core/namespaces.hpp"
+#include "protocol/native/encoder.hpp"
+#include "server/config.hpp"
+#include "session/client.hpp"
+#include "session/registry.hpp"
+#include "transport/server.hpp"
+
+namespace sb::server {
+
+class App {
+ public:
+  explicit App(Config config);
+  ~App();
+
+  // Binds the port and starts the workers. Throws std::system_error if the address is taken.
+  void start();
+  std::uint16_t port() const noexcept { return server_->port(); }
+  // Graceful stop from any thread; wait() returns once it is done.
+  void stop();
+  void wait();
+  api::Stats stats() const;
+  const Config& config() const noexcept { return config_; }
+
+ private:
+  std::unique_ptr<transport::WsHandler> on_upgrade(transport::Worker& worker, const transport::HttpRequest& request,
+                                                   transport::HttpResponse& reject);
+
+  Config config_;
+  core::Namespaces namespaces_;
+  protocol::native::NativeEncoder encoder_;
+  session::ClientRegistry registry_;
+  api::ApiKeys keys_;
+  std::unique_ptr<transport::Server> server_;
+  std::unique_ptr<core::Hub> hub_;
+  std::unique_ptr<session::SessionContext> session_context_;
+  std::unique_ptr<api::HttpApi> api_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace sb::server

@@ -1,0 +1,207 @@
+#include "server/config.hpp"
+
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
+
+#include "core/channel_name.hpp"
+
+extern char** environ;
+
+namespace sb::server {
+
+namespace {
+
+std::int64_t positive_integer(const toml::node& node, const std::string& key) {
+  auto v = node.value<std::int64_t>();
+  if (!v || !node.is_integer()) throw ConfigError(key, "expected an integer");
+  if (*v <= 0) throw ConfigError(key, "must be greater than 0");
+  return *v;
+}
+
+std::string string_value(const toml::node& node, const std::string& key) {
+  if (!node.is_string()) throw ConfigError(key, "expected a string");
+  return std::string(*node.value<std::string>());
+}
+
+bool bool_value(const toml::node& node, const std::string& key) {
+  if (!node.is_boolean()) throw ConfigError(key, "expected true or false");
+  return *node.value<bool>();
+}
+
+void apply_limits(Config& c, const toml::table& t) {
+  for (const auto& [k, node] : t) {
+    const std::string key = "limits." + std::string(k.str());
+    const std::string_view name = k.str();
+    if (name == "max_message_size") c.limits.max_message_size = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "max_send_queue") c.limits.max_send_queue = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "max_http_body") c.limits.max_http_body = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "ping_interval") c.limits.ping_interval = std::chrono::seconds(positive_integer(node, key));
+    else if (name == "ping_timeout") c.limits.ping_timeout = std::chrono::seconds(positive_integer(node, key));
+    else if (name == "handshake_timeout") c.limits.handshake_timeout = std::chrono::seconds(positive_integer(node, key));
+    else if (name == "close_timeout") c.limits.close_timeout = std::chrono::seconds(positive_integer(node, key));
+    else if (name == "max_subscriptions") c.max_subscriptions = static_cast<std::size_t>(positive_integer(node, key));
+    else throw ConfigError(key, "unknown key");
+  }
+}
+
+core::NamespaceOptions namespace_options(std::string name, const toml::node& node, const std::string& key,
+                                         core::NamespaceOptions options) {
+  const toml::table* t = node.as_table();
+  if (!t) throw ConfigError(key, "expected a table");
+  options.name = std::move(name);
+  for (const auto& [k, value] : *t) {
+    const std::string sub = key + "." + std::string(k.str());
+    if (k.str() == "client_publish") options.client_publish = bool_value(value, sub);
+    else throw ConfigError(sub, "unknown key");
+  }
+  return options;
+}
+
+void apply_table(Config& c, const toml::table& root) {
+  for (const auto& [k, node] : root) {
+    const std::string key(k.str());
+    if (key == "listen") c.listen = string_value(node, key);
+    else if (key == "data_dir") c.data_dir = string_value(node, key);
+    else if (key == "threads") c.threads = static_cast<std::size_t>(positive_integer(node, key));
+    else if (key == "log_level") c.log_level = string_value(node, key);
+    else if (key == "log_format") c.log_format = string_value(node, key);
+    else if (key == "api_keys") {
+      const toml::array* a = node.as_array();
+      if (!a) throw ConfigError(key, "expected an array of strings");
+      c.api_keys.clear();
+      for (const auto& item : *a) c.api_keys.push_back(string_value(item, key));
+    } else if (key == "limits") {
+      if (!node.is_table()) throw ConfigError(key, "expected a table");
+      apply_limits(c, *node.as_table());
+    } else if (key == "namespaces") {
+      const toml::table* t = node.as_table();
+      if (!t) throw ConfigError(key, "expected a table");
+      for (const auto& [ns, options] : *t) {
+        const std::string name(ns.str());
+        const std::string ns_key = "namespaces." + name;
+        if (name == "default") {
+          c.default_namespace = namespace_options("", options, ns_key, c.default_namespace);
+          continue;
+        }
+        if (name.empty() || name.find(':') != std::string::npos || !core::validate_channel_name(name))
+          throw ConfigError(ns_key, "a namespace name uses the channel charset and has no ':'");
+        c.namespaces.push_back(namespace_options(name, options, ns_key, core::NamespaceOptions{}));
+      }
+    } else {
+      throw ConfigError(key, "unknown key");
+    }
+  }
+}
+
+}  // namespace
+
+std::string Config::listen_host() const {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw ConfigError("listen", "expected host:port, got '" + listen + "'");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  if (ec) throw ConfigError("listen", "'" + host + "' is not an IP address");
+  return host;
+}
+
+std::uint16_t Config::listen_port() const {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw ConfigError("listen", "expected host:port, got '" + listen + "'");
+  std::string_view port = std::string_view(listen).substr(colon + 1);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || ptr != port.data() + port.size() || value > 65535 || port.empty())
+    throw ConfigError("listen", "port must be a number from 0 to 65535, got '" + std::string(port) + "'");
+  return static_cast<std::uint16_t>(value);
+}
+
+void apply_config_text(Config& config, const std::string& text, const std::string& source) {
+  toml::table table;
+  try {
+    table = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(source + ":" + std::to_string(e.source().begin.line), std::string(e.description()));
+  }
+  apply_table(config, table);
+}
+
+void apply_config_file(Config& config, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(path + ":" + std::to_string(e.source().begin.line), std::string(e.description()));
+  }
+  apply_table(config, table);
+}
+
+void apply_environment(Config& c, const std::map<std::string, std::string>& env) {
+  auto get = [&env](const char* name) -> const std::string* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : &it->second;
+  };
+  if (auto v = get("SWITCHBOARD_LISTEN")) c.listen = *v;
+  if (auto v = get("SWITCHBOARD_DATA_DIR")) c.data_dir = *v;
+  if (auto v = get("SWITCHBOARD_LOG_LEVEL")) c.log_level = *v;
+  if (auto v = get("SWITCHBOARD_LOG_FORMAT")) c.log_format = *v;
+  if (auto v = get("SWITCHBOARD_THREADS")) {
+    std::size_t n = 0;
+    auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc{} || ptr != v->data() + v->size() || n == 0)
+      throw ConfigError("SWITCHBOARD_THREADS", "expected a positive integer, got '" + *v + "'");
+    c.threads = n;
+  }
+  if (auto v = get("SWITCHBOARD_API_KEYS")) {
+    c.api_keys.clear();
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string_view key = rest.substr(0, comma);
+      if (!key.empty()) c.api_keys.emplace_back(key);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+}
+
+void apply_overrides(Config& c, const ConfigOverrides& o) {
+  if (o.listen) c.listen = *o.listen;
+  if (o.data_dir) c.data_dir = *o.data_dir;
+  if (!o.api_keys.empty()) c.api_keys = o.api_keys;
+  if (o.threads) c.threads = *o.threads;
+  if (o.log_level) c.log_level = *o.log_level;
+  if (o.log_format) c.log_format = *o.log_format;
+}
+
+void validate(const Config& c) {
+  (void)c.listen_host();
+  (void)c.listen_port();
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  bool level_ok = false;
+  for (const char* l : levels) level_ok |= c.log_level == l;
+  if (!level_ok) throw ConfigError("log_level", "expected trace, debug, info, warn, error or off, got '" + c.log_level + "'");
+  if (c.log_format != "text" && c.log_format != "json")
+    throw ConfigError("log_format", "expected text or json, got '" + c.log_format + "'");
+  if (c.threads > 64) throw ConfigError("threads", "at most 64");
+  if (c.data_dir.empty()) throw ConfigError("data_dir", "must not be empty");
+  if (c.limits.max_message_size > 16 * 1024 * 1024)
+    throw ConfigError("limits.max_message_size", "at most 16 MiB");
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv = *e;
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (kv.substr(0, 12) == "SWITCHBOARD_") env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return env;
+}
+
+}  // namespace sb::server

@@ -1,0 +1,69 @@
+#pragma once
+// The server's configuration: embedded defaults, then a TOML file, then SWITCHBOARD_* environment
+// variables, then command-line flags, each overriding the one before (docs/configuration.md).
+// Startup code: errors throw ConfigError naming the offending key.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/namespaces.hpp"
+#include "transport/limits.hpp"
+
+namespace sb::server {
+
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string& key, const std::string& problem)
+      : std::runtime_error("config: " + key + ": " + problem), key_(key) {}
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  std::string key_;
+};
+
+struct Config {
+  std::string listen = "0.0.0.0:8080";
+  std::string data_dir = "./data";
+  std::vector<std::string> api_keys;  // none: the HTTP API answers on loopback only
+  std::size_t threads = 0;            // 0: one per core
+  std::string log_level = "info";     // trace, debug, info, warn, error, off
+  std::string log_format = "text";    // text or json
+  transport::Limits limits;
+  std::size_t max_subscriptions = 1000;
+  // Channels without a namespace. Client publish is on so that a chat works out of the box;
+  // turn it off when only the backend publishes.
+  core::NamespaceOptions default_namespace{"", true};
+  std::vector<core::NamespaceOptions> namespaces;
+
+  // host and port of `listen`; throws ConfigError("listen", ...) when malformed.
+  std::string listen_host() const;
+  std::uint16_t listen_port() const;
+};
+
+// What the command line set; unset fields leave the file and environment values in place.
+struct ConfigOverrides {
+  std::optional<std::string> listen;
+  std::optional<std::string> data_dir;
+  std::vector<std::string> api_keys;
+  std::optional<std::size_t> threads;
+  std::optional<std::string> log_level;
+  std::optional<std::string> log_format;
+};
+
+// Reads a TOML file into `config`. Unknown keys are errors: a typo must not be silently ignored.
+void apply_config_file(Config& config, const std::string& path);
+// Same, from TOML text (tests, and the example file's check).
+void apply_config_text(Config& config, const std::string& toml_text, const std::string& source_name);
+// SWITCHBOARD_LISTEN, SWITCHBOARD_DATA_DIR, SWITCHBOARD_API_KEYS (comma-separated),
+// SWITCHBOARD_THREADS, SWITCHBOARD_LOG_LEVEL, SWITCHBOARD_LOG_FORMAT.
+void apply_environment(Config& config, const std::map<std::string, std::string>& environment);
+void apply_overrides(Config& config, const ConfigOverrides& overrides);
+// Checks values that each layer could have set; throws ConfigError.
+void validate(const Config& config);
+
+std::map<std::string, std::string> process_environment();
+
+}  // namespace sb::server

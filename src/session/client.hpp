@@ -1,0 +1,69 @@
+#pragma once
+// One client connection speaking the native protocol: joins a transport connection (frames), the
+// codec (JSON) and the hub (channels). Lives on its worker thread; owned by its WsConnection.
+#include <boost/asio/io_context.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/hub.hpp"
+#include "core/namespaces.hpp"
+#include "protocol/native/codec.hpp"
+#include "transport/ws_connection.hpp"
+#include "transport/ws_handler.hpp"
+
+namespace sb::session {
+
+class ClientRegistry;
+
+// What every client of a server shares.
+struct SessionContext {
+  core::Hub& hub;
+  const core::Namespaces& namespaces;
+  ClientRegistry& registry;
+  int ping_interval_seconds = 25;
+  // Most channels one connection may be subscribed to at once: bounds what one socket can make
+  // the hub hold. 1,000 covers a dashboard watching many rooms.
+  std::size_t max_subscriptions = 1000;
+};
+
+class Client final : public transport::WsHandler, public core::Subscriber {
+ public:
+  Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io);
+  ~Client() override;
+
+  // transport::WsHandler
+  void on_open(transport::WsConnection& connection) override;
+  void on_message(std::string_view payload) override;
+  void on_close() override;
+  // core::Subscriber
+  void deliver(const SharedBytes& frame) override;
+
+  // Closes the connection from the server side (e.g. POST /api/disconnect).
+  void disconnect(std::uint16_t code, std::string_view reason);
+
+  const std::string& id() const noexcept { return id_; }
+  const std::string& user() const noexcept { return user_; }
+  boost::asio::io_context& context() const noexcept { return io_; }
+
+ private:
+  void handle(protocol::native::Command& command);
+  void on_connect(protocol::native::Command& command);
+  void on_subscribe(const protocol::native::Command& command);
+  void on_unsubscribe(const protocol::native::Command& command);
+  void on_publish(const protocol::native::Command& command);
+  void send_frame(std::string frame);
+  void send_error(std::string_view id, const Error& error);
+
+  SessionContext& context_;
+  boost::asio::io_context& io_;
+  transport::WsConnection* connection_ = nullptr;
+  std::size_t shard_;
+  std::string id_;
+  std::string user_;
+  std::string info_;
+  std::vector<std::string> channels_;  // what to unsubscribe on close
+};
+
+}  // namespace sb::session

@@ -1,0 +1,185 @@
+#include "transport/http_session.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "transport/ws_connection.hpp"
+
+namespace sb::transport {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+// A keep-alive connection may stay silent this long between requests (publishers reuse theirs).
+constexpr std::chrono::seconds keep_alive_timeout{60};
+
+bool header_has_token(std::string_view value, std::string_view token) {
+  // Comma-separated, case-insensitive tokens ("keep-alive, Upgrade").
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade, const HttpHandler& on_http)
+      : worker_(worker), stream_(std::move(socket)), on_upgrade_(on_upgrade), on_http_(on_http) {}
+
+  void read(std::chrono::seconds timeout) {
+    parser_.emplace();
+    parser_->header_limit(16 * 1024);
+    parser_->body_limit(worker_.limits().max_http_body);
+    stream_.expires_after(timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+ private:
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return reply_error(413, "MESSAGE_TOO_LARGE", "request body above max_http_body");
+    }
+    if (ec == http::error::header_limit) {
+      return reply_error(431, "INVALID_MESSAGE", "request headers too large");
+    }
+    if (ec) {
+      // Timeouts, resets and garbage: answer garbage with a 400 if the socket is still there.
+      if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != boost::asio::error::eof &&
+          ec != boost::asio::error::connection_reset && ec != boost::asio::error::operation_aborted)
+        return reply_error(400, "INVALID_MESSAGE", "malformed HTTP request");
+      return close();
+    }
+    worker_.stats().add(worker_.stats().http_requests);
+    auto req = parser_->release();
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    request.body = std::move(req.body());
+    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
+    beast::error_code ep_ec;
+    auto endpoint = stream_.socket().remote_endpoint(ep_ec);
+    if (!ep_ec) {
+      request.remote_address = endpoint.address().to_string();
+      request.remote_is_loopback = endpoint.address().is_loopback();
+    }
+    keep_alive_ = req.keep_alive();
+
+    if (header_has_token(request.header("Upgrade"), "websocket")) return on_upgrade_request(request);
+    HttpResponse response = on_http_(request);
+    write(std::move(response));
+  }
+
+  void on_upgrade_request(const HttpRequest& request) {
+    if (request.method != "GET" || !header_has_token(request.header("Connection"), "upgrade"))
+      return reply_error(400, "INVALID_MESSAGE", "a WebSocket upgrade is a GET with Connection: Upgrade");
+    if (request.header("Sec-WebSocket-Version") != "13") {
+      HttpResponse r{426, "application/json",
+                     R"({"error":{"code":"INVALID_MESSAGE","message":"WebSocket version 13 required"}})",
+                     {{"Sec-WebSocket-Version", "13"}}};
+      keep_alive_ = false;
+      return write(std::move(r));
+    }
+    std::string_view key = request.header("Sec-WebSocket-Key");
+    if (key.size() != 24) return reply_error(400, "INVALID_MESSAGE", "missing or malformed Sec-WebSocket-Key");
+
+    HttpResponse reject;
+    std::unique_ptr<WsHandler> handler = on_upgrade_(worker_, request, reject);
+    if (!handler) {
+      keep_alive_ = false;
+      return write(std::move(reject));
+    }
+    pending_handler_ = std::move(handler);
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, 11);
+    res->set(http::field::upgrade, "websocket");
+    res->set(http::field::connection, "Upgrade");
+    res->set(http::field::sec_websocket_accept, websocket_accept_key(key));
+    stream_.expires_after(worker_.limits().handshake_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->become_websocket();
+    });
+  }
+
+  void become_websocket() {
+    stream_.expires_never();
+    std::string already_read = beast::buffers_to_string(buffer_.data());
+    auto connection = std::make_shared<WsConnection>(worker_, stream_.release_socket(), std::move(already_read));
+    connection->start(std::move(pending_handler_));
+  }
+
+  void reply_error(int status, std::string_view code, std::string_view message) {
+    keep_alive_ = false;
+    HttpResponse r;
+    r.status = status;
+    r.body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
+             "\"}}";
+    write(std::move(r));
+  }
+
+  void write(HttpResponse response) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), 11);
+    res->set(http::field::server, "switchboard");
+    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
+    for (auto& [k, v] : response.headers) res->set(k, v);
+    res->body() = std::move(response.body);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    stream_.expires_after(worker_.limits().handshake_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec || !self->keep_alive_) return self->close();
+      self->read(keep_alive_timeout);
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  Worker& worker_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const UpgradeHandler& on_upgrade_;
+  const HttpHandler& on_http_;
+  std::unique_ptr<WsHandler> pending_handler_;  // decided, waiting for the 101 to be written
+  bool keep_alive_ = false;
+};
+
+}  // namespace
+
+std::string websocket_accept_key(std::string_view client_key) {
+  static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  std::string input(client_key);
+  input.append(guid);
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
+  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+}
+
+void start_http_session(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade,
+                        const HttpHandler& on_http) {
+  std::make_shared<HttpSession>(worker, std::move(socket), on_upgrade, on_http)->read(worker.limits().handshake_timeout);
+}
+
+}  // namespace sb::transport

@@ -1,0 +1,36 @@
+#pragma once
+// The HTTP request and response as the layers above transport see them: plain strings, so that
+// only transport compiles Beast's HTTP parser.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sb::transport {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, as sent
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote_address;  // peer IP, without port
+  bool remote_is_loopback = false;
+
+  // The value of a header (case-insensitive name), or empty.
+  std::string_view header(std::string_view name) const;
+  std::string_view path() const;   // target up to '?'
+  std::string_view query() const;  // target after '?', or empty
+  // The percent-decoded value of one query parameter, or nullopt-like empty with found=false.
+  bool query_param(std::string_view name, std::string& value) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace sb::transport

@@ -1,0 +1,109 @@
+#include "transport/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "transport/http_session.hpp"
+#include "transport/ws_connection.hpp"
+
+namespace sb::transport {
+
+using tcp = boost::asio::ip::tcp;
+using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+struct Server::Acceptor {
+  explicit Acceptor(boost::asio::io_context& context) : acceptor(context), timer(context) {}
+  tcp::acceptor acceptor;
+  boost::asio::steady_timer timer;  // backs off when accept fails (out of descriptors)
+};
+
+Server::Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http)
+    : options_(std::move(options)), on_upgrade_(std::move(on_upgrade)), on_http_(std::move(on_http)) {
+  if (options_.threads == 0) options_.threads = 1;
+  for (std::size_t i = 0; i < options_.threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, options_.limits));
+    acceptors_.push_back(std::make_unique<Acceptor>(workers_.back()->context()));
+  }
+}
+
+Server::~Server() {
+  for (auto& w : workers_) w->context().stop();
+  join();
+}
+
+void Server::listen() {
+  tcp::endpoint endpoint(boost::asio::ip::make_address(options_.host), options_.port);
+  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+    auto& a = acceptors_[i]->acceptor;
+    a.open(endpoint.protocol());
+    a.set_option(tcp::acceptor::reuse_address(true));
+    a.set_option(reuse_port(true));
+    a.bind(endpoint);
+    a.listen(4096);
+    // With port 0 the first bind picks the port; the other workers join it.
+    if (i == 0) endpoint.port(port_ = a.local_endpoint().port());
+  }
+}
+
+void Server::accept(std::size_t i) {
+  auto& a = *acceptors_[i];
+  Worker& worker = *workers_[i];
+  a.acceptor.async_accept(worker.context(), [this, i, &a, &worker](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == boost::asio::error::operation_aborted || !a.acceptor.is_open()) return;
+    if (ec) {
+      spdlog::warn("accept failed: {}", ec.message());
+      a.timer.expires_after(std::chrono::milliseconds(100));
+      a.timer.async_wait([this, i](boost::system::error_code e) {
+        if (!e) accept(i);
+      });
+      return;
+    }
+    start_http_session(worker, std::move(socket), on_upgrade_, on_http_);
+    accept(i);
+  });
+}
+
+void Server::start() {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker& w = *workers_[i];
+    boost::asio::post(w.context(), [this, i, &w] {
+      w.start_sweeping();
+      accept(i);
+    });
+    threads_.emplace_back([&w] {
+      // One thread per io_context: a handler never races another on the same worker.
+      for (;;) {
+        try {
+          w.context().run();
+          return;
+        } catch (const std::exception& e) {
+          // Last resort: a bug escaped a session; keep the worker serving the others.
+          spdlog::error("worker {}: unhandled exception: {}", w.index(), e.what());
+        }
+      }
+    });
+  }
+}
+
+void Server::join() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void Server::stop() {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker& w = *workers_[i];
+    Acceptor& a = *acceptors_[i];
+    boost::asio::post(w.context(), [&w, &a] {
+      boost::system::error_code ec;
+      a.acceptor.close(ec);
+      w.stop_gracefully();
+    });
+  }
+}
+
+}  // namespace sb::transport

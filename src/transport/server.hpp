@@ -1,0 +1,67 @@
+#pragma once
+// The listening side of transport: one Worker per thread, each with its own acceptor on the same
+// port (SO_REUSEPORT lets the kernel spread new connections), HTTP/1.1 on every connection, and
+// the WebSocket upgrade handed to the layer above through UpgradeHandler.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "transport/http_types.hpp"
+#include "transport/limits.hpp"
+#include "transport/worker.hpp"
+#include "transport/ws_handler.hpp"
+
+namespace sb::transport {
+
+// Decides an upgrade request. Returns the handler for the new connection, or nullptr after
+// filling `reject` with the HTTP answer to send instead. Runs on the worker thread that will own
+// the connection.
+using UpgradeHandler =
+    std::function<std::unique_ptr<WsHandler>(Worker& worker, const HttpRequest&, HttpResponse& reject)>;
+// Answers a plain HTTP request. Runs on a worker thread; must not block for long.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;  // 0 picks a free port; read it back with port()
+  std::size_t threads = 1;
+  Limits limits;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http);
+  ~Server();
+
+  // Binds and listens; throws std::system_error when the address is taken or invalid.
+  void listen();
+  std::uint16_t port() const noexcept { return port_; }
+  // Runs the workers on their own threads; returns at once.
+  void start();
+  // Blocks until every worker has stopped.
+  void join();
+  // Graceful stop, from any thread: stop accepting, close every client with 1001 (their queued
+  // frames go first), then stop the workers once all are closed or after close_timeout.
+  void stop();
+
+  std::size_t worker_count() const noexcept { return workers_.size(); }
+  Worker& worker(std::size_t i) { return *workers_[i]; }
+  const Worker& worker(std::size_t i) const { return *workers_[i]; }
+
+ private:
+  struct Acceptor;
+  void accept(std::size_t i);
+
+  ServerOptions options_;
+  UpgradeHandler on_upgrade_;
+  HttpHandler on_http_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace sb::transport

@@ -1,0 +1,343 @@
+#include "transport/ws_connection.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/post.hpp>
+
+#include "transport/worker.hpp"
+
+namespace sb::transport {
+
+namespace {
+// iovecs per sendmsg: enough to batch hundreds of small frames, well under IOV_MAX (1024).
+constexpr std::size_t max_iov = 256;
+// A queue this long after draining is given back, so an idle connection holds no capacity.
+constexpr std::size_t keep_queue_capacity = 8;
+}  // namespace
+
+WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp::socket socket, std::string already_read)
+    : worker_(worker), socket_(std::move(socket)), leftover_(std::move(already_read)) {}
+
+WsConnection::~WsConnection() = default;
+
+std::string WsConnection::remote_address() const {
+  boost::system::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  return ec ? std::string{} : ep.address().to_string();
+}
+
+void WsConnection::start(std::unique_ptr<WsHandler> handler) {
+  handler_ = std::move(handler);
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  last_activity_ = worker_.now_seconds();
+  worker_.add(this);
+  handler_->on_open(*this);
+  // Bytes that arrived with the upgrade request are processed as if just read.
+  if (!leftover_.empty() && state_ != State::closed) {
+    std::string first = std::move(leftover_);
+    leftover_.clear();
+    std::size_t used = process(first.data(), first.size());
+    if (used == std::string::npos) return;
+    leftover_.assign(first, used);
+  }
+  if (state_ != State::closed) wait_readable();
+}
+
+void WsConnection::send(SharedBytes frame) {
+  if (state_ != State::open) return;
+  queued_bytes_ += frame->size();
+  if (queued_bytes_ > worker_.limits().max_send_queue) {
+    worker_.stats().add(worker_.stats().slow_consumers);
+    fail(close_code::slow_consumer, "slow consumer");
+    return;
+  }
+  queue_.push_back(std::move(frame));
+  if (!writing_ && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    worker_.schedule_flush(shared_from_this());
+  }
+}
+
+void WsConnection::queue_control(std::string frame) {
+  queued_bytes_ += frame.size();
+  queue_.push_back(make_shared_bytes(std::move(frame)));
+  if (!writing_ && !flush_scheduled_) {
+    flush_scheduled_ = true;
+    worker_.schedule_flush(shared_from_this());
+  }
+}
+
+void WsConnection::close(std::uint16_t code, std::string_view reason) {
+  if (state_ != State::open) return;
+  state_ = State::closing;
+  closing_since_ = worker_.now_seconds();
+  queue_control(encode_close_frame(code, reason));
+}
+
+void WsConnection::fail(std::uint16_t code, std::string_view reason) {
+  if (state_ == State::closed) return;
+  // What was queued will never be read by a peer we are giving up on: drop it, send only the
+  // close frame, and do not wait for an answer.
+  if (!writing_) {
+    queue_.clear();
+    head_ = head_offset_ = 0;
+    queued_bytes_ = 0;
+  }
+  state_ = State::closing;
+  closing_since_ = worker_.now_seconds();
+  close_after_flush_ = true;
+  if (!writing_) {
+    queue_control(encode_close_frame(code, reason));
+  } else {
+    // The socket is not taking bytes; a close frame would not get through either. Finish on the
+    // next turn of the loop: fail() may run inside send(), which must not call the handler back.
+    boost::asio::post(worker_.context(), [self = shared_from_this()] { self->finish(); });
+  }
+}
+
+void WsConnection::wait_readable() {
+  socket_.async_wait(boost::asio::socket_base::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       if (ec) {
+                         if (ec != boost::asio::error::operation_aborted) self->finish();
+                         return;
+                       }
+                       self->on_readable();
+                     });
+}
+
+void WsConnection::on_readable() {
+  if (state_ == State::closed) return;
+  char* buffer = worker_.read_buffer();
+  const std::size_t capacity = Worker::read_buffer_size;
+  // Read at most a few buffers per wake-up so one busy client cannot starve the others.
+  for (int round = 0; round < 4; ++round) {
+    ssize_t n = ::recv(socket_.native_handle(), buffer, capacity, 0);
+    if (n == 0) {  // peer closed TCP without a close frame
+      finish();
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      finish();
+      return;
+    }
+    worker_.stats().add(worker_.stats().bytes_in, static_cast<std::uint64_t>(n));
+    last_activity_ = worker_.now_seconds();
+    ping_outstanding_ = false;
+    if (leftover_.empty()) {
+      std::size_t used = process(buffer, static_cast<std::size_t>(n));
+      if (used == std::string::npos) return;
+      if (used < static_cast<std::size_t>(n)) leftover_.assign(buffer + used, static_cast<std::size_t>(n) - used);
+    } else {
+      leftover_.append(buffer, static_cast<std::size_t>(n));
+      std::size_t used = process(leftover_.data(), leftover_.size());
+      if (used == std::string::npos) return;
+      leftover_.erase(0, used);
+      if (leftover_.empty()) std::string().swap(leftover_);
+    }
+    if (state_ == State::closed) return;
+    if (static_cast<std::size_t>(n) < capacity) break;
+  }
+  wait_readable();
+}
+
+std::size_t WsConnection::process(char* data, std::size_t size) {
+  std::size_t pos = 0;
+  const std::size_t limit = worker_.limits().max_message_size;
+  while (pos < size && state_ != State::closed) {
+    WsParseResult r = parse_client_frame(data + pos, size - pos, limit);
+    if (r.status == WsParseStatus::need_more) break;
+    if (r.status == WsParseStatus::protocol_error) {
+      fail(close_code::protocol_error, "protocol error");
+      return std::string::npos;
+    }
+    if (r.status == WsParseStatus::too_big) {
+      fail(close_code::message_too_big, "message too big");
+      return std::string::npos;
+    }
+    pos += r.consumed;
+    if (!on_frame(r.frame)) return std::string::npos;
+  }
+  // A partial frame larger than the limit (plus a header) can never complete in bounds.
+  if (size - pos > limit + 14) {
+    fail(close_code::message_too_big, "message too big");
+    return std::string::npos;
+  }
+  return pos;
+}
+
+bool WsConnection::on_frame(const WsFrameView& frame) {
+  worker_.stats().add(worker_.stats().frames_in);
+  switch (frame.opcode) {
+    case WsOpcode::ping:
+      if (state_ == State::open) queue_control(encode_frame(WsOpcode::pong, frame.payload));
+      return true;
+    case WsOpcode::pong:
+      return true;
+    case WsOpcode::close: {
+      close_received_ = true;
+      if (state_ == State::open) {
+        // Echo the peer's code (RFC 6455 5.5.1), then drop the socket once it is written.
+        std::uint16_t code = close_code::normal;
+        if (frame.payload.size() >= 2)
+          code = static_cast<std::uint16_t>((static_cast<unsigned char>(frame.payload[0]) << 8) |
+                                            static_cast<unsigned char>(frame.payload[1]));
+        state_ = State::closing;
+        closing_since_ = worker_.now_seconds();
+        close_after_flush_ = true;
+        queue_control(encode_close_frame(code, {}));
+        return true;
+      }
+      // We started the handshake and this is the answer.
+      finish();
+      return false;
+    }
+    case WsOpcode::continuation:
+      if (!in_message_) {
+        fail(close_code::protocol_error, "unexpected continuation");
+        return false;
+      }
+      break;
+    case WsOpcode::text:
+    case WsOpcode::binary:
+      if (in_message_) {
+        fail(close_code::protocol_error, "expected continuation");
+        return false;
+      }
+      if (frame.fin) {
+        if (state_ == State::open) handler_->on_message(frame.payload);
+        return state_ != State::closed;
+      }
+      in_message_ = true;
+      break;
+  }
+  // A fragment: assemble, within the message limit.
+  if (message_.size() + frame.payload.size() > worker_.limits().max_message_size) {
+    fail(close_code::message_too_big, "message too big");
+    return false;
+  }
+  message_.append(frame.payload);
+  if (frame.fin) {
+    in_message_ = false;
+    std::string whole = std::move(message_);
+    message_ = std::string();
+    if (state_ == State::open) handler_->on_message(whole);
+  }
+  return state_ != State::closed;
+}
+
+void WsConnection::flush() {
+  if (state_ == State::closed || writing_) return;
+  const int fd = socket_.native_handle();
+  while (head_ < queue_.size()) {
+    iovec iov[max_iov];
+    std::size_t n = 0;
+    for (std::size_t i = head_; i < queue_.size() && n < max_iov; ++i, ++n) {
+      const std::string& f = *queue_[i];
+      std::size_t skip = i == head_ ? head_offset_ : 0;
+      iov[n].iov_base = const_cast<char*>(f.data() + skip);
+      iov[n].iov_len = f.size() - skip;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    ssize_t written = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait_writable();
+        return;
+      }
+      finish();
+      return;
+    }
+    auto& stats = worker_.stats();
+    stats.add(stats.writes);
+    stats.add(stats.bytes_out, static_cast<std::uint64_t>(written));
+    queued_bytes_ -= static_cast<std::size_t>(written);
+    // Release the frames written in full; keep our place in a partly written one.
+    std::size_t left = static_cast<std::size_t>(written);
+    while (left > 0) {
+      std::size_t rest = queue_[head_]->size() - head_offset_;
+      if (left >= rest) {
+        left -= rest;
+        queue_[head_].reset();
+        ++head_;
+        head_offset_ = 0;
+      } else {
+        head_offset_ += left;
+        left = 0;
+      }
+    }
+  }
+  queue_.clear();
+  head_ = head_offset_ = 0;
+  if (queue_.capacity() > keep_queue_capacity) std::vector<SharedBytes>().swap(queue_);
+  if (close_after_flush_) finish();
+}
+
+void WsConnection::wait_writable() {
+  writing_ = true;
+  // Compact so the queue does not grow with frames already written.
+  if (head_ > 0) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+  socket_.async_wait(boost::asio::socket_base::wait_write,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->writing_ = false;
+                       if (ec) {
+                         if (ec != boost::asio::error::operation_aborted) self->finish();
+                         return;
+                       }
+                       self->flush();
+                     });
+}
+
+void WsConnection::on_sweep(std::uint32_t now) {
+  if (state_ == State::closing) {
+    if (now - closing_since_ >= worker_.limits().close_timeout.count()) finish();
+    return;
+  }
+  if (state_ != State::open) return;
+  const auto& limits = worker_.limits();
+  if (ping_outstanding_) {
+    if (now - ping_sent_at_ >= limits.ping_timeout.count()) {
+      worker_.stats().add(worker_.stats().ping_timeouts);
+      fail(close_code::ping_timeout, "ping timeout");
+    }
+    return;
+  }
+  if (now - last_activity_ >= limits.ping_interval.count()) {
+    ping_outstanding_ = true;
+    ping_sent_at_ = now;
+    static const std::string ping = encode_frame(WsOpcode::ping, {});
+    queue_control(ping);
+  }
+}
+
+void WsConnection::finish() {
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  boost::system::error_code ec;
+  socket_.shutdown(boost::asio::socket_base::shutdown_both, ec);
+  socket_.close(ec);
+  queue_.clear();
+  std::vector<SharedBytes>().swap(queue_);
+  queued_bytes_ = 0;
+  worker_.remove(this);
+  if (handler_) {
+    auto handler = std::move(handler_);
+    handler->on_close();
+  }
+}
+
+}  // namespace sb::transport

@@ -1,0 +1,91 @@
+#pragma once
+// One upgraded WebSocket connection: bytes and frames only, no idea of channels or JSON.
+//
+// Memory: an idle connection holds its socket, an empty send queue and no read buffer. Reads go
+// through the worker's shared buffer; only a partial frame left at the end of a read is copied
+// into the connection (leftover_), and only a fragmented message is assembled in message_.
+//
+// Writes: send() only queues. The first frame queued on an idle connection schedules a flush on
+// the worker, which runs after the handlers already posted, so every frame queued meanwhile
+// (say, by a burst of publications) leaves in one gathered sendmsg(). While a write waits for
+// the socket to drain, further frames join the queue and leave together when it is writable.
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.hpp"
+#include "transport/ws_frame.hpp"
+#include "transport/ws_handler.hpp"
+
+namespace sb::transport {
+
+class Worker;
+
+class WsConnection : public std::enable_shared_from_this<WsConnection> {
+ public:
+  WsConnection(Worker& worker, boost::asio::ip::tcp::socket socket, std::string already_read);
+  ~WsConnection();
+  WsConnection(const WsConnection&) = delete;
+  WsConnection& operator=(const WsConnection&) = delete;
+
+  // Everything below runs on the worker thread only.
+  void start(std::unique_ptr<WsHandler> handler);
+  // Queues an encoded frame. Closes the connection with 4001 if the queue passes max_send_queue.
+  // Never calls the handler back (so the hub may call it while iterating subscribers).
+  void send(SharedBytes frame);
+  // Starts the closing handshake: queued frames go first, then the close frame.
+  void close(std::uint16_t code, std::string_view reason);
+  bool is_open() const noexcept { return state_ == State::open; }
+  Worker& worker() const noexcept { return worker_; }
+  std::size_t queued_bytes() const noexcept { return queued_bytes_; }
+  std::string remote_address() const;
+
+  // Called by the worker's sweep, once a second.
+  void on_sweep(std::uint32_t now_seconds);
+
+  // Intrusive list of the worker's connections: no allocation per connection for the registry.
+  WsConnection* prev_ = nullptr;
+  WsConnection* next_ = nullptr;
+
+ private:
+  friend class Worker;
+  enum class State : std::uint8_t { open, closing, closed };
+
+  void wait_readable();
+  void on_readable();
+  // Parses and dispatches every complete frame in [data, data+size); returns bytes consumed, or
+  // npos after the connection failed.
+  std::size_t process(char* data, std::size_t size);
+  bool on_frame(const WsFrameView& frame);
+  void queue_control(std::string frame);
+  void flush();  // writes as much of the queue as the socket takes
+  void wait_writable();
+  void fail(std::uint16_t code, std::string_view reason);
+  void finish();  // closes the socket and tells the handler; idempotent
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<WsHandler> handler_;
+  std::vector<SharedBytes> queue_;  // frames not yet fully written; [head_, end) pending
+  std::size_t head_ = 0;            // first frame not fully written
+  std::size_t head_offset_ = 0;     // bytes of queue_[head_] already written
+  std::size_t queued_bytes_ = 0;
+  std::string leftover_;  // a partial frame carried to the next read
+  std::string message_;   // fragments of a message not yet final
+  std::uint32_t last_activity_ = 0;  // worker clock, seconds
+  std::uint32_t ping_sent_at_ = 0;
+  std::uint32_t closing_since_ = 0;
+  State state_ = State::open;
+  bool writing_ = false;          // waiting for the socket to become writable
+  bool flush_scheduled_ = false;  // on the worker's flush list
+  bool ping_outstanding_ = false;
+  bool close_after_flush_ = false;  // shut the socket once the queue (with our close frame) is out
+  bool close_received_ = false;
+  bool in_message_ = false;  // a fragmented message is being assembled
+};
+
+}  // namespace sb::transport

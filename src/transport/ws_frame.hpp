@@ -1,0 +1,65 @@
+#pragma once
+// RFC 6455 framing, as pure functions on bytes: no socket, no allocation on the parse path.
+// Server frames are never masked (RFC 6455 5.1), so a frame built here can be written as is to
+// any number of sockets; that is what lets the hub encode a message once for all subscribers.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sb::transport {
+
+enum class WsOpcode : std::uint8_t {
+  continuation = 0x0,
+  text = 0x1,
+  binary = 0x2,
+  close = 0x8,
+  ping = 0x9,
+  pong = 0xA,
+};
+
+// Close codes we send. 1xxx are RFC 6455's; 4xxx are Switchboard's (docs/protocol.md).
+namespace close_code {
+inline constexpr std::uint16_t normal = 1000;
+inline constexpr std::uint16_t going_away = 1001;        // server shutting down: reconnect elsewhere
+inline constexpr std::uint16_t protocol_error = 1002;    // broken framing
+inline constexpr std::uint16_t invalid_payload = 1007;   // text frame that is not UTF-8
+inline constexpr std::uint16_t policy_violation = 1008;
+inline constexpr std::uint16_t message_too_big = 1009;   // above max_message_size
+inline constexpr std::uint16_t internal_error = 1011;    // a bug of ours in this session
+inline constexpr std::uint16_t disconnected = 4000;      // by the HTTP API: do not reconnect
+inline constexpr std::uint16_t slow_consumer = 4001;     // send queue over its limit: reconnect and recover
+inline constexpr std::uint16_t ping_timeout = 4002;      // no sign of life: reconnect
+}  // namespace close_code
+
+// Appends the header of an unmasked, final server frame carrying `payload_size` bytes.
+void append_frame_header(std::string& out, WsOpcode opcode, std::size_t payload_size);
+
+// A complete unmasked server frame.
+std::string encode_frame(WsOpcode opcode, std::string_view payload);
+std::string encode_close_frame(std::uint16_t code, std::string_view reason);
+
+struct WsFrameView {
+  WsOpcode opcode;
+  bool fin;
+  std::string_view payload;  // already unmasked, points into the parsed buffer
+};
+
+enum class WsParseStatus {
+  complete,      // frame parsed; `consumed` bytes used
+  need_more,     // the buffer holds a partial frame
+  protocol_error,
+  too_big,       // declared payload length above the limit
+};
+
+struct WsParseResult {
+  WsParseStatus status;
+  WsFrameView frame{};
+  std::size_t consumed = 0;
+};
+
+// Parses one client frame at the start of `data`, unmasking its payload in place. Client frames
+// must be masked (RFC 6455 5.3); control frames must be final and at most 125 bytes.
+WsParseResult parse_client_frame(char* data, std::size_t size, std::size_t max_payload);
+
+}  // namespace sb::transport

@@ -1,0 +1,22 @@
+#pragma once
+#include <string_view>
+
+namespace sb::transport {
+
+class WsConnection;
+
+// What the layer above transport does with one WebSocket connection. Every call comes on the
+// connection's worker thread, one at a time. The connection owns its handler.
+class WsHandler {
+ public:
+  virtual ~WsHandler() = default;
+  // The upgrade is complete; `connection` outlives the handler's use of it (until on_close returns).
+  virtual void on_open(WsConnection& connection) = 0;
+  // One complete text or binary message (fragments already joined).
+  virtual void on_message(std::string_view payload) = 0;
+  // The connection is gone, for whatever reason; called exactly once, after which no other call
+  // comes and send() is a no-op. The handler must drop every reference others hold to it here.
+  virtual void on_close() = 0;
+};
+
+}  // namespace sb::transport
