@@ -71,7 +71,10 @@ class Worker {
 
   std::size_t index_;
   Limits limits_;
-  boost::asio::io_context context_{1};
+  // Not constructed with concurrency hint 1: with it, Asio queues a post made from the worker's
+  // own thread in a thread-private queue that runs after posts from other threads, and the hub
+  // relies on posts running in the order they were made (per-channel message order).
+  boost::asio::io_context context_;
   boost::asio::steady_timer sweep_timer_{context_};
   boost::asio::steady_timer stop_timer_{context_};
   std::unique_ptr<char[]> read_buffer_;

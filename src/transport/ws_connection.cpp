@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include <boost/asio/post.hpp>
 
 #include "transport/worker.hpp"
 
@@ -82,23 +81,24 @@ void WsConnection::close(std::uint16_t code, std::string_view reason) {
 
 void WsConnection::fail(std::uint16_t code, std::string_view reason) {
   if (state_ == State::closed) return;
-  // What was queued will never be read by a peer we are giving up on: drop it, send only the
-  // close frame, and do not wait for an answer.
-  if (!writing_) {
-    queue_.clear();
-    head_ = head_offset_ = 0;
-    queued_bytes_ = 0;
+  // What was queued will never be read by a peer we are giving up on: drop it and send only the
+  // close frame. A frame already partly on the wire must finish first, or the close frame would
+  // land inside it. If the peer never reads again, the sweep drops it after close_timeout.
+  SharedBytes partial;
+  if (writing_ && head_ < queue_.size() && head_offset_ > 0) partial = std::move(queue_[head_]);
+  queue_.clear();
+  head_ = 0;
+  queued_bytes_ = 0;
+  if (partial) {
+    queued_bytes_ = partial->size() - head_offset_;
+    queue_.push_back(std::move(partial));
+  } else {
+    head_offset_ = 0;
   }
   state_ = State::closing;
   closing_since_ = worker_.now_seconds();
   close_after_flush_ = true;
-  if (!writing_) {
-    queue_control(encode_close_frame(code, reason));
-  } else {
-    // The socket is not taking bytes; a close frame would not get through either. Finish on the
-    // next turn of the loop: fail() may run inside send(), which must not call the handler back.
-    boost::asio::post(worker_.context(), [self = shared_from_this()] { self->finish(); });
-  }
+  queue_control(encode_close_frame(code, reason));
 }
 
 void WsConnection::wait_readable() {

@@ -1,0 +1,171 @@
+// Connections that go wrong (slow readers, silent peers) and the server's own shutdown.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+
+#include "client/ws_client.hpp"
+#include "support/raw_ws.hpp"
+#include "support/test_server.hpp"
+
+namespace sb::test {
+namespace {
+
+namespace json = boost::json;
+using client::WsClient;
+
+TEST(Lifecycle, ASlowConsumerIsCutWhileTheOthersReceiveEverything) {
+  TestServer server([](server::Config& c) {
+    c.limits.max_send_queue = 256 * 1024;
+    c.limits.close_timeout = std::chrono::seconds(10);
+  });
+  // A subscriber that never reads, with a tiny receive buffer so the kernel fills up fast.
+  RawWs slow(server.port(), 4096);
+  slow.upgrade();
+  slow.send_text(R"({"type":"subscribe","id":1,"channel":"firehose"})");
+  auto good = WsClient::connect("127.0.0.1", server.port());
+  good->subscribe("firehose");
+  auto publisher = WsClient::connect("127.0.0.1", server.port());
+  const std::string payload(1000, 'p');
+  auto slow_consumers = [&] {
+    return json::parse(client::http_request("127.0.0.1", server.port(), "GET", "/api/stats").body)
+        .at("slow_consumers")
+        .to_number<int>();
+  };
+  // Fire-and-forget publishes until the server gives up on the slow one (bounded loop).
+  int published = 0;
+  while (slow_consumers() == 0 && published < 50000) {
+    for (int i = 0; i < 50; ++i, ++published)
+      publisher->send_text(R"({"type":"publish","channel":"firehose","data":")" + payload + "\"}");
+    // Make sure those were handled before asking the stats.
+    ASSERT_TRUE(publisher->request(json::object{{"type", "ping"}}));
+  }
+  ASSERT_EQ(slow_consumers(), 1) << "after " << published << " messages";
+  // The good subscriber got every message, in order.
+  for (int i = 1; i <= published; ++i) {
+    auto m = good->receive_type("message");
+    ASSERT_TRUE(m) << i << " closed=" << good->closed() << " code=" << good->wait_closed(std::chrono::milliseconds(1)).value_or(-5);
+    ASSERT_EQ(m->at("offset"), i);
+  }
+  // The slow one, once it reads, finds the close frame 4001 after what had reached its socket.
+  EXPECT_EQ(slow.read_until_close(std::chrono::seconds(10)), 4001);
+}
+
+TEST(Lifecycle, APeerThatDoesNotAnswerPingsIsClosedWith4002) {
+  TestServer server([](server::Config& c) {
+    c.limits.ping_interval = std::chrono::seconds(1);
+    c.limits.ping_timeout = std::chrono::seconds(1);
+  });
+  auto healthy = WsClient::connect("127.0.0.1", server.port());  // Beast answers pings by itself
+  RawWs silent(server.port());
+  silent.upgrade();
+  bool saw_ping = false;
+  int close_code = -1;
+  for (;;) {
+    auto f = silent.read_frame(std::chrono::seconds(6));
+    if (!f) break;
+    if (f->opcode == 0x9) saw_ping = true;
+    if (f->opcode == 0x8) {
+      close_code = f->close_code();
+      break;
+    }
+  }
+  EXPECT_TRUE(saw_ping);
+  EXPECT_EQ(close_code, 4002);
+  EXPECT_FALSE(healthy->closed());
+  auto pong = healthy->request(json::object{{"type", "ping"}});
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->at("type"), "pong");
+}
+
+TEST(Lifecycle, AClientThatNeverFinishesTheUpgradeIsDropped) {
+  TestServer server([](server::Config& c) { c.limits.handshake_timeout = std::chrono::seconds(1); });
+  RawWs idle(server.port());
+  idle.write("GET /ws HTTP/1.1\r\nHost: x\r\n");  // and nothing more
+  auto start = std::chrono::steady_clock::now();
+  char byte;
+  boost::system::error_code ec;
+  idle.socket().read_some(boost::asio::buffer(&byte, 1), ec);  // returns when the server closes
+  EXPECT_TRUE(ec);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+}
+
+// A free TCP port on loopback (bound, then released for the child to take).
+std::uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+struct Child {
+  pid_t pid = -1;
+  int wait_exit() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
+};
+
+Child spawn(std::vector<std::string> args, const std::string& stderr_path) {
+  Child c;
+  c.pid = fork();
+  if (c.pid == 0) {
+    FILE* err = std::fopen(stderr_path.c_str(), "w");
+    if (err) dup2(fileno(err), 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return c;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Lifecycle, SigtermClosesClientsWith1001AndExitsZero) {
+  const std::uint16_t port = free_port();
+  const std::string log = ::testing::TempDir() + "sigterm.log";
+  Child child = spawn({SWITCHBOARD_BIN, "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
+                       ::testing::TempDir() + "sigterm-data", "--log-level", "info"},
+                      log);
+  ASSERT_TRUE(eventually([&] {
+    try {
+      return client::http_request("127.0.0.1", port, "GET", "/healthz").status == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  auto a = WsClient::connect("127.0.0.1", port);
+  auto b = WsClient::connect("127.0.0.1", port);
+  a->subscribe("x");
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  EXPECT_EQ(a->wait_closed(), 1001);
+  EXPECT_EQ(b->wait_closed(), 1001);
+  EXPECT_EQ(child.wait_exit(), 0) << read_file(log);
+  EXPECT_NE(read_file(log).find("stopped"), std::string::npos);
+}
+
+TEST(Lifecycle, ABadConfigIsOneClearErrorAndExitCode2) {
+  const std::string dir = ::testing::TempDir();
+  {
+    std::ofstream(dir + "bad.toml") << "listen = \"127.0.0.1:0\"\n[limits]\nping_intervall = 3\n";
+  }
+  Child child = spawn({SWITCHBOARD_BIN, "serve", "--config", dir + "bad.toml"}, dir + "bad.log");
+  EXPECT_EQ(child.wait_exit(), 2);
+  EXPECT_NE(read_file(dir + "bad.log").find("limits.ping_intervall: unknown key"), std::string::npos)
+      << read_file(dir + "bad.log");
+
+  Child flags = spawn({SWITCHBOARD_BIN, "serve", "--listen", "nonsense"}, dir + "flags.log");
+  EXPECT_EQ(flags.wait_exit(), 2);
+  EXPECT_NE(read_file(dir + "flags.log").find("listen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sb::test

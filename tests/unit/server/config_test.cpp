@@ -1,0 +1,129 @@
+#include "server/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace sb::server {
+namespace {
+
+// The error message of what `f` throws, or "" if it does not throw ConfigError.
+template <typename F>
+std::string config_error(F f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultsAreTheDocumentedOnes) {
+  Config c;
+  validate(c);
+  EXPECT_EQ(c.listen_host(), "0.0.0.0");
+  EXPECT_EQ(c.listen_port(), 8080);
+  EXPECT_EQ(c.data_dir, "./data");
+  EXPECT_TRUE(c.api_keys.empty());
+  EXPECT_TRUE(c.default_namespace.client_publish);
+}
+
+TEST(Config, ReadsEveryKeyFromToml) {
+  Config c;
+  apply_config_text(c, R"(
+listen = "127.0.0.1:9000"
+data_dir = "/var/lib/sb"
+api_keys = ["k1", "k2"]
+threads = 3
+log_level = "debug"
+log_format = "json"
+[limits]
+max_message_size = 1000
+max_send_queue = 2000
+max_http_body = 3000
+ping_interval = 5
+ping_timeout = 6
+handshake_timeout = 7
+close_timeout = 8
+max_subscriptions = 9
+[namespaces.default]
+client_publish = false
+[namespaces.chat]
+client_publish = true
+)",
+                    "test.toml");
+  validate(c);
+  EXPECT_EQ(c.listen_port(), 9000);
+  EXPECT_EQ(c.data_dir, "/var/lib/sb");
+  EXPECT_EQ(c.api_keys, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(c.threads, 3u);
+  EXPECT_EQ(c.log_format, "json");
+  EXPECT_EQ(c.limits.max_message_size, 1000u);
+  EXPECT_EQ(c.limits.max_send_queue, 2000u);
+  EXPECT_EQ(c.limits.max_http_body, 3000u);
+  EXPECT_EQ(c.limits.ping_interval.count(), 5);
+  EXPECT_EQ(c.limits.ping_timeout.count(), 6);
+  EXPECT_EQ(c.limits.handshake_timeout.count(), 7);
+  EXPECT_EQ(c.limits.close_timeout.count(), 8);
+  EXPECT_EQ(c.max_subscriptions, 9u);
+  EXPECT_FALSE(c.default_namespace.client_publish);
+  ASSERT_EQ(c.namespaces.size(), 1u);
+  EXPECT_EQ(c.namespaces[0].name, "chat");
+  EXPECT_TRUE(c.namespaces[0].client_publish);
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  Config c;
+  EXPECT_NE(config_error([&] { apply_config_text(c, "lisen = \"x\"", "t"); }).find("lisen: unknown key"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { apply_config_text(c, "threads = \"two\"", "t"); }).find("threads: expected an integer"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { apply_config_text(c, "[limits]\nping_interval = -1", "t"); })
+                .find("limits.ping_interval: must be greater than 0"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { apply_config_text(c, "[namespaces.chat]\nclient_publish = 1", "t"); })
+                .find("namespaces.chat.client_publish"),
+            std::string::npos);
+  EXPECT_NE(config_error([&] { apply_config_text(c, "listen = ", "t.toml"); }).find("t.toml:1"), std::string::npos);
+  Config bad_listen;
+  bad_listen.listen = "localhost";
+  EXPECT_NE(config_error([&] { validate(bad_listen); }).find("listen:"), std::string::npos);
+  bad_listen.listen = "127.0.0.1:99999";
+  EXPECT_NE(config_error([&] { validate(bad_listen); }).find("listen: port"), std::string::npos);
+  Config bad_level;
+  bad_level.log_level = "loud";
+  EXPECT_NE(config_error([&] { validate(bad_level); }).find("log_level"), std::string::npos);
+}
+
+TEST(Config, MissingFileIsAnError) {
+  Config c;
+  EXPECT_NE(config_error([&] { apply_config_file(c, "/nonexistent/switchboard.toml"); }), "");
+}
+
+TEST(Config, EnvironmentOverridesFileAndFlagsOverrideEnvironment) {
+  Config c;
+  apply_config_text(c, "listen = \"127.0.0.1:1\"\nthreads = 1\n", "t");
+  apply_environment(c, {{"SWITCHBOARD_LISTEN", "127.0.0.1:2"},
+                        {"SWITCHBOARD_API_KEYS", "a,b"},
+                        {"SWITCHBOARD_THREADS", "4"},
+                        {"SWITCHBOARD_LOG_FORMAT", "json"}});
+  EXPECT_EQ(c.listen, "127.0.0.1:2");
+  EXPECT_EQ(c.api_keys, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.threads, 4u);
+  ConfigOverrides flags;
+  flags.listen = "127.0.0.1:3";
+  apply_overrides(c, flags);
+  EXPECT_EQ(c.listen, "127.0.0.1:3");
+  EXPECT_EQ(c.threads, 4u);  // not given on the command line: the environment's value stays
+  EXPECT_NE(config_error([&] { apply_environment(c, {{"SWITCHBOARD_THREADS", "many"}}); }).find("SWITCHBOARD_THREADS"),
+            std::string::npos);
+}
+
+TEST(Config, TheExampleFileInTheRepositoryIsValid) {
+  Config c;
+  apply_config_file(c, SWITCHBOARD_SOURCE_DIR "/config/switchboard.example.toml");
+  validate(c);
+}
+
+}  // namespace
+}  // namespace sb::server
