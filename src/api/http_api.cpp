@@ -4,6 +4,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <charconv>
+#include <mutex>
+
 #include "core/channel_name.hpp"
 #include "protocol/native/codec.hpp"
 #include "session/client.hpp"
@@ -58,7 +61,13 @@ json::object position_json(std::string_view channel, const core::StreamPosition&
 
 HttpApi::HttpApi(Dependencies dependencies) : d_(std::move(dependencies)) {}
 
-HttpResponse HttpApi::handle(const HttpRequest& request) const {
+void HttpApi::handle(const HttpRequest& request, transport::HttpReply reply) const {
+  HttpResponse response = route(request, reply);
+  // An empty status means the route took `reply` and answers later.
+  if (response.status != 0) reply(std::move(response));
+}
+
+HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& reply) const {
   const std::string_view path = request.path();
   const std::string_view method = request.method;
   if (path == "/healthz") return json_response(json::object{{"status", "ok"}});
@@ -75,51 +84,125 @@ HttpResponse HttpApi::handle(const HttpRequest& request) const {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
+  const HttpResponse later{0, {}, {}, {}};
   if (path == "/metrics") return method == "GET" ? metrics() : method_not_allowed("GET");
-  if (path == "/api/publish") return method == "POST" ? publish(request) : method_not_allowed("POST");
-  if (path == "/api/broadcast") return method == "POST" ? broadcast(request) : method_not_allowed("POST");
+  if (path == "/api/publish") {
+    if (method != "POST") return method_not_allowed("POST");
+    publish(request, std::move(reply));
+    return later;
+  }
+  if (path == "/api/broadcast") {
+    if (method != "POST") return method_not_allowed("POST");
+    broadcast(request, std::move(reply));
+    return later;
+  }
+  if (path == "/api/history") return method == "GET" ? history(request) : method_not_allowed("GET");
   if (path == "/api/channels") return method == "GET" ? channels(request) : method_not_allowed("GET");
   if (path == "/api/stats") return method == "GET" ? stats() : method_not_allowed("GET");
   if (path == "/api/disconnect") return method == "POST" ? disconnect(request) : method_not_allowed("POST");
   return error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path)));
 }
 
-HttpResponse HttpApi::publish(const HttpRequest& request) const {
+void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) const {
   auto body = parse_object(request);
-  if (!body) return error_response(body.error());
+  if (!body) return reply(error_response(body.error()));
   const json::value* channel = body->if_contains("channel");
-  if (!channel || !channel->is_string()) return error_response(invalid("'channel' must be a string"));
+  if (!channel || !channel->is_string()) return reply(error_response(invalid("'channel' must be a string")));
   const json::value* data = body->if_contains("data");
-  if (!data) return error_response(invalid("missing field 'data'"));
-  std::string_view name = channel->get_string();
-  if (auto ok = check_channel(d_.namespaces, name); !ok) return error_response(ok.error());
-  core::StreamPosition p = d_.hub.publish(name, json::serialize(*data));
-  return json_response(position_json(name, p));
+  if (!data) return reply(error_response(invalid("missing field 'data'")));
+  std::string name(channel->get_string());
+  if (auto ok = check_channel(d_.namespaces, name); !ok) return reply(error_response(ok.error()));
+  const auto& policy = (*d_.namespaces.find(name))->history;
+  d_.hub.publish(name, json::serialize(*data), policy,
+                 [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
+                   reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
+                 });
 }
 
-HttpResponse HttpApi::broadcast(const HttpRequest& request) const {
+void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) const {
   auto body = parse_object(request);
-  if (!body) return error_response(body.error());
+  if (!body) return reply(error_response(body.error()));
   const json::value* channels = body->if_contains("channels");
-  if (!channels || !channels->is_array()) return error_response(invalid("'channels' must be an array of strings"));
+  if (!channels || !channels->is_array())
+    return reply(error_response(invalid("'channels' must be an array of strings")));
   const json::value* data = body->if_contains("data");
-  if (!data) return error_response(invalid("missing field 'data'"));
+  if (!data) return reply(error_response(invalid("missing field 'data'")));
   for (const auto& c : channels->get_array())
-    if (!c.is_string()) return error_response(invalid("'channels' must be an array of strings"));
+    if (!c.is_string()) return reply(error_response(invalid("'channels' must be an array of strings")));
+  // One result per channel, filled as each publication completes (some may wait for history);
+  // the last one to complete sends the answer.
+  struct Gather {
+    std::mutex mutex;
+    json::array results;
+    std::size_t pending;
+    transport::HttpReply reply;
+  };
+  const auto& list = channels->get_array();
+  auto gather = std::make_shared<Gather>();
+  gather->results.resize(list.size());
+  gather->pending = list.size() + 1;  // +1: held until every publish is started
+  gather->reply = std::move(reply);
+  auto complete = [gather](std::size_t i, json::value v) {
+    std::lock_guard lock(gather->mutex);
+    if (i < gather->results.size()) gather->results[i] = std::move(v);
+    if (--gather->pending == 0) gather->reply(json_response(json::object{{"results", std::move(gather->results)}}));
+  };
   // Serialized once: the same bytes go into every channel.
   const std::string payload = json::serialize(*data);
-  json::array results;
-  for (const auto& c : channels->get_array()) {
-    std::string_view name = c.get_string();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    std::string name(list[i].get_string());
     if (auto ok = check_channel(d_.namespaces, name); !ok) {
-      results.push_back(json::object{
-          {"channel", name},
-          {"error", json::object{{"code", error_code_name(ok.error().code)}, {"message", ok.error().message}}}});
+      complete(i, json::object{{"channel", name},
+                               {"error", json::object{{"code", error_code_name(ok.error().code)},
+                                                      {"message", ok.error().message}}}});
       continue;
     }
-    results.push_back(position_json(name, d_.hub.publish(name, payload)));
+    const auto& policy = (*d_.namespaces.find(name))->history;
+    d_.hub.publish(name, payload, policy, [complete, i, name](Result<core::StreamPosition> result) {
+      if (result) return complete(i, position_json(name, *result));
+      complete(i, json::object{{"channel", name},
+                               {"error", json::object{{"code", error_code_name(result.error().code)},
+                                                      {"message", result.error().message}}}});
+    });
   }
-  return json_response(json::object{{"results", std::move(results)}});
+  complete(list.size(), nullptr);
+}
+
+HttpResponse HttpApi::history(const HttpRequest& request) const {
+  std::string channel;
+  if (!request.query_param("channel", channel)) return error_response(invalid("missing query parameter 'channel'"));
+  if (auto ok = check_channel(d_.namespaces, channel); !ok) return error_response(ok.error());
+  core::HistoryQuery query;
+  auto number = [&request](std::string_view name, std::uint64_t& out) -> Status {
+    std::string text;
+    if (!request.query_param(name, text)) return Ok{};
+    std::uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr != text.data() + text.size())
+      return invalid("query parameter '" + std::string(name) + "' must be a non-negative integer");
+    out = v;
+    return Ok{};
+  };
+  std::uint64_t limit = 100;
+  if (auto ok = number("since", query.after); !ok) return error_response(ok.error());
+  if (auto ok = number("before", query.before); !ok) return error_response(ok.error());
+  if (auto ok = number("limit", limit); !ok) return error_response(ok.error());
+  if (limit == 0 || limit > protocol::native::max_history_limit)
+    return error_response(invalid("query parameter 'limit' must be from 1 to 1000"));
+  query.limit = static_cast<std::size_t>(limit);
+  std::string reverse;
+  if (request.query_param("reverse", reverse)) {
+    if (reverse != "true" && reverse != "false") return error_response(invalid("'reverse' must be true or false"));
+    query.newest_first = reverse == "true";
+  }
+  auto page = d_.hub.history(channel, (*d_.namespaces.find(channel))->history, query);
+  if (!page) return error_response(page.error());
+  std::string body = R"({"channel":)" + protocol::native::json_quote(channel) +
+                     R"(,"offset":)" + std::to_string(page->position.offset) + R"(,"epoch":)" +
+                     protocol::native::json_quote(page->position.epoch) + R"(,"first_offset":)" +
+                     std::to_string(page->first_offset) + R"(,"messages":)" +
+                     protocol::native::messages_json(page->messages) + "}";
+  return HttpResponse{200, "application/json", std::move(body), {}};
 }
 
 HttpResponse HttpApi::channels(const HttpRequest& request) const {

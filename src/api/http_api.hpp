@@ -9,6 +9,7 @@
 #include "core/namespaces.hpp"
 #include "session/registry.hpp"
 #include "transport/http_types.hpp"
+#include "transport/server.hpp"
 
 namespace sb::api {
 
@@ -23,11 +24,15 @@ class HttpApi {
   };
   explicit HttpApi(Dependencies dependencies);
 
-  transport::HttpResponse handle(const transport::HttpRequest& request) const;
+  // Answers through `reply`, at once or (publishing into a channel with history) from the history
+  // writer's thread once the message is stored.
+  void handle(const transport::HttpRequest& request, transport::HttpReply reply) const;
 
  private:
-  transport::HttpResponse publish(const transport::HttpRequest& request) const;
-  transport::HttpResponse broadcast(const transport::HttpRequest& request) const;
+  transport::HttpResponse route(const transport::HttpRequest& request, transport::HttpReply& reply) const;
+  void publish(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  void broadcast(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  transport::HttpResponse history(const transport::HttpRequest& request) const;
   transport::HttpResponse channels(const transport::HttpRequest& request) const;
   transport::HttpResponse stats() const;
   transport::HttpResponse disconnect(const transport::HttpRequest& request) const;

@@ -1,69 +1,106 @@
 #include "core/hub.hpp"
 
-#include <openssl/rand.h>
-
 #include <boost/asio/post.hpp>
 #include <algorithm>
-#include <cstdio>
 #include <stdexcept>
 
 #include "common/clock.hpp"
+#include "common/random.hpp"
 
 namespace sb::core {
 
-Hub::Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder) : encoder_(encoder) {
+// 48 random bits: short enough to stay inside std::string's small buffer, and a channel would
+// need millions of resets before two of its epochs could collide.
+std::string Hub::new_epoch() { return random_hex(6); }
+
+Hub::Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history)
+    : encoder_(encoder), history_(history) {
   if (shards.empty() || shards.size() > 64) throw std::invalid_argument("Hub needs 1 to 64 shards");
   for (auto* context : shards) {
     auto shard = std::make_unique<Shard>();
     shard->context = context;
     shards_.push_back(std::move(shard));
   }
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&epoch_base_), sizeof epoch_base_) != 1)
-    throw std::runtime_error("RAND_bytes failed");
+  if (history_) {
+    writer_ = std::make_unique<HistoryWriter>(
+        *history_, [this](std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
+                          const Status& status) { on_history_written(batch, entries, status); });
+  }
 }
 
-Hub::~Hub() = default;
+Hub::~Hub() {
+  writer_.reset();  // drains the queue while the rest of the hub still exists
+}
 
 Hub::Stripe& Hub::stripe_for(std::string_view channel) const {
   return stripes_[std::hash<std::string_view>{}(channel) % stripe_count];
 }
 
-Hub::ChannelState& Hub::state_locked(Stripe& stripe, std::string_view channel) {
+Result<Hub::ChannelState*> Hub::state_locked(Stripe& stripe, std::string_view channel, const HistoryPolicy& policy) {
   auto it = stripe.channels.find(channel);
-  if (it == stripe.channels.end()) {
-    it = stripe.channels.emplace(std::string(channel), ChannelState{}).first;
+  if (it != stripe.channels.end()) return &it->second;
+  ChannelState state;
+  if (policy.enabled() && history_) {
+    // The store knows where a channel with history stands, across restarts.
+    auto position = history_->position(channel);
+    if (!position) return position.error();
+    state.last_offset = position->offset;
+    state.epoch = std::move(position->epoch);
+    state.persistent = true;
+  } else {
     // A channel that starts (again) from nothing starts a new epoch: offsets handed out before
     // belong to the old one.
-    it->second.epoch = epoch_base_ + next_epoch_.fetch_add(1, std::memory_order_relaxed);
+    state.epoch = new_epoch();
   }
-  return it->second;
+  return &stripe.channels.emplace(std::string(channel), std::move(state)).first->second;
 }
 
-std::string Hub::epoch_string(std::uint64_t epoch) const {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(epoch));
-  return std::string(buf, 16);
-}
+Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view channel, Subscriber& subscriber,
+                                       const HistoryPolicy& policy, const StreamPosition* since) {
+  SubscribeResult result;
+  {
+    Stripe& stripe = stripe_for(channel);
+    std::lock_guard lock(stripe.mutex);
+    auto state = state_locked(stripe, channel, policy);
+    if (!state) return state.error();
+    Shard& shard = *shards_[shard_index];
+    auto it = shard.subscribers.find(channel);
+    if (it == shard.subscribers.end())
+      it = shard.subscribers.emplace(std::string(channel), std::vector<Subscriber*>{}).first;
+    auto& list = it->second;
+    result.added = std::find(list.begin(), list.end(), &subscriber) == list.end();
+    if (result.added) {
+      list.push_back(&subscriber);
+      shard.subscriptions.fetch_add(1, std::memory_order_relaxed);
+      ++(*state)->subscribers;
+      (*state)->shard_mask |= std::uint64_t{1} << shard_index;
+    }
+    result.position = StreamPosition{(*state)->last_offset, (*state)->epoch};
+  }
+  if (!since) return result;
 
-StreamPosition Hub::subscribe(std::size_t shard_index, std::string_view channel, Subscriber& subscriber,
-                              bool& added) {
-  Shard& shard = *shards_[shard_index];
-  auto it = shard.subscribers.find(channel);
-  if (it == shard.subscribers.end()) it = shard.subscribers.emplace(std::string(channel), std::vector<Subscriber*>{}).first;
-  auto& list = it->second;
-  added = std::find(list.begin(), list.end(), &subscriber) == list.end();
-  if (added) {
-    list.push_back(&subscriber);
-    shard.subscriptions.fetch_add(1, std::memory_order_relaxed);
+  // Recovery. The subscriber is registered, so every message not yet delivered to this shard
+  // will reach it live; what was delivered before is read from the store below. Both may hold
+  // the same message: the subscriber drops live copies at or below the last one recovered.
+  if (since->epoch != result.position.epoch || since->offset > result.position.offset) return result;
+  if (since->offset == result.position.offset) {
+    result.recovered = true;
+    return result;
   }
-  Stripe& stripe = stripe_for(channel);
-  std::lock_guard lock(stripe.mutex);
-  ChannelState& state = state_locked(stripe, channel);
-  if (added) {
-    ++state.subscribers;
-    state.shard_mask |= std::uint64_t{1} << shard_index;
+  if (!policy.enabled() || !history_) return result;
+  HistoryQuery query;
+  query.after = since->offset;
+  query.limit = static_cast<std::size_t>(result.position.offset - since->offset);
+  auto page = history_->read(channel, query);
+  if (!page) return page.error();
+  // The first missed message must still be there, or there is a hole the client cannot fill.
+  if (page->first_offset == 0 || page->first_offset > since->offset + 1) {
+    // Nothing retained after `since` is fine only if nothing was committed after it yet.
+    if (!(page->position.offset <= since->offset)) return result;
   }
-  return StreamPosition{state.last_offset, epoch_string(state.epoch)};
+  result.missed = std::move(page->messages);
+  result.recovered = true;
+  return result;
 }
 
 bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscriber& subscriber) {
@@ -85,43 +122,119 @@ bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscri
   if (state == stripe.channels.end()) return true;
   --state->second.subscribers;
   if (shard_empty) state->second.shard_mask &= ~(std::uint64_t{1} << shard_index);
-  // Without subscribers the channel's state is only a counter nobody can use: drop it, so
-  // memory follows live channels. Its next publication starts a new epoch.
-  if (state->second.subscribers == 0) stripe.channels.erase(state);
+  // Without subscribers or history the channel's state is only a counter nobody can use: drop
+  // it, so memory follows live channels. Its next publication starts a new epoch.
+  if (state->second.subscribers == 0 && !state->second.persistent) stripe.channels.erase(state);
   return true;
 }
 
 StreamPosition Hub::publish(std::string_view channel, std::string_view data) {
+  StreamPosition position;
+  publish(channel, data, HistoryPolicy{}, [&position](Result<StreamPosition> r) { position = std::move(*r); });
+  return position;
+}
+
+void Hub::publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done) {
   publications_.fetch_add(1, std::memory_order_relaxed);
   const std::int64_t ts = unix_millis();
   Stripe& stripe = stripe_for(channel);
-  std::lock_guard lock(stripe.mutex);
+  std::unique_lock lock(stripe.mutex);
+  const bool keep = policy.enabled() && history_;
   auto it = stripe.channels.find(channel);
-  if (it == stripe.channels.end()) {
+  if (it == stripe.channels.end() && !keep) {
     // Nobody listens and nothing is kept: the message has a position in a fresh epoch and goes
     // nowhere, without creating state that nobody would clean up.
-    return StreamPosition{1, epoch_string(epoch_base_ + next_epoch_.fetch_add(1, std::memory_order_relaxed))};
+    lock.unlock();
+    done(StreamPosition{1, new_epoch()});
+    return;
   }
-  ChannelState& state = it->second;
-  const std::uint64_t offset = ++state.last_offset;
-  if (state.shard_mask != 0) {
-    auto delivery = std::make_shared<Delivery>();
-    delivery->channel.assign(channel);
-    delivery->frame = encoder_.encode(Publication{channel, data, offset, ts});
-    // Posting under the stripe lock is what keeps per-channel order across publishing threads.
-    for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
-      const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
-      boost::asio::post(*shards_[shard]->context, [this, shard, delivery] { deliver_local(shard, *delivery); });
+  auto state = state_locked(stripe, channel, policy);
+  if (!state) {
+    lock.unlock();
+    done(state.error());
+    return;
+  }
+  ChannelState& s = **state;
+  const std::uint64_t offset = ++s.last_offset;
+  SharedBytes frame;
+  if (keep || s.shard_mask != 0) frame = encoder_.encode(Publication{channel, data, offset, ts});
+  if (keep) {
+    // Delivered and acknowledged by on_history_written, once stored. Enqueued under the stripe
+    // lock so the writer sees this channel's messages in offset order.
+    writer_->enqueue(PendingPublication{HistoryEntry{std::string(channel), s.epoch, offset, ts, std::string(data), policy},
+                                        std::move(frame), std::move(done)});
+    return;
+  }
+  fan_out_locked(s, channel, std::move(frame), offset);
+  StreamPosition position{offset, s.epoch};
+  lock.unlock();
+  done(std::move(position));
+}
+
+void Hub::fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset) {
+  if (state.shard_mask == 0) return;
+  auto delivery = std::make_shared<Delivery>(Delivery{std::string(channel), std::move(frame), offset});
+  // Posting under the stripe lock is what keeps per-channel order across publishing threads.
+  for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
+    const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
+    boost::asio::post(*shards_[shard]->context, [this, shard, delivery] { deliver_local(shard, *delivery); });
+  }
+}
+
+void Hub::on_history_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
+                             const Status& status) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const HistoryEntry& e = entries[i];
+    Stripe& stripe = stripe_for(e.channel);
+    if (!status) {
+      // Not stored, so not delivered. Forget the channel's state: the next publication reloads
+      // the last stored offset, and the offsets handed out in this batch are never seen.
+      {
+        std::lock_guard lock(stripe.mutex);
+        auto it = stripe.channels.find(e.channel);
+        if (it != stripe.channels.end() && it->second.subscribers == 0) stripe.channels.erase(it);
+      }
+      batch[i].done(status.error());
+      continue;
     }
+    {
+      // Shards are read now, not at publish time: a subscriber that joined meanwhile and read
+      // history before this commit must get the message live.
+      std::lock_guard lock(stripe.mutex);
+      auto it = stripe.channels.find(e.channel);
+      if (it != stripe.channels.end()) fan_out_locked(it->second, e.channel, std::move(batch[i].frame), e.offset);
+    }
+    batch[i].done(StreamPosition{e.offset, e.epoch});
   }
-  return StreamPosition{offset, epoch_string(state.epoch)};
+}
+
+Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
+  StreamPosition position;
+  {
+    Stripe& stripe = stripe_for(channel);
+    std::lock_guard lock(stripe.mutex);
+    auto state = state_locked(stripe, channel, policy);
+    if (!state) return state.error();
+    position = StreamPosition{(*state)->last_offset, (*state)->epoch};
+    // A channel without history or subscribers keeps no state.
+    if (!(*state)->persistent && (*state)->subscribers == 0) stripe.channels.erase(std::string(channel));
+  }
+  if (!policy.enabled() || !history_) {
+    HistoryPage empty;
+    empty.position = position;
+    return empty;
+  }
+  auto page = history_->read(channel, query);
+  if (!page) return page.error();
+  page->position = position;
+  return page;
 }
 
 void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
   Shard& shard = *shards_[shard_index];
   auto it = shard.subscribers.find(delivery.channel);
   if (it == shard.subscribers.end()) return;
-  for (Subscriber* s : it->second) s->deliver(delivery.frame);
+  for (Subscriber* s : it->second) s->deliver(delivery.frame, delivery.channel, delivery.offset);
   shard.deliveries.store(shard.deliveries.load(std::memory_order_relaxed) + it->second.size(),
                          std::memory_order_relaxed);
 }
@@ -147,7 +260,7 @@ HubCounters Hub::counters() const {
   }
   for (auto& stripe : stripes_) {
     std::lock_guard lock(stripe.mutex);
-    c.channels += stripe.channels.size();
+    for (const auto& [name, state] : stripe.channels) c.channels += state.subscribers > 0 ? 1 : 0;
   }
   return c;
 }

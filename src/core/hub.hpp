@@ -14,6 +14,12 @@
 //
 // Encoding. The frame is encoded once per publication (PublicationEncoder) and the same bytes go
 // to every subscriber on every shard.
+//
+// History. In a namespace with history, publish() assigns the offset, then hands the message to
+// the HistoryWriter; subscribers get it and the publisher gets its offset only once the batch it
+// is in has been appended to the store. So nothing is delivered or acknowledged that a restart
+// could lose (within the store's durability, docs/guarantees.md), and a subscriber that
+// recovers reads exactly what live subscribers got.
 #include <boost/asio/io_context.hpp>
 
 #include <array>
@@ -26,7 +32,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include <functional>
+#include <optional>
+
 #include "common/error.hpp"
+#include "core/history.hpp"
+#include "core/history_writer.hpp"
 #include "core/publication.hpp"
 #include "core/subscriber.hpp"
 
@@ -44,23 +55,45 @@ struct HubCounters {
   std::uint64_t channels = 0;       // channels with subscribers now
 };
 
+struct SubscribeResult {
+  StreamPosition position;  // the channel's position when the subscription started
+  bool added = false;       // false: it was already subscribed
+  // With `since`: whether every message after it was found (and is in `missed`, oldest first).
+  // False when the epoch differs or the gap reaches beyond the retained history: the client has
+  // to reload its state.
+  bool recovered = false;
+  std::vector<StoredMessage> missed;
+};
+
+using PublishDone = std::function<void(Result<StreamPosition>)>;
+
 class Hub {
  public:
   // shards[i] runs the subscribers that subscribe with shard index i. At most 64 shards.
-  Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder);
+  // `history` may be null when no namespace keeps history.
+  Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history = nullptr);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // On shard `shard`'s thread. Adds `subscriber` to `channel` (a validated name) and returns the
-  // channel's position at that instant: every publication after it reaches the subscriber.
-  // Returns false in `added` if it was already subscribed.
-  StreamPosition subscribe(std::size_t shard, std::string_view channel, Subscriber& subscriber, bool& added);
+  // On shard `shard`'s thread. Adds `subscriber` to `channel` (a validated name): every
+  // publication after the returned position reaches it. With `since`, also reads what it missed
+  // from history (see SubscribeResult); live copies of those may still arrive and carry offsets
+  // <= the last missed one.
+  Result<SubscribeResult> subscribe(std::size_t shard, std::string_view channel, Subscriber& subscriber,
+                                    const HistoryPolicy& policy = {}, const StreamPosition* since = nullptr);
   // On shard `shard`'s thread. Returns false if it was not subscribed.
   bool unsubscribe(std::size_t shard, std::string_view channel, Subscriber& subscriber);
 
-  // Any thread. Assigns the next offset, encodes once, fans out. `data` is serialized JSON.
+  // Any thread. Assigns the next offset, encodes once, fans out; `data` is serialized JSON. `done`
+  // gets the position: at once without history, from the history writer's thread after the
+  // append with it (or the storage error, and then nothing was delivered).
+  void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done);
+  // Without history and without a callback: the position at once.
   StreamPosition publish(std::string_view channel, std::string_view data);
+
+  // Any thread: a page of a channel's history, with its current position.
+  Result<HistoryPage> history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query);
 
   // Any thread: channels with subscribers, optionally only those starting with `prefix`.
   std::vector<ChannelInfo> channels(std::string_view prefix = {}) const;
@@ -70,9 +103,10 @@ class Hub {
  private:
   struct ChannelState {
     std::uint64_t last_offset = 0;
-    std::uint64_t epoch = 0;
+    std::string epoch;
     std::uint32_t subscribers = 0;
     std::uint64_t shard_mask = 0;  // bit i: shard i has subscribers
+    bool persistent = false;       // has history: kept while messages may be in flight to the store
   };
   struct StringHash {
     using is_transparent = void;
@@ -96,19 +130,24 @@ class Hub {
   struct Delivery {
     std::string channel;
     SharedBytes frame;
+    std::uint64_t offset;
   };
 
   Stripe& stripe_for(std::string_view channel) const;
-  ChannelState& state_locked(Stripe& stripe, std::string_view channel);
-  std::string epoch_string(std::uint64_t epoch) const;
+  // The channel's state, created if needed (from the history store when the policy keeps history).
+  Result<ChannelState*> state_locked(Stripe& stripe, std::string_view channel, const HistoryPolicy& policy);
+  std::string new_epoch();
+  void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset);
   void deliver_local(std::size_t shard, const Delivery& delivery);
+  void on_history_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
+                          const Status& status);
 
   const PublicationEncoder& encoder_;
   std::vector<std::unique_ptr<Shard>> shards_;
   mutable std::array<Stripe, stripe_count> stripes_;
-  std::uint64_t epoch_base_;  // random per process: epochs never repeat across restarts
-  std::atomic<std::uint64_t> next_epoch_{1};
   std::atomic<std::uint64_t> publications_{0};
+  HistoryStore* history_;
+  std::unique_ptr<HistoryWriter> writer_;  // last: its thread calls back into the hub
 };
 
 }  // namespace sb::core

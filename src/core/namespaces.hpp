@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/error.hpp"
+#include "core/history.hpp"
 
 namespace sb::core {
 
@@ -14,6 +15,8 @@ struct NamespaceOptions {
   std::string name;  // "" for the default namespace
   // Whether WebSocket clients may publish (the backend always can, over HTTP).
   bool client_publish = false;
+  // Messages kept per channel for recovery and paging; size 0 keeps none.
+  HistoryPolicy history;
 };
 
 class Namespaces {

@@ -1,4 +1,7 @@
 #pragma once
+#include <cstdint>
+#include <string_view>
+
 #include "common/bytes.hpp"
 
 namespace sb::core {
@@ -10,7 +13,9 @@ class Subscriber {
   // One encoded frame, shared with every other subscriber: queue it, never modify it. Called on
   // the thread of the shard the subscriber subscribed on, in the channel's offset order. Must not
   // subscribe or unsubscribe (the hub is iterating the channel's subscribers).
-  virtual void deliver(const SharedBytes& frame) = 0;
+  // `channel` and `offset` say what the frame is, so a subscriber that just recovered from history
+  // can skip the live copy of a message it already got.
+  virtual void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) = 0;
 };
 
 // Turns a publication into the bytes subscribers receive, once per publication. The native

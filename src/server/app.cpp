@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+
+#include "storage/memory_history.hpp"
+#include "storage/sqlite_history.hpp"
 #include <thread>
 
 namespace sb::server {
@@ -22,11 +25,27 @@ App::App(Config config)
       [this](transport::Worker& w, const transport::HttpRequest& r, transport::HttpResponse& reject) {
         return on_upgrade(w, r, reject);
       },
-      [this](const transport::HttpRequest& r) { return api_->handle(r); });
+      [this](const transport::HttpRequest& r, transport::HttpReply reply) { api_->handle(r, std::move(reply)); });
 
+  bool any_history = config_.default_namespace.history.enabled();
+  for (const auto& ns : config_.namespaces) any_history |= ns.history.enabled();
+  if (any_history) {
+    if (config_.history_engine == "memory") {
+      history_ = std::make_unique<storage::MemoryHistory>();
+    } else {
+      std::error_code ec;
+      std::filesystem::create_directories(config_.data_dir, ec);
+      if (ec) throw ConfigError("data_dir", "cannot create '" + config_.data_dir + "': " + ec.message());
+      try {
+        history_ = std::make_unique<storage::SqliteHistory>(config_.data_dir + "/history.db", config_.history_fsync);
+      } catch (const std::runtime_error& e) {
+        throw ConfigError("data_dir", e.what());
+      }
+    }
+  }
   std::vector<boost::asio::io_context*> shards;
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
-  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_);
+  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get());
   session_context_ = std::make_unique<session::SessionContext>(session::SessionContext{
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions});
   api_ = std::make_unique<api::HttpApi>(
@@ -34,8 +53,10 @@ App::App(Config config)
 }
 
 App::~App() {
-  // Workers first: their threads run sessions that point into the hub and the registry.
+  // Workers first: their threads run sessions that point into the hub and the registry. Then
+  // the hub, whose history writer finishes its queue into the store.
   server_.reset();
+  hub_.reset();
 }
 
 void App::start() {

@@ -8,6 +8,7 @@
 #include "api/api_keys.hpp"
 #include "api/http_api.hpp"
 #include "api/stats.hpp"
+#include "core/history.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
 #include "protocol/native/encoder.hpp"
@@ -42,6 +43,7 @@ class App {
   session::ClientRegistry registry_;
   api::ApiKeys keys_;
   std::unique_ptr<transport::Server> server_;
+  std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history
   std::unique_ptr<core::Hub> hub_;
   std::unique_ptr<session::SessionContext> session_context_;
   std::unique_ptr<api::HttpApi> api_;

@@ -55,6 +55,8 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
   for (const auto& [k, value] : *t) {
     const std::string sub = key + "." + std::string(k.str());
     if (k.str() == "client_publish") options.client_publish = bool_value(value, sub);
+    else if (k.str() == "history_size") options.history.size = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (k.str() == "history_ttl") options.history.ttl = std::chrono::seconds(positive_integer(value, sub));
     else throw ConfigError(sub, "unknown key");
   }
   return options;
@@ -76,6 +78,15 @@ void apply_table(Config& c, const toml::table& root) {
     } else if (key == "limits") {
       if (!node.is_table()) throw ConfigError(key, "expected a table");
       apply_limits(c, *node.as_table());
+    } else if (key == "history") {
+      const toml::table* t = node.as_table();
+      if (!t) throw ConfigError(key, "expected a table");
+      for (const auto& [hk, value] : *t) {
+        const std::string sub = "history." + std::string(hk.str());
+        if (hk.str() == "engine") c.history_engine = string_value(value, sub);
+        else if (hk.str() == "fsync") c.history_fsync = bool_value(value, sub);
+        else throw ConfigError(sub, "unknown key");
+      }
     } else if (key == "namespaces") {
       const toml::table* t = node.as_table();
       if (!t) throw ConfigError(key, "expected a table");
@@ -189,6 +200,8 @@ void validate(const Config& c) {
     throw ConfigError("log_format", "expected text or json, got '" + c.log_format + "'");
   if (c.threads > 64) throw ConfigError("threads", "at most 64");
   if (c.data_dir.empty()) throw ConfigError("data_dir", "must not be empty");
+  if (c.history_engine != "sqlite" && c.history_engine != "memory")
+    throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
   if (c.limits.max_message_size > 16 * 1024 * 1024)
     throw ConfigError("limits.max_message_size", "at most 16 MiB");
 }

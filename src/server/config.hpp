@@ -37,6 +37,11 @@ struct Config {
   // turn it off when only the backend publishes.
   core::NamespaceOptions default_namespace{"", true};
   std::vector<core::NamespaceOptions> namespaces;
+  // Where namespaces with history keep it: "sqlite" (data_dir/history.db) or "memory".
+  std::string history_engine = "sqlite";
+  // sqlite: fsync every commit (survives a machine crash, slower). Off: a commit survives the
+  // process being killed, not the machine losing power.
+  bool history_fsync = false;
 
   // host and port of `listen`; throws ConfigError("listen", ...) when malformed.
   std::string listen_host() const;

@@ -1,5 +1,6 @@
 #include "session/client.hpp"
 
+#include <boost/asio/post.hpp>
 #include <algorithm>
 
 #include "common/random.hpp"
@@ -36,6 +37,7 @@ void Client::handle(native::Command& command) {
     case CommandType::unsubscribe: return on_unsubscribe(command);
     case CommandType::publish: return on_publish(command);
     case CommandType::ping: return send_frame(native::encode_pong(command.id));
+    case CommandType::history: return on_history(command);
   }
 }
 
@@ -50,23 +52,39 @@ void Client::on_connect(native::Command& command) {
 
 void Client::on_subscribe(const native::Command& command) {
   if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
-  if (auto ns = context_.namespaces.find(command.channel); !ns) return send_error(command.id, ns.error());
-  const bool known = std::find(channels_.begin(), channels_.end(), command.channel) != channels_.end();
-  if (!known && channels_.size() >= context_.max_subscriptions)
+  auto ns = context_.namespaces.find(command.channel);
+  if (!ns) return send_error(command.id, ns.error());
+  auto known = std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                            [&](const Subscription& s) { return s.channel == command.channel; });
+  if (known == subscriptions_.end() && subscriptions_.size() >= context_.max_subscriptions)
     return send_error(command.id, make_error(ErrorCode::permission_denied,
                                              "too many subscriptions on this connection (max_subscriptions)"));
-  bool added = false;
-  core::StreamPosition position = context_.hub.subscribe(shard_, command.channel, *this, added);
-  if (added) channels_.push_back(command.channel);
-  send_frame(native::encode_subscribed(command.id, command.channel, position));
+  const core::StreamPosition* since = command.since ? &*command.since : nullptr;
+  auto result = context_.hub.subscribe(shard_, command.channel, *this, (*ns)->history, since);
+  if (!result) return send_error(command.id, result.error());
+  if (result->added) subscriptions_.push_back(Subscription{command.channel, 0});
+  send_frame(native::encode_subscribed(command.id, command.channel, result->position,
+                                       since ? std::optional<bool>(result->recovered) : std::nullopt));
+  if (!since || !result->recovered) return;
+  std::uint64_t floor = since->offset;
+  for (const auto& m : result->missed) {
+    send_frame(native::encode_message(command.channel, m));
+    floor = m.offset;
+  }
+  auto sub = std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                          [&](const Subscription& s) { return s.channel == command.channel; });
+  if (floor > 0 && sub->floor == 0) ++floors_;
+  sub->floor = std::max(sub->floor, floor);
 }
 
 void Client::on_unsubscribe(const native::Command& command) {
-  auto it = std::find(channels_.begin(), channels_.end(), command.channel);
-  if (it == channels_.end())
+  auto it = std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                         [&](const Subscription& s) { return s.channel == command.channel; });
+  if (it == subscriptions_.end())
     return send_error(command.id, make_error(ErrorCode::unknown_channel, "not subscribed to '" + command.channel + "'"));
   context_.hub.unsubscribe(shard_, command.channel, *this);
-  channels_.erase(it);
+  if (it->floor > 0) --floors_;
+  subscriptions_.erase(it);
   send_frame(native::encode_unsubscribed(command.id, command.channel));
 }
 
@@ -77,20 +95,56 @@ void Client::on_publish(const native::Command& command) {
   if (!(*ns)->client_publish)
     return send_error(command.id, make_error(ErrorCode::permission_denied,
                                              "clients may not publish in this namespace (client_publish = false)"));
-  core::StreamPosition position = context_.hub.publish(command.channel, command.data);
-  // Publishing without an id is fire-and-forget: no reply, the cheapest path for a client.
-  if (!command.id.empty()) send_frame(native::encode_published(command.id, command.channel, position));
+  // Publishing without an id is fire-and-forget: no reply (not even an error), the cheapest path.
+  if (command.id.empty()) {
+    context_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {});
+    return;
+  }
+  context_.hub.publish(command.channel, command.data, (*ns)->history,
+                       [this, &io = io_, id = command.id, channel = command.channel,
+                        weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this())](
+                           Result<core::StreamPosition> result) {
+                         std::string frame = result ? native::encode_published(id, channel, *result)
+                                                    : native::encode_error(id, result.error());
+                         // Without history this runs now, on our thread; with history, on the
+                         // history writer's, when this client may be gone: touch only `io` and
+                         // the weak connection there.
+                         if (io.get_executor().running_in_this_thread()) return send_frame(std::move(frame));
+                         boost::asio::post(io, [weak, frame = std::move(frame)]() mutable {
+                           if (auto c = weak.lock(); c && c->is_open()) c->send(make_shared_bytes(std::move(frame)));
+                         });
+                       });
+}
+
+void Client::on_history(const native::Command& command) {
+  if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
+  auto ns = context_.namespaces.find(command.channel);
+  if (!ns) return send_error(command.id, ns.error());
+  core::HistoryQuery query{command.after, command.before, command.limit, command.newest_first};
+  auto page = context_.hub.history(command.channel, (*ns)->history, query);
+  if (!page) return send_error(command.id, page.error());
+  send_frame(native::encode_history(command.id, command.channel, *page));
 }
 
 void Client::on_close() {
-  for (const auto& channel : channels_) context_.hub.unsubscribe(shard_, channel, *this);
-  channels_.clear();
+  for (const auto& s : subscriptions_) context_.hub.unsubscribe(shard_, s.channel, *this);
+  subscriptions_.clear();
   context_.registry.remove(*this);
   connection_ = nullptr;
 }
 
-void Client::deliver(const SharedBytes& frame) {
-  if (connection_) connection_->send(frame);
+void Client::deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) {
+  if (!connection_) return;
+  if (floors_ > 0) {
+    for (auto& s : subscriptions_) {
+      if (s.channel != channel || s.floor == 0) continue;
+      if (offset <= s.floor) return;  // already sent from history
+      s.floor = 0;
+      --floors_;
+      break;
+    }
+  }
+  connection_->send(frame);
 }
 
 void Client::disconnect(std::uint16_t code, std::string_view reason) {

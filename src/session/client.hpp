@@ -38,7 +38,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_message(std::string_view payload) override;
   void on_close() override;
   // core::Subscriber
-  void deliver(const SharedBytes& frame) override;
+  void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) override;
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);
@@ -53,6 +53,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_subscribe(const protocol::native::Command& command);
   void on_unsubscribe(const protocol::native::Command& command);
   void on_publish(const protocol::native::Command& command);
+  void on_history(const protocol::native::Command& command);
   void send_frame(std::string frame);
   void send_error(std::string_view id, const Error& error);
 
@@ -63,7 +64,14 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   std::string id_;
   std::string user_;
   std::string info_;
-  std::vector<std::string> channels_;  // what to unsubscribe on close
+  struct Subscription {
+    std::string channel;
+    // After a recovery: live copies of messages at or below this offset were already sent from
+    // history and are dropped. 0 once the first newer message went through.
+    std::uint64_t floor = 0;
+  };
+  std::vector<Subscription> subscriptions_;
+  std::size_t floors_ = 0;  // subscriptions with a floor: skips the lookup in deliver() when 0
 };
 
 }  // namespace sb::session

@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/post.hpp>
 #include <optional>
 
 #include "transport/ws_connection.hpp"
@@ -82,8 +83,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     keep_alive_ = req.keep_alive();
 
     if (header_has_token(request.header("Upgrade"), "websocket")) return on_upgrade_request(request);
-    HttpResponse response = on_http_(request);
-    write(std::move(response));
+    // The reply may come from another thread (after a history write): bring it back to ours.
+    on_http_(request, [self = shared_from_this()](HttpResponse response) {
+      auto& context = self->worker_.context();
+      boost::asio::post(context, [self = std::move(self), response = std::move(response)]() mutable {
+        self->write(std::move(response));
+      });
+    });
   }
 
   void on_upgrade_request(const HttpRequest& request) {

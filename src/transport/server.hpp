@@ -21,8 +21,11 @@ namespace sb::transport {
 // the connection.
 using UpgradeHandler =
     std::function<std::unique_ptr<WsHandler>(Worker& worker, const HttpRequest&, HttpResponse& reject)>;
-// Answers a plain HTTP request. Runs on a worker thread; must not block for long.
-using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Sends the answer to one HTTP request. Call it exactly once, from any thread.
+using HttpReply = std::function<void(HttpResponse)>;
+// Handles a plain HTTP request. Runs on a worker thread and must not block; an answer that waits
+// for something (a history write) is given later through `reply`.
+using HttpHandler = std::function<void(const HttpRequest&, HttpReply reply)>;
 
 struct ServerOptions {
   std::string host = "0.0.0.0";

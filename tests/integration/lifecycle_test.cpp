@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "client/ws_client.hpp"
+#include "support/child_process.hpp"
 #include "support/raw_ws.hpp"
 #include "support/test_server.hpp"
 
@@ -93,59 +94,17 @@ TEST(Lifecycle, AClientThatNeverFinishesTheUpgradeIsDropped) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
 }
 
-// A free TCP port on loopback (bound, then released for the child to take).
-std::uint16_t free_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
-struct Child {
-  pid_t pid = -1;
-  int wait_exit() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-};
-
-Child spawn(std::vector<std::string> args, const std::string& stderr_path) {
-  Child c;
-  c.pid = fork();
-  if (c.pid == 0) {
-    FILE* err = std::fopen(stderr_path.c_str(), "w");
-    if (err) dup2(fileno(err), 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return c;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 TEST(Lifecycle, SigtermClosesClientsWith1001AndExitsZero) {
   const std::uint16_t port = free_port();
   const std::string log = ::testing::TempDir() + "sigterm.log";
-  Child child = spawn({SWITCHBOARD_BIN, "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
-                       ::testing::TempDir() + "sigterm-data", "--log-level", "info"},
-                      log);
-  ASSERT_TRUE(eventually([&] {
-    try {
-      return client::http_request("127.0.0.1", port, "GET", "/healthz").status == 200;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }));
+  Child child({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
+               ::testing::TempDir() + "sigterm-data", "--log-level", "info"},
+              log);
+  ASSERT_TRUE(Child::wait_healthy(port));
   auto a = WsClient::connect("127.0.0.1", port);
   auto b = WsClient::connect("127.0.0.1", port);
   a->subscribe("x");
-  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  child.signal(SIGTERM);
   EXPECT_EQ(a->wait_closed(), 1001);
   EXPECT_EQ(b->wait_closed(), 1001);
   EXPECT_EQ(child.wait_exit(), 0) << read_file(log);
@@ -157,12 +116,12 @@ TEST(Lifecycle, ABadConfigIsOneClearErrorAndExitCode2) {
   {
     std::ofstream(dir + "bad.toml") << "listen = \"127.0.0.1:0\"\n[limits]\nping_intervall = 3\n";
   }
-  Child child = spawn({SWITCHBOARD_BIN, "serve", "--config", dir + "bad.toml"}, dir + "bad.log");
+  Child child({"serve", "--config", dir + "bad.toml"}, dir + "bad.log");
   EXPECT_EQ(child.wait_exit(), 2);
   EXPECT_NE(read_file(dir + "bad.log").find("limits.ping_intervall: unknown key"), std::string::npos)
       << read_file(dir + "bad.log");
 
-  Child flags = spawn({SWITCHBOARD_BIN, "serve", "--listen", "nonsense"}, dir + "flags.log");
+  Child flags({"serve", "--listen", "nonsense"}, dir + "flags.log");
   EXPECT_EQ(flags.wait_exit(), 2);
   EXPECT_NE(read_file(dir + "flags.log").find("listen"), std::string::npos);
 }

@@ -48,6 +48,31 @@ Result<Command> decode(std::string_view text, std::string& id) {
 
   Command c;
   c.id = id;
+  if (type == "history") {
+    c.type = CommandType::history;
+    auto channel = required_string(*o, "channel");
+    if (!channel) return channel.error();
+    c.channel = std::move(*channel);
+    auto offset_field = [o](std::string_view key, std::uint64_t& out) -> Status {
+      if (const json::value* v = o->if_contains(key)) {
+        if (!v->is_uint64() && !(v->is_int64() && v->get_int64() >= 0))
+          return invalid("field '" + std::string(key) + "' must be a non-negative integer");
+        out = v->to_number<std::uint64_t>();
+      }
+      return Ok{};
+    };
+    if (auto ok = offset_field("since", c.after); !ok) return ok.error();
+    if (auto ok = offset_field("before", c.before); !ok) return ok.error();
+    std::uint64_t limit = c.limit;
+    if (auto ok = offset_field("limit", limit); !ok) return ok.error();
+    if (limit == 0 || limit > max_history_limit) return invalid("field 'limit' must be from 1 to 1000");
+    c.limit = static_cast<std::size_t>(limit);
+    if (const json::value* v = o->if_contains("reverse")) {
+      if (!v->is_bool()) return invalid("field 'reverse' must be true or false");
+      c.newest_first = v->get_bool();
+    }
+    return c;
+  }
   if (type == "subscribe" || type == "unsubscribe" || type == "publish") {
     c.type = type == "subscribe" ? CommandType::subscribe
              : type == "unsubscribe" ? CommandType::unsubscribe
@@ -55,6 +80,16 @@ Result<Command> decode(std::string_view text, std::string& id) {
     auto channel = required_string(*o, "channel");
     if (!channel) return channel.error();
     c.channel = std::move(*channel);
+    if (c.type == CommandType::subscribe) {
+      if (const json::value* v = o->if_contains("since")) {
+        const json::object* since = v->if_object();
+        const json::value* offset = since ? since->if_contains("offset") : nullptr;
+        const json::value* epoch = since ? since->if_contains("epoch") : nullptr;
+        if (!offset || !epoch || !epoch->is_string() || !(offset->is_uint64() || (offset->is_int64() && offset->get_int64() >= 0)))
+          return invalid("'since' must be {\"offset\": <integer >= 0>, \"epoch\": <string>}");
+        c.since = core::StreamPosition{offset->to_number<std::uint64_t>(), std::string(epoch->get_string())};
+      }
+    }
     if (c.type == CommandType::publish) {
       const json::value* data = o->if_contains("data");
       if (!data) return invalid("missing field 'data'");
@@ -108,10 +143,38 @@ std::string encode_connected(std::string_view client, std::string_view id, std::
   return frame(s);
 }
 
-std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position) {
+std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position,
+                              std::optional<bool> recovered) {
   std::string s = start("subscribed", id);
   s.append(R"(,"channel":)").append(json_quote(channel));
   append_position(s, position);
+  if (recovered) s.append(R"(,"recovered":)").append(*recovered ? "true" : "false");
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_message(std::string_view channel, const core::StoredMessage& m) {
+  return frame(message_json(core::Publication{channel, m.data, m.offset, m.ts}));
+}
+
+std::string messages_json(const std::vector<core::StoredMessage>& messages) {
+  std::string s = "[";
+  for (const auto& m : messages) {
+    if (s.size() > 1) s.push_back(',');
+    s.append(R"({"offset":)").append(std::to_string(m.offset));
+    s.append(R"(,"ts":)").append(std::to_string(m.ts));
+    s.append(R"(,"data":)").append(m.data).push_back('}');
+  }
+  s.push_back(']');
+  return s;
+}
+
+std::string encode_history(std::string_view id, std::string_view channel, const core::HistoryPage& page) {
+  std::string s = start("history", id);
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  append_position(s, page.position);
+  s.append(R"(,"first_offset":)").append(std::to_string(page.first_offset));
+  s.append(R"(,"messages":)").append(messages_json(page.messages));
   s.push_back('}');
   return frame(s);
 }

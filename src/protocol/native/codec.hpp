@@ -6,15 +6,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
+#include "core/history.hpp"
 #include "core/publication.hpp"
 
 namespace sb::protocol::native {
 
 inline constexpr int protocol_version = 1;
 
-enum class CommandType { connect, subscribe, unsubscribe, publish, ping };
+enum class CommandType { connect, subscribe, unsubscribe, publish, ping, history };
 
 struct Command {
   CommandType type = CommandType::ping;
@@ -24,7 +26,16 @@ struct Command {
   std::string user;     // connect: who this client is (until tokens carry it)
   std::string info;     // connect: serialized JSON object shown with the user, or empty
   std::string token;    // connect: reserved for authentication
+  std::optional<core::StreamPosition> since;  // subscribe: recover from this position
+  // history: offsets after `after` (oldest first) or before `before` (newest first)
+  std::uint64_t after = 0;
+  std::uint64_t before = 0;
+  std::size_t limit = 100;
+  bool newest_first = false;
 };
+
+// Most messages one history request returns.
+inline constexpr std::size_t max_history_limit = 1000;
 
 // Parses one client frame. On error, `id` is filled whenever the frame had a usable `id`, so the
 // error reply can carry it.
@@ -33,7 +44,14 @@ Result<Command> decode(std::string_view text, std::string& id);
 // Server frames.
 std::string encode_connected(std::string_view client, std::string_view id, std::string_view user,
                              int ping_interval_seconds);
-std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position);
+// `recovered` is included only when the subscribe asked to recover (`since`).
+std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position,
+                              std::optional<bool> recovered = std::nullopt);
+// A message frame for one stored message (recovery), same shape as a live one.
+std::string encode_message(std::string_view channel, const core::StoredMessage& message);
+std::string encode_history(std::string_view id, std::string_view channel, const core::HistoryPage& page);
+// The stored messages as a JSON array of {offset, ts, data} (also used by the HTTP API).
+std::string messages_json(const std::vector<core::StoredMessage>& messages);
 std::string encode_unsubscribed(std::string_view id, std::string_view channel);
 std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position);
 std::string encode_pong(std::string_view id);

@@ -1,0 +1,71 @@
+#pragma once
+// Where a channel's messages are kept, for recovery and paging. Implementations: an in-memory
+// store and SQLite (src/storage/); the server picks one.
+//
+// Offsets and epochs. The hub assigns offsets (last + 1) under the channel's stripe lock; the
+// store persists them. A channel's epoch is created once, with its first message, and survives
+// restarts as long as its history does; a store that lost it (wiped file, memory engine after a
+// restart) hands out a new epoch, which tells clients their offsets are void.
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "core/publication.hpp"
+
+namespace sb::core {
+
+// How much history a namespace keeps. size 0: none (and publishing stays synchronous).
+struct HistoryPolicy {
+  std::size_t size = 0;        // newest messages kept per channel
+  std::chrono::seconds ttl{0};  // 0: no age limit
+  bool enabled() const noexcept { return size > 0; }
+};
+
+struct StoredMessage {
+  std::uint64_t offset = 0;
+  std::int64_t ts = 0;
+  std::string data;  // serialized JSON
+};
+
+struct HistoryEntry {
+  std::string channel;
+  std::string epoch;
+  std::uint64_t offset = 0;
+  std::int64_t ts = 0;
+  std::string data;
+  HistoryPolicy policy;
+};
+
+struct HistoryQuery {
+  std::uint64_t after = 0;  // oldest first: offsets > after; newest first: offsets < before
+  std::uint64_t before = 0;  // 0: no upper bound
+  std::size_t limit = 100;
+  bool newest_first = false;
+};
+
+struct HistoryPage {
+  StreamPosition position;  // the channel's last stored offset and its epoch
+  std::uint64_t first_offset = 0;  // oldest offset still retained (0: none)
+  std::vector<StoredMessage> messages;
+};
+
+class HistoryStore {
+ public:
+  virtual ~HistoryStore() = default;
+  // The last stored offset and epoch of a channel; a channel never seen gets a fresh epoch
+  // (persisted with its first append). Any thread, concurrently.
+  virtual Result<StreamPosition> position(std::string_view channel) = 0;
+  // Appends in one transaction, in the order given; when it returns ok, every entry is as
+  // durable as the store promises (docs/guarantees.md). Called by one thread at a time.
+  virtual Status append(std::span<const HistoryEntry> entries) = 0;
+  // Retained messages. Any thread, concurrently with append.
+  virtual Result<HistoryPage> read(std::string_view channel, const HistoryQuery& query) = 0;
+  // Drops messages older than their channel's TTL. Called by the appending thread.
+  virtual void expire(std::int64_t now_ms) = 0;
+};
+
+}  // namespace sb::core

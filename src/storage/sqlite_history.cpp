@@ -1,0 +1,225 @@
+#include "storage/sqlite_history.hpp"
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+#include "common/clock.hpp"
+#include "common/random.hpp"
+
+namespace sb::storage {
+
+namespace {
+
+const char* const schema = R"sql(
+CREATE TABLE IF NOT EXISTS channels (
+  name TEXT PRIMARY KEY,
+  epoch TEXT NOT NULL,
+  last_offset INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  channel TEXT NOT NULL,
+  offset INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  expires INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (channel, offset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires) WHERE expires > 0;
+)sql";
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+Error storage_error(sqlite3* db, std::string_view what) {
+  return make_error(ErrorCode::unavailable, std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+Result<Statement> prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) return storage_error(db, "prepare");
+  return Statement(s);
+}
+
+void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+bool exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+
+}  // namespace
+
+SqliteHistory::SqliteHistory(const std::string& path, bool fsync) : path_(path), fsync_(fsync) {
+  writer_ = open_connection();
+  if (!exec(writer_, "PRAGMA journal_mode=WAL") || !exec(writer_, schema)) {
+    std::string message = sqlite3_errmsg(writer_);
+    sqlite3_close(writer_);
+    throw std::runtime_error("history database " + path + ": " + message);
+  }
+}
+
+SqliteHistory::~SqliteHistory() {
+  for (sqlite3* db : readers_) sqlite3_close(db);
+  sqlite3_close(writer_);
+}
+
+sqlite3* SqliteHistory::open_connection() const {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open history database " + path_ + ": " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  exec(db, fsync_ ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  return db;
+}
+
+sqlite3* SqliteHistory::acquire_reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!readers_.empty()) {
+      sqlite3* db = readers_.back();
+      readers_.pop_back();
+      return db;
+    }
+  }
+  return open_connection();
+}
+
+void SqliteHistory::release_reader(sqlite3* db) {
+  std::lock_guard lock(readers_mutex_);
+  readers_.push_back(db);
+}
+
+Result<core::StreamPosition> SqliteHistory::position(std::string_view channel) {
+  sqlite3* db = acquire_reader();
+  struct Release {
+    SqliteHistory* self;
+    sqlite3* db;
+    ~Release() { self->release_reader(db); }
+  } release{this, db};
+  auto stmt = prepare(db, "SELECT epoch, last_offset FROM channels WHERE name = ?");
+  if (!stmt) return stmt.error();
+  bind_text(stmt->get(), 1, channel);
+  int rc = sqlite3_step(stmt->get());
+  if (rc == SQLITE_ROW) {
+    return core::StreamPosition{static_cast<std::uint64_t>(sqlite3_column_int64(stmt->get(), 1)),
+                                reinterpret_cast<const char*>(sqlite3_column_text(stmt->get(), 0))};
+  }
+  if (rc != SQLITE_DONE) return storage_error(db, "read channel");
+  return core::StreamPosition{0, random_hex(6)};
+}
+
+Status SqliteHistory::append(std::span<const core::HistoryEntry> entries) {
+  if (entries.empty()) return Ok{};
+  if (!exec(writer_, "BEGIN IMMEDIATE")) return storage_error(writer_, "begin");
+  Status status = append_locked(entries);
+  if (!status) {
+    exec(writer_, "ROLLBACK");
+    return status;
+  }
+  if (!exec(writer_, "COMMIT")) {
+    Error e = storage_error(writer_, "commit");
+    exec(writer_, "ROLLBACK");
+    return e;
+  }
+  return Ok{};
+}
+
+Status SqliteHistory::append_locked(std::span<const core::HistoryEntry> entries) {
+  auto insert = prepare(writer_, "INSERT OR REPLACE INTO messages (channel, offset, ts, expires, data) VALUES (?, ?, ?, ?, ?)");
+  if (!insert) return insert.error();
+  std::map<std::string_view, const core::HistoryEntry*> last_by_channel;
+  for (const auto& e : entries) {
+    sqlite3_stmt* s = insert->get();
+    sqlite3_reset(s);
+    bind_text(s, 1, e.channel);
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(e.offset));
+    sqlite3_bind_int64(s, 3, e.ts);
+    sqlite3_bind_int64(s, 4, e.policy.ttl.count() > 0 ? e.ts + e.policy.ttl.count() * 1000 : 0);
+    bind_text(s, 5, e.data);
+    if (sqlite3_step(s) != SQLITE_DONE) return storage_error(writer_, "insert message");
+    last_by_channel[e.channel] = &e;
+  }
+  auto upsert = prepare(writer_,
+                        "INSERT INTO channels (name, epoch, last_offset) VALUES (?, ?, ?) "
+                        "ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset");
+  if (!upsert) return upsert.error();
+  auto trim = prepare(writer_, "DELETE FROM messages WHERE channel = ? AND offset <= ?");
+  if (!trim) return trim.error();
+  for (const auto& [channel, e] : last_by_channel) {
+    sqlite3_stmt* s = upsert->get();
+    bind_text(s, 1, channel);
+    bind_text(s, 2, e->epoch);
+    sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(e->offset));
+    if (sqlite3_step(s) != SQLITE_DONE) return storage_error(writer_, "update channel");
+    sqlite3_reset(s);
+    if (e->offset > e->policy.size) {
+      sqlite3_stmt* t = trim->get();
+      bind_text(t, 1, channel);
+      sqlite3_bind_int64(t, 2, static_cast<sqlite3_int64>(e->offset - e->policy.size));
+      if (sqlite3_step(t) != SQLITE_DONE) return storage_error(writer_, "trim");
+      sqlite3_reset(t);
+    }
+  }
+  return Ok{};
+}
+
+Result<core::HistoryPage> SqliteHistory::read(std::string_view channel, const core::HistoryQuery& q) {
+  auto position = this->position(channel);
+  if (!position) return position.error();
+  core::HistoryPage page;
+  page.position = std::move(*position);
+  sqlite3* db = acquire_reader();
+  struct Release {
+    SqliteHistory* self;
+    sqlite3* db;
+    ~Release() { self->release_reader(db); }
+  } release{this, db};
+  const std::int64_t now = unix_millis();
+  {
+    auto first = prepare(db, "SELECT MIN(offset) FROM messages WHERE channel = ? AND (expires = 0 OR expires > ?)");
+    if (!first) return first.error();
+    bind_text(first->get(), 1, channel);
+    sqlite3_bind_int64(first->get(), 2, now);
+    if (sqlite3_step(first->get()) == SQLITE_ROW)
+      page.first_offset = static_cast<std::uint64_t>(sqlite3_column_int64(first->get(), 0));
+  }
+  const char* sql = q.newest_first
+                        ? "SELECT offset, ts, data FROM messages WHERE channel = ? AND offset > ? AND offset < ? "
+                          "AND (expires = 0 OR expires > ?) ORDER BY offset DESC LIMIT ?"
+                        : "SELECT offset, ts, data FROM messages WHERE channel = ? AND offset > ? AND offset < ? "
+                          "AND (expires = 0 OR expires > ?) ORDER BY offset ASC LIMIT ?";
+  auto stmt = prepare(db, sql);
+  if (!stmt) return stmt.error();
+  sqlite3_stmt* s = stmt->get();
+  bind_text(s, 1, channel);
+  sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(q.after));
+  sqlite3_bind_int64(s, 3, q.before == 0 ? INT64_MAX : static_cast<sqlite3_int64>(q.before));
+  sqlite3_bind_int64(s, 4, now);
+  sqlite3_bind_int64(s, 5, static_cast<sqlite3_int64>(q.limit));
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    core::StoredMessage m;
+    m.offset = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
+    m.ts = sqlite3_column_int64(s, 1);
+    m.data.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)),
+                  static_cast<std::size_t>(sqlite3_column_bytes(s, 2)));
+    page.messages.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) return storage_error(db, "read messages");
+  return page;
+}
+
+void SqliteHistory::expire(std::int64_t now_ms) {
+  auto stmt = prepare(writer_, "DELETE FROM messages WHERE expires > 0 AND expires <= ?");
+  if (!stmt) return;
+  sqlite3_bind_int64(stmt->get(), 1, now_ms);
+  sqlite3_step(stmt->get());
+}
+
+}  // namespace sb::storage

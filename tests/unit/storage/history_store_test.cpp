@@ -1,0 +1,124 @@
+// The same contract, checked on both history stores.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "common/clock.hpp"
+#include "storage/memory_history.hpp"
+#include "storage/sqlite_history.hpp"
+
+namespace sb::storage {
+namespace {
+
+core::HistoryEntry entry(std::string channel, std::uint64_t offset, std::size_t keep = 100, int ttl_seconds = 0,
+                         std::int64_t ts = unix_millis()) {
+  return core::HistoryEntry{std::move(channel), "epoch1", offset, ts, "\"m" + std::to_string(offset) + "\"",
+                            core::HistoryPolicy{keep, std::chrono::seconds(ttl_seconds)}};
+}
+
+std::vector<std::uint64_t> offsets(const core::HistoryPage& page) {
+  std::vector<std::uint64_t> out;
+  for (const auto& m : page.messages) out.push_back(m.offset);
+  return out;
+}
+
+class HistoryStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static inline int counter = 0;
+  std::string path = ::testing::TempDir() + "history-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) +
+                     ".db";
+  std::unique_ptr<core::HistoryStore> store;
+  void SetUp() override {
+    std::filesystem::remove(path);
+    store = open();
+  }
+  void TearDown() override {
+    store.reset();
+    std::filesystem::remove(path);
+    std::filesystem::remove(path + "-wal");
+    std::filesystem::remove(path + "-shm");
+  }
+  std::unique_ptr<core::HistoryStore> open() {
+    if (GetParam() == "memory") return std::make_unique<MemoryHistory>();
+    return std::make_unique<SqliteHistory>(path, false);
+  }
+};
+
+TEST_P(HistoryStoreTest, AnUnknownChannelHasOffsetZeroAndAFreshEpoch) {
+  auto p = store->position("nothing");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->offset, 0u);
+  EXPECT_EQ(p->epoch.size(), 12u);
+}
+
+TEST_P(HistoryStoreTest, AppendsAndReadsBothWays) {
+  std::vector<core::HistoryEntry> batch;
+  for (std::uint64_t o = 1; o <= 10; ++o) batch.push_back(entry("c", o));
+  batch.push_back(entry("other", 1));
+  ASSERT_TRUE(store->append(batch).ok());
+  auto p = store->position("c");
+  EXPECT_EQ(p->offset, 10u);
+  EXPECT_EQ(p->epoch, "epoch1");
+
+  auto oldest = store->read("c", core::HistoryQuery{3, 0, 4, false});
+  ASSERT_TRUE(oldest.ok());
+  EXPECT_EQ(offsets(*oldest), (std::vector<std::uint64_t>{4, 5, 6, 7}));
+  EXPECT_EQ(oldest->messages[0].data, "\"m4\"");
+  EXPECT_EQ(oldest->first_offset, 1u);
+
+  auto newest = store->read("c", core::HistoryQuery{0, 0, 3, true});
+  EXPECT_EQ(offsets(*newest), (std::vector<std::uint64_t>{10, 9, 8}));
+  auto before = store->read("c", core::HistoryQuery{0, 8, 3, true});
+  EXPECT_EQ(offsets(*before), (std::vector<std::uint64_t>{7, 6, 5}));
+}
+
+TEST_P(HistoryStoreTest, KeepsOnlyTheNewestMessagesOfTheNamespaceSize) {
+  std::vector<core::HistoryEntry> batch;
+  for (std::uint64_t o = 1; o <= 20; ++o) batch.push_back(entry("c", o, 5));
+  ASSERT_TRUE(store->append(batch).ok());
+  auto page = store->read("c", core::HistoryQuery{0, 0, 100, false});
+  EXPECT_EQ(offsets(*page), (std::vector<std::uint64_t>{16, 17, 18, 19, 20}));
+  EXPECT_EQ(page->first_offset, 16u);
+}
+
+TEST_P(HistoryStoreTest, ExpiredMessagesAreNeitherReadNorKept) {
+  const std::int64_t old_ts = unix_millis() - 10'000;
+  ASSERT_TRUE(store->append(std::vector{entry("c", 1, 100, 5, old_ts), entry("c", 2, 100, 5)}).ok());
+  auto page = store->read("c", core::HistoryQuery{0, 0, 100, false});
+  EXPECT_EQ(offsets(*page), (std::vector<std::uint64_t>{2}));
+  store->expire(unix_millis());
+  EXPECT_EQ(store->position("c")->offset, 2u);  // the position stays
+}
+
+TEST(SqliteHistory, SurvivesReopeningWithItsEpoch) {
+  const std::string path = ::testing::TempDir() + "reopen-" + std::to_string(::getpid()) + ".db";
+  std::filesystem::remove(path);
+  {
+    SqliteHistory store(path, true);
+    ASSERT_TRUE(store.append(std::vector{entry("c", 1), entry("c", 2)}).ok());
+  }
+  SqliteHistory again(path, false);
+  auto p = again.position("c");
+  EXPECT_EQ(p->offset, 2u);
+  EXPECT_EQ(p->epoch, "epoch1");
+  EXPECT_EQ(again.read("c", core::HistoryQuery{})->messages.size(), 2u);
+  std::filesystem::remove(path);
+}
+
+TEST(SqliteHistory, AFileThatIsNotADatabaseIsAClearError) {
+  const std::string path = ::testing::TempDir() + "garbage-" + std::to_string(::getpid()) + ".db";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("this is not sqlite, just some text that is long enough to fill a header page.......", f);
+    std::fclose(f);
+  }
+  EXPECT_THROW(SqliteHistory(path, false), std::runtime_error);
+  std::filesystem::remove(path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, HistoryStoreTest, ::testing::Values("memory", "sqlite"));
+
+}  // namespace
+}  // namespace sb::storage
