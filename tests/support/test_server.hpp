@@ -2,7 +2,10 @@
 // The real server, in process, on 127.0.0.1 and a free port (port 0, read back).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -16,7 +19,12 @@ class TestServer {
   explicit TestServer(std::function<void(server::Config&)> adjust = {}) {
     server::Config config;
     config.listen = "127.0.0.1:0";
-    config.data_dir = ::testing::TempDir() + "switchboard-test-data";
+    // A data dir of its own: tests run in parallel processes and must not share history.
+    static int counter = 0;
+    config.data_dir = ::testing::TempDir() + "switchboard-test-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(++counter);
+    std::filesystem::remove_all(config.data_dir);
+    data_dir_ = config.data_dir;
     config.threads = 2;
     config.log_level = "warn";
     if (adjust) adjust(config);
@@ -26,12 +34,15 @@ class TestServer {
   ~TestServer() {
     app_->stop();
     app_->wait();
+    app_.reset();
+    std::filesystem::remove_all(data_dir_);
   }
   std::uint16_t port() const { return app_->port(); }
   server::App& app() { return *app_; }
 
  private:
   std::unique_ptr<server::App> app_;
+  std::string data_dir_;
 };
 
 // Polls `condition` until it holds or `timeout` passes; tests wait for conditions, never sleep.
