@@ -22,7 +22,11 @@ Status ApiKeys::check(std::string_view header, bool loopback) const {
     return make_error(ErrorCode::auth_failed, "no API key is configured: the HTTP API answers on loopback only");
   }
   constexpr std::string_view scheme = "Bearer ";
-  if (header.size() <= scheme.size() || header.substr(0, scheme.size()) != scheme)
+  // The scheme name is case-insensitive (RFC 7235 2.1).
+  auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); };
+  bool scheme_ok = header.size() > scheme.size();
+  for (std::size_t i = 0; scheme_ok && i < scheme.size(); ++i) scheme_ok = lower(header[i]) == lower(scheme[i]);
+  if (!scheme_ok)
     return make_error(ErrorCode::auth_failed, "missing 'Authorization: Bearer <api key>'");
   const std::string digest = sha256(header.substr(scheme.size()));
   bool match = false;

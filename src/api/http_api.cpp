@@ -73,7 +73,7 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
   if (path == "/healthz") return json_response(json::object{{"status", "ok"}});
   if (path == "/ws")
     return HttpResponse{426, "application/json",
-                        R"({"error":{"code":"INVALID_MESSAGE","message":"/ws is a WebSocket endpoint: send an upgrade request"}})",
+                        R"({"error":{"code":"INVALID_MESSAGE","message":"/ws is a WebSocket endpoint: send an upgrade request","retryable":false}})",
                         {{"Upgrade", "websocket"}}};
   const bool is_api = path.substr(0, 5) == "/api/";
   if (!is_api && path != "/metrics")

@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   } catch (const sb::server::ConfigError& e) {
     std::cerr << "switchboard: " << e.what() << "\n";
     return 2;
-  } catch (const std::system_error& e) {
+  } catch (const std::exception& e) {
+    // Startup failures: the port is taken, the data dir is unusable, ...
     std::cerr << "switchboard: " << e.what() << "\n";
     return 1;
   }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "storage/memory_history.hpp"
@@ -18,7 +19,7 @@ App::App(Config config)
   transport::ServerOptions options;
   options.host = config_.listen_host();
   options.port = config_.listen_port();
-  options.threads = config_.threads ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  options.threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
   options.limits = config_.limits;
   server_ = std::make_unique<transport::Server>(
       options,

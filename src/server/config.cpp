@@ -199,6 +199,8 @@ void validate(const Config& c) {
   if (c.log_format != "text" && c.log_format != "json")
     throw ConfigError("log_format", "expected text or json, got '" + c.log_format + "'");
   if (c.threads > 64) throw ConfigError("threads", "at most 64");
+  for (const auto& key : c.api_keys)
+    if (key.size() < 16) throw ConfigError("api_keys", "an API key must be at least 16 characters (got one of " + std::to_string(key.size()) + ")");
   if (c.data_dir.empty()) throw ConfigError("data_dir", "must not be empty");
   if (c.history_engine != "sqlite" && c.history_engine != "memory")
     throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");

@@ -65,16 +65,18 @@ void Client::on_subscribe(const native::Command& command) {
   if (result->added) subscriptions_.push_back(Subscription{command.channel, 0});
   send_frame(native::encode_subscribed(command.id, command.channel, result->position,
                                        since ? std::optional<bool>(result->recovered) : std::nullopt));
-  if (!since || !result->recovered) return;
-  std::uint64_t floor = since->offset;
-  for (const auto& m : result->missed) {
-    send_frame(native::encode_message(command.channel, m));
-    floor = m.offset;
+  // Live copies of messages at or below the position this reply (and any recovery) covered may
+  // still be on their way to this worker: they are dropped, so the client sees each offset once.
+  std::uint64_t floor = result->position.offset;
+  if (since && result->recovered) {
+    for (const auto& m : result->missed) send_frame(native::encode_message(command.channel, m));
   }
   auto sub = std::find_if(subscriptions_.begin(), subscriptions_.end(),
                           [&](const Subscription& s) { return s.channel == command.channel; });
-  if (floor > 0 && sub->floor == 0) ++floors_;
-  sub->floor = std::max(sub->floor, floor);
+  if (floor > sub->floor) {
+    if (sub->floor == 0) ++floors_;
+    sub->floor = floor;
+  }
 }
 
 void Client::on_unsubscribe(const native::Command& command) {

@@ -36,7 +36,10 @@ void ClientRegistry::set_user(Client& client, std::string_view user) {
   std::lock_guard lock(users_.mutex);
   if (!client.user().empty()) {
     auto it = users_.clients_by_user.find(client.user());
-    if (it != users_.clients_by_user.end()) it->second.erase(client.id());
+    if (it != users_.clients_by_user.end()) {
+      it->second.erase(client.id());
+      if (it->second.empty()) users_.clients_by_user.erase(it);
+    }
   }
   if (!user.empty()) users_.clients_by_user[std::string(user)].insert(client.id());
 }

@@ -82,7 +82,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     keep_alive_ = req.keep_alive();
 
-    if (header_has_token(request.header("Upgrade"), "websocket")) return on_upgrade_request(request);
+    if (header_has_token(request.header("Upgrade"), "websocket")) {
+      // A server that is closing its connections takes no new ones.
+      if (worker_.stopping()) return reply_error(503, "UNAVAILABLE", "server shutting down", true);
+      return on_upgrade_request(request);
+    }
     // The reply may come from another thread (after a history write): bring it back to ours.
     on_http_(request, [self = shared_from_this()](HttpResponse response) {
       auto& context = self->worker_.context();
@@ -97,7 +101,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return reply_error(400, "INVALID_MESSAGE", "a WebSocket upgrade is a GET with Connection: Upgrade");
     if (request.header("Sec-WebSocket-Version") != "13") {
       HttpResponse r{426, "application/json",
-                     R"({"error":{"code":"INVALID_MESSAGE","message":"WebSocket version 13 required"}})",
+                     R"({"error":{"code":"INVALID_MESSAGE","message":"WebSocket version 13 required","retryable":false}})",
                      {{"Sec-WebSocket-Version", "13"}}};
       keep_alive_ = false;
       return write(std::move(r));
@@ -130,12 +134,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     connection->start(std::move(pending_handler_));
   }
 
-  void reply_error(int status, std::string_view code, std::string_view message) {
+  // `code` and `message` are our own constants: plain ASCII without quotes, no escaping needed.
+  void reply_error(int status, std::string_view code, std::string_view message, bool retryable = false) {
     keep_alive_ = false;
     HttpResponse r;
     r.status = status;
     r.body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
-             "\"}}";
+             R"(","retryable":)" + (retryable ? "true" : "false") + "}}";
     write(std::move(r));
   }
 

@@ -12,7 +12,6 @@
 namespace sb::transport {
 
 using tcp = boost::asio::ip::tcp;
-using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 struct Server::Acceptor {
   explicit Acceptor(boost::asio::io_context& context) : acceptor(context), timer(context) {}
@@ -23,10 +22,8 @@ struct Server::Acceptor {
 Server::Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http)
     : options_(std::move(options)), on_upgrade_(std::move(on_upgrade)), on_http_(std::move(on_http)) {
   if (options_.threads == 0) options_.threads = 1;
-  for (std::size_t i = 0; i < options_.threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, options_.limits));
-    acceptors_.push_back(std::make_unique<Acceptor>(workers_.back()->context()));
-  }
+  for (std::size_t i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<Worker>(i, options_.limits));
+  acceptor_ = std::make_unique<Acceptor>(workers_[0]->context());
 }
 
 Server::~Server() {
@@ -36,33 +33,33 @@ Server::~Server() {
 
 void Server::listen() {
   tcp::endpoint endpoint(boost::asio::ip::make_address(options_.host), options_.port);
-  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
-    auto& a = acceptors_[i]->acceptor;
-    a.open(endpoint.protocol());
-    a.set_option(tcp::acceptor::reuse_address(true));
-    a.set_option(reuse_port(true));
-    a.bind(endpoint);
-    a.listen(4096);
-    // With port 0 the first bind picks the port; the other workers join it.
-    if (i == 0) endpoint.port(port_ = a.local_endpoint().port());
-  }
+  auto& a = acceptor_->acceptor;
+  a.open(endpoint.protocol());
+  a.set_option(tcp::acceptor::reuse_address(true));
+  a.bind(endpoint);
+  a.listen(4096);
+  port_ = a.local_endpoint().port();
 }
 
-void Server::accept(std::size_t i) {
-  auto& a = *acceptors_[i];
-  Worker& worker = *workers_[i];
-  a.acceptor.async_accept(worker.context(), [this, i, &a, &worker](boost::system::error_code ec, tcp::socket socket) {
+void Server::accept() {
+  Worker& worker = *workers_[next_worker_];
+  next_worker_ = (next_worker_ + 1) % workers_.size();
+  auto& a = *acceptor_;
+  // The socket is created on the chosen worker's io_context; its session starts on that thread.
+  a.acceptor.async_accept(worker.context(), [this, &a, &worker](boost::system::error_code ec, tcp::socket socket) {
     if (ec == boost::asio::error::operation_aborted || !a.acceptor.is_open()) return;
     if (ec) {
       spdlog::warn("accept failed: {}", ec.message());
       a.timer.expires_after(std::chrono::milliseconds(100));
-      a.timer.async_wait([this, i](boost::system::error_code e) {
-        if (!e) accept(i);
+      a.timer.async_wait([this](boost::system::error_code e) {
+        if (!e) accept();
       });
       return;
     }
-    start_http_session(worker, std::move(socket), on_upgrade_, on_http_);
-    accept(i);
+    boost::asio::post(worker.context(), [this, &worker, socket = std::move(socket)]() mutable {
+      start_http_session(worker, std::move(socket), on_upgrade_, on_http_);
+    });
+    accept();
   });
 }
 
@@ -71,7 +68,7 @@ void Server::start() {
     Worker& w = *workers_[i];
     boost::asio::post(w.context(), [this, i, &w] {
       w.start_sweeping();
-      accept(i);
+      if (i == 0) accept();
     });
     threads_.emplace_back([&w] {
       // One thread per io_context: a handler never races another on the same worker.
@@ -95,12 +92,13 @@ void Server::join() {
 }
 
 void Server::stop() {
+  boost::asio::post(workers_[0]->context(), [this] {
+    boost::system::error_code ec;
+    acceptor_->acceptor.close(ec);
+  });
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     Worker& w = *workers_[i];
-    Acceptor& a = *acceptors_[i];
-    boost::asio::post(w.context(), [&w, &a] {
-      boost::system::error_code ec;
-      a.acceptor.close(ec);
+    boost::asio::post(w.context(), [&w] {
       w.stop_gracefully();
     });
   }

@@ -1,7 +1,8 @@
 #pragma once
-// The listening side of transport: one Worker per thread, each with its own acceptor on the same
-// port (SO_REUSEPORT lets the kernel spread new connections), HTTP/1.1 on every connection, and
-// the WebSocket upgrade handed to the layer above through UpgradeHandler.
+// The listening side of transport: one Worker per thread, one acceptor that hands each new
+// connection to the next worker in turn, HTTP/1.1 on every connection, and the WebSocket upgrade
+// handed to the layer above through UpgradeHandler. (Not SO_REUSEPORT acceptors per worker: they
+// would let a second server start on the same port and silently take half the clients.)
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -56,13 +57,14 @@ class Server {
 
  private:
   struct Acceptor;
-  void accept(std::size_t i);
+  void accept();
 
   ServerOptions options_;
   UpgradeHandler on_upgrade_;
   HttpHandler on_http_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::unique_ptr<Acceptor> acceptor_;  // runs on worker 0
+  std::size_t next_worker_ = 0;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
 };

@@ -190,6 +190,11 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
         if (frame.payload.size() >= 2)
           code = static_cast<std::uint16_t>((static_cast<unsigned char>(frame.payload[0]) << 8) |
                                             static_cast<unsigned char>(frame.payload[1]));
+        // A 1-byte payload, or a code no endpoint may send (RFC 6455 7.4), is a protocol error.
+        const bool valid = frame.payload.size() != 1 &&
+                           ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                            (code >= 3000 && code <= 4999));
+        if (!valid) code = close_code::protocol_error;
         state_ = State::closing;
         closing_since_ = worker_.now_seconds();
         close_after_flush_ = true;

@@ -109,6 +109,11 @@ TEST_F(BadInput, ACloseFrameIsEchoedWithItsCode) {
   EXPECT_EQ(ws.read_until_close(), 4000);
 }
 
+TEST_F(BadInput, ACloseCodeNoEndpointMaySendIsAProtocolError) {
+  ws.write(RawWs::frame(0x8, std::string("\x03\xed", 2)));  // 1005: reserved, never on the wire
+  EXPECT_EQ(ws.read_until_close(), 1002);
+}
+
 // The status line and headers of the server's answer.
 std::string read_head(RawWs& ws) {
   boost::asio::streambuf buf;

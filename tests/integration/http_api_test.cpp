@@ -17,9 +17,9 @@ json::object error_of(const client::HttpResult& r) { return json::parse(r.body).
 
 class HttpApi : public ::testing::Test {
  protected:
-  TestServer server{[](server::Config& c) { c.api_keys = {"key-one", "key-two"}; }};
+  TestServer server{[](server::Config& c) { c.api_keys = {"key-one-0123456789", "key-two-0123456789"}; }};
   client::HttpResult call(const std::string& method, const std::string& target, const std::string& body = {},
-                          const std::string& key = "key-one") {
+                          const std::string& key = "key-one-0123456789") {
     std::vector<std::pair<std::string, std::string>> headers;
     if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + key);
     return http_request("127.0.0.1", server.port(), method, target, body, headers);
@@ -35,7 +35,7 @@ TEST_F(HttpApi, RequestsWithoutOrWithAWrongKeyGet401) {
   }
   EXPECT_EQ(call("GET", "/metrics", {}, "").status, 401);
   // Both keys of a rotation work; /healthz needs none.
-  EXPECT_EQ(call("GET", "/api/stats", {}, "key-two").status, 200);
+  EXPECT_EQ(call("GET", "/api/stats", {}, "key-two-0123456789").status, 200);
   EXPECT_EQ(call("GET", "/healthz", {}, "").status, 200);
 }
 

@@ -111,6 +111,19 @@ TEST(Lifecycle, SigtermClosesClientsWith1001AndExitsZero) {
   EXPECT_NE(read_file(log).find("stopped"), std::string::npos);
 }
 
+TEST(Lifecycle, ASecondServerOnATakenPortFailsToStart) {
+  TestServer first;
+  server::Config config;
+  config.listen = "127.0.0.1:" + std::to_string(first.port());
+  config.data_dir = ::testing::TempDir() + "second-server";
+  server::App second(config);
+  EXPECT_THROW(second.start(), std::exception);
+  const std::string log = ::testing::TempDir() + "taken.log";
+  Child child({"serve", "--listen", config.listen, "--data-dir", config.data_dir}, log);
+  EXPECT_EQ(child.wait_exit(), 1);
+  EXPECT_NE(read_file(log).find("in use"), std::string::npos) << read_file(log);
+}
+
 TEST(Lifecycle, ABadConfigIsOneClearErrorAndExitCode2) {
   const std::string dir = ::testing::TempDir();
   {

@@ -33,7 +33,7 @@ TEST(Config, ReadsEveryKeyFromToml) {
   apply_config_text(c, R"(
 listen = "127.0.0.1:9000"
 data_dir = "/var/lib/sb"
-api_keys = ["k1", "k2"]
+api_keys = ["first-key-0123456789", "second-key-0123456789"]
 threads = 3
 log_level = "debug"
 log_format = "json"
@@ -55,7 +55,7 @@ client_publish = true
   validate(c);
   EXPECT_EQ(c.listen_port(), 9000);
   EXPECT_EQ(c.data_dir, "/var/lib/sb");
-  EXPECT_EQ(c.api_keys, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(c.api_keys, (std::vector<std::string>{"first-key-0123456789", "second-key-0123456789"}));
   EXPECT_EQ(c.threads, 3u);
   EXPECT_EQ(c.log_format, "json");
   EXPECT_EQ(c.limits.max_message_size, 1000u);
@@ -90,6 +90,10 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(config_error([&] { validate(bad_listen); }).find("listen:"), std::string::npos);
   bad_listen.listen = "127.0.0.1:99999";
   EXPECT_NE(config_error([&] { validate(bad_listen); }).find("listen: port"), std::string::npos);
+  Config short_key;
+  short_key.api_keys = {"short"};
+  EXPECT_NE(config_error([&] { validate(short_key); }).find("api_keys: an API key must be at least 16"),
+            std::string::npos);
   Config bad_level;
   bad_level.log_level = "loud";
   EXPECT_NE(config_error([&] { validate(bad_level); }).find("log_level"), std::string::npos);
