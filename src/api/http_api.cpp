@@ -97,6 +97,8 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
     return later;
   }
   if (path == "/api/history") return method == "GET" ? history(request) : method_not_allowed("GET");
+  if (path == "/api/presence") return method == "GET" ? presence(request, false) : method_not_allowed("GET");
+  if (path == "/api/presence_stats") return method == "GET" ? presence(request, true) : method_not_allowed("GET");
   if (path == "/api/channels") return method == "GET" ? channels(request) : method_not_allowed("GET");
   if (path == "/api/stats") return method == "GET" ? stats() : method_not_allowed("GET");
   if (path == "/api/disconnect") return method == "POST" ? disconnect(request) : method_not_allowed("POST");
@@ -202,6 +204,21 @@ HttpResponse HttpApi::history(const HttpRequest& request) const {
                      protocol::native::json_quote(page->position.epoch) + R"(,"first_offset":)" +
                      std::to_string(page->first_offset) + R"(,"messages":)" +
                      protocol::native::messages_json(page->messages) + "}";
+  return HttpResponse{200, "application/json", std::move(body), {}};
+}
+
+HttpResponse HttpApi::presence(const HttpRequest& request, bool stats_only) const {
+  std::string channel;
+  if (!request.query_param("channel", channel)) return error_response(invalid("missing query parameter 'channel'"));
+  if (auto ok = check_channel(d_.namespaces, channel); !ok) return error_response(ok.error());
+  if (!(*d_.namespaces.find(channel))->presence)
+    return error_response(make_error(ErrorCode::permission_denied, "presence is off in this namespace"));
+  if (stats_only) {
+    auto stats = d_.hub.presence_stats(channel);
+    return json_response(json::object{{"channel", channel}, {"clients", stats.clients}, {"users", stats.users}});
+  }
+  std::string body = R"({"channel":)" + protocol::native::json_quote(channel) + R"(,"members":)" +
+                     protocol::native::members_json(d_.hub.presence(channel)) + "}";
   return HttpResponse{200, "application/json", std::move(body), {}};
 }
 

@@ -33,6 +33,7 @@ class HttpApi {
   void publish(const transport::HttpRequest& request, transport::HttpReply reply) const;
   void broadcast(const transport::HttpRequest& request, transport::HttpReply reply) const;
   transport::HttpResponse history(const transport::HttpRequest& request) const;
+  transport::HttpResponse presence(const transport::HttpRequest& request, bool stats_only) const;
   transport::HttpResponse channels(const transport::HttpRequest& request) const;
   transport::HttpResponse stats() const;
   transport::HttpResponse disconnect(const transport::HttpRequest& request) const;

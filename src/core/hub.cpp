@@ -171,9 +171,10 @@ void Hub::publish(std::string_view channel, std::string_view data, const History
   done(std::move(position));
 }
 
-void Hub::fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset) {
+void Hub::fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
+                         const Subscriber* exclude) {
   if (state.shard_mask == 0) return;
-  auto delivery = std::make_shared<Delivery>(Delivery{std::string(channel), std::move(frame), offset});
+  auto delivery = std::make_shared<Delivery>(Delivery{std::string(channel), std::move(frame), offset, exclude});
   // Posting under the stripe lock is what keeps per-channel order across publishing threads.
   for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
     const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
@@ -208,6 +209,58 @@ void Hub::on_history_written(std::vector<PendingPublication>& batch, const std::
   }
 }
 
+bool Hub::presence_add(std::string_view channel, Member member) {
+  Stripe& stripe = stripe_for(channel);
+  std::lock_guard lock(stripe.mutex);
+  auto it = stripe.channels.find(channel);
+  if (it == stripe.channels.end()) return false;  // only subscribers are members
+  auto& members = it->second.members;
+  if (!members) members = std::make_unique<std::vector<Member>>();
+  for (const auto& m : *members)
+    if (m.client == member.client) return false;
+  members->push_back(std::move(member));
+  return true;
+}
+
+bool Hub::presence_remove(std::string_view channel, std::string_view client) {
+  Stripe& stripe = stripe_for(channel);
+  std::lock_guard lock(stripe.mutex);
+  auto it = stripe.channels.find(channel);
+  if (it == stripe.channels.end() || !it->second.members) return false;
+  auto& members = *it->second.members;
+  auto m = std::find_if(members.begin(), members.end(), [&](const Member& x) { return x.client == client; });
+  if (m == members.end()) return false;
+  *m = std::move(members.back());
+  members.pop_back();
+  if (members.empty()) it->second.members.reset();
+  return true;
+}
+
+std::vector<Member> Hub::presence(std::string_view channel) const {
+  Stripe& stripe = stripe_for(channel);
+  std::lock_guard lock(stripe.mutex);
+  auto it = stripe.channels.find(channel);
+  if (it == stripe.channels.end() || !it->second.members) return {};
+  return *it->second.members;
+}
+
+PresenceStats Hub::presence_stats(std::string_view channel) const {
+  std::vector<Member> members = presence(channel);
+  std::vector<std::string_view> users;
+  for (const auto& m : members)
+    if (!m.user.empty()) users.push_back(m.user);
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  return PresenceStats{members.size(), users.size()};
+}
+
+void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude) {
+  Stripe& stripe = stripe_for(channel);
+  std::lock_guard lock(stripe.mutex);
+  auto it = stripe.channels.find(channel);
+  if (it != stripe.channels.end()) fan_out_locked(it->second, channel, std::move(frame), 0, exclude);
+}
+
 Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
   StreamPosition position;
   {
@@ -234,7 +287,8 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
   Shard& shard = *shards_[shard_index];
   auto it = shard.subscribers.find(delivery.channel);
   if (it == shard.subscribers.end()) return;
-  for (Subscriber* s : it->second) s->deliver(delivery.frame, delivery.channel, delivery.offset);
+  for (Subscriber* s : it->second)
+    if (s != delivery.exclude) s->deliver(delivery.frame, delivery.channel, delivery.offset);
   shard.deliveries.store(shard.deliveries.load(std::memory_order_relaxed) + it->second.size(),
                          std::memory_order_relaxed);
 }

@@ -92,6 +92,18 @@ class Hub {
   // Without history and without a callback: the position at once.
   StreamPosition publish(std::string_view channel, std::string_view data);
 
+  // Presence. Any thread. add() returns false if the client was already a member; remove()
+  // returns false if it was not. Members live as long as their subscription: the session
+  // removes them before it unsubscribes.
+  bool presence_add(std::string_view channel, Member member);
+  bool presence_remove(std::string_view channel, std::string_view client);
+  std::vector<Member> presence(std::string_view channel) const;
+  PresenceStats presence_stats(std::string_view channel) const;
+
+  // Any thread. Sends an already encoded frame that is not a publication (join, leave, typing,
+  // client events) to the channel's subscribers except `exclude`: no offset, never stored.
+  void relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude = nullptr);
+
   // Any thread: a page of a channel's history, with its current position.
   Result<HistoryPage> history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query);
 
@@ -107,6 +119,7 @@ class Hub {
     std::uint32_t subscribers = 0;
     std::uint64_t shard_mask = 0;  // bit i: shard i has subscribers
     bool persistent = false;       // has history: kept while messages may be in flight to the store
+    std::unique_ptr<std::vector<Member>> members;  // presence, only for channels that keep it
   };
   struct StringHash {
     using is_transparent = void;
@@ -130,14 +143,16 @@ class Hub {
   struct Delivery {
     std::string channel;
     SharedBytes frame;
-    std::uint64_t offset;
+    std::uint64_t offset;  // 0: not a publication (relayed)
+    const Subscriber* exclude = nullptr;
   };
 
   Stripe& stripe_for(std::string_view channel) const;
   // The channel's state, created if needed (from the history store when the policy keeps history).
   Result<ChannelState*> state_locked(Stripe& stripe, std::string_view channel, const HistoryPolicy& policy);
   std::string new_epoch();
-  void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset);
+  void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
+                      const Subscriber* exclude = nullptr);
   void deliver_local(std::size_t shard, const Delivery& delivery);
   void on_history_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
                           const Status& status);

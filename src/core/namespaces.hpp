@@ -17,6 +17,10 @@ struct NamespaceOptions {
   bool client_publish = false;
   // Messages kept per channel for recovery and paging; size 0 keeps none.
   HistoryPolicy history;
+  // Whether the server keeps the list of who is subscribed (presence, presence_stats).
+  bool presence = false;
+  // Whether subscribers are told when someone joins or leaves (needs presence).
+  bool join_leave = false;
 };
 
 class Namespaces {

@@ -21,4 +21,17 @@ struct StreamPosition {
   std::string epoch;
 };
 
+// Someone subscribed to a channel with presence: the client connection, the user it belongs to,
+// and what the user chose to show (serialized JSON object, or empty).
+struct Member {
+  std::string client;
+  std::string user;
+  std::string info;
+};
+
+struct PresenceStats {
+  std::size_t clients = 0;
+  std::size_t users = 0;  // distinct non-empty users
+};
+
 }  // namespace sb::core

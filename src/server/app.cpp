@@ -48,7 +48,8 @@ App::App(Config config)
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
   hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get());
   session_context_ = std::make_unique<session::SessionContext>(session::SessionContext{
-      *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions});
+      *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
+      static_cast<std::uint32_t>(config_.typing_timeout.count())});
   api_ = std::make_unique<api::HttpApi>(
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }});
 }

@@ -43,6 +43,7 @@ void apply_limits(Config& c, const toml::table& t) {
     else if (name == "handshake_timeout") c.limits.handshake_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "close_timeout") c.limits.close_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "max_subscriptions") c.max_subscriptions = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "typing_timeout") c.typing_timeout = std::chrono::seconds(positive_integer(node, key));
     else throw ConfigError(key, "unknown key");
   }
 }
@@ -57,6 +58,8 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
     if (k.str() == "client_publish") options.client_publish = bool_value(value, sub);
     else if (k.str() == "history_size") options.history.size = static_cast<std::size_t>(positive_integer(value, sub));
     else if (k.str() == "history_ttl") options.history.ttl = std::chrono::seconds(positive_integer(value, sub));
+    else if (k.str() == "presence") options.presence = bool_value(value, sub);
+    else if (k.str() == "join_leave") options.join_leave = bool_value(value, sub);
     else throw ConfigError(sub, "unknown key");
   }
   return options;
@@ -202,6 +205,11 @@ void validate(const Config& c) {
   for (const auto& key : c.api_keys)
     if (key.size() < 16) throw ConfigError("api_keys", "an API key must be at least 16 characters (got one of " + std::to_string(key.size()) + ")");
   if (c.data_dir.empty()) throw ConfigError("data_dir", "must not be empty");
+  for (const auto& ns : c.namespaces)
+    if (ns.join_leave && !ns.presence)
+      throw ConfigError("namespaces." + ns.name + ".join_leave", "needs presence = true in the same namespace");
+  if (c.default_namespace.join_leave && !c.default_namespace.presence)
+    throw ConfigError("namespaces.default.join_leave", "needs presence = true in the same namespace");
   if (c.history_engine != "sqlite" && c.history_engine != "memory")
     throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
   if (c.limits.max_message_size > 16 * 1024 * 1024)

@@ -33,6 +33,8 @@ struct Config {
   std::string log_format = "text";    // text or json
   transport::Limits limits;
   std::size_t max_subscriptions = 1000;
+  // A typing indicator not renewed within this time is ended by the server (limits.typing_timeout).
+  std::chrono::seconds typing_timeout{5};
   // Channels without a namespace. Client publish is on so that a chat works out of the box;
   // turn it off when only the backend publishes.
   core::NamespaceOptions default_namespace{"", true};

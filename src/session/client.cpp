@@ -6,6 +6,7 @@
 #include "common/random.hpp"
 #include "core/channel_name.hpp"
 #include "session/registry.hpp"
+#include "transport/worker.hpp"
 
 namespace sb::session {
 
@@ -38,6 +39,10 @@ void Client::handle(native::Command& command) {
     case CommandType::publish: return on_publish(command);
     case CommandType::ping: return send_frame(native::encode_pong(command.id));
     case CommandType::history: return on_history(command);
+    case CommandType::presence:
+    case CommandType::presence_stats: return on_presence(command);
+    case CommandType::event: return on_event(command);
+    case CommandType::typing: return on_typing(command);
   }
 }
 
@@ -62,7 +67,14 @@ void Client::on_subscribe(const native::Command& command) {
   const core::StreamPosition* since = command.since ? &*command.since : nullptr;
   auto result = context_.hub.subscribe(shard_, command.channel, *this, (*ns)->history, since);
   if (!result) return send_error(command.id, result.error());
-  if (result->added) subscriptions_.push_back(Subscription{command.channel, 0});
+  if (result->added) {
+    subscriptions_.push_back(Subscription{command.channel, 0});
+    if ((*ns)->presence && context_.hub.presence_add(command.channel, member())) {
+      subscriptions_.back().member = true;
+      if ((*ns)->join_leave)
+        context_.hub.relay(command.channel, make_shared_bytes(native::encode_join(command.channel, member())), this);
+    }
+  }
   send_frame(native::encode_subscribed(command.id, command.channel, result->position,
                                        since ? std::optional<bool>(result->recovered) : std::nullopt));
   // Live copies of messages at or below the position this reply (and any recovery) covered may
@@ -84,6 +96,7 @@ void Client::on_unsubscribe(const native::Command& command) {
                          [&](const Subscription& s) { return s.channel == command.channel; });
   if (it == subscriptions_.end())
     return send_error(command.id, make_error(ErrorCode::unknown_channel, "not subscribed to '" + command.channel + "'"));
+  leave(*it);
   context_.hub.unsubscribe(shard_, command.channel, *this);
   if (it->floor > 0) --floors_;
   subscriptions_.erase(it);
@@ -128,8 +141,84 @@ void Client::on_history(const native::Command& command) {
   send_frame(native::encode_history(command.id, command.channel, *page));
 }
 
+Client::Subscription* Client::find_subscription(std::string_view channel) {
+  for (auto& s : subscriptions_)
+    if (s.channel == channel) return &s;
+  return nullptr;
+}
+
+void Client::stop_typing(Subscription& s) {
+  if (s.typing_until == 0) return;
+  s.typing_until = 0;
+  context_.hub.relay(s.channel, make_shared_bytes(native::encode_typing(s.channel, member(), false)), this);
+}
+
+void Client::leave(Subscription& s) {
+  stop_typing(s);
+  if (!s.member) return;
+  s.member = false;
+  if (!context_.hub.presence_remove(s.channel, id_)) return;
+  auto ns = context_.namespaces.find(s.channel);
+  if (ns && (*ns)->join_leave)
+    context_.hub.relay(s.channel, make_shared_bytes(native::encode_leave(s.channel, member())), this);
+}
+
+void Client::on_tick(std::uint32_t now) {
+  for (auto& s : subscriptions_)
+    if (s.typing_until != 0 && now >= s.typing_until) stop_typing(s);
+}
+
+void Client::on_presence(const native::Command& command) {
+  if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
+  auto ns = context_.namespaces.find(command.channel);
+  if (!ns) return send_error(command.id, ns.error());
+  if (!(*ns)->presence)
+    return send_error(command.id, make_error(ErrorCode::permission_denied, "presence is off in this namespace"));
+  if (command.type == CommandType::presence)
+    return send_frame(native::encode_presence(command.id, command.channel, context_.hub.presence(command.channel)));
+  send_frame(native::encode_presence_stats(command.id, command.channel, context_.hub.presence_stats(command.channel)));
+}
+
+void Client::on_event(const native::Command& command) {
+  auto ns = context_.namespaces.find(command.channel);
+  if (!ns) return send_error(command.id, ns.error());
+  if (!find_subscription(command.channel))
+    return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
+  if (!(*ns)->client_publish)
+    return send_error(command.id, make_error(ErrorCode::permission_denied,
+                                             "clients may not send events in this namespace (client_publish = false)"));
+  context_.hub.relay(command.channel,
+                     make_shared_bytes(native::encode_event(command.channel, command.event, command.data, member())),
+                     this);
+  if (!command.id.empty()) send_frame(native::encode_relayed(command.id, command.channel));
+}
+
+void Client::on_typing(const native::Command& command) {
+  auto ns = context_.namespaces.find(command.channel);
+  if (!ns) return send_error(command.id, ns.error());
+  Subscription* s = find_subscription(command.channel);
+  if (!s) return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
+  if (!(*ns)->client_publish)
+    return send_error(command.id, make_error(ErrorCode::permission_denied,
+                                             "clients may not send events in this namespace (client_publish = false)"));
+  if (command.typing) {
+    // Only a change is relayed; a renewal just pushes the expiry back.
+    const bool was_typing = s->typing_until != 0;
+    s->typing_until = connection_->worker().now_seconds() + context_.typing_timeout_seconds;
+    if (!was_typing)
+      context_.hub.relay(command.channel, make_shared_bytes(native::encode_typing(command.channel, member(), true)),
+                         this);
+  } else {
+    stop_typing(*s);
+  }
+  if (!command.id.empty()) send_frame(native::encode_relayed(command.id, command.channel));
+}
+
 void Client::on_close() {
-  for (const auto& s : subscriptions_) context_.hub.unsubscribe(shard_, s.channel, *this);
+  for (auto& s : subscriptions_) {
+    leave(s);
+    context_.hub.unsubscribe(shard_, s.channel, *this);
+  }
   subscriptions_.clear();
   context_.registry.remove(*this);
   connection_ = nullptr;
@@ -137,7 +226,7 @@ void Client::on_close() {
 
 void Client::deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) {
   if (!connection_) return;
-  if (floors_ > 0) {
+  if (floors_ > 0 && offset != 0) {  // offset 0: a relayed event, not a publication
     for (auto& s : subscriptions_) {
       if (s.channel != channel || s.floor == 0) continue;
       if (offset <= s.floor) return;  // already sent from history

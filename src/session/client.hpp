@@ -26,6 +26,8 @@ struct SessionContext {
   // Most channels one connection may be subscribed to at once: bounds what one socket can make
   // the hub hold. 1,000 covers a dashboard watching many rooms.
   std::size_t max_subscriptions = 1000;
+  // A typing indicator not renewed for this long ends by itself (typing: false is relayed).
+  std::uint32_t typing_timeout_seconds = 5;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
@@ -37,6 +39,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_open(transport::WsConnection& connection) override;
   void on_message(std::string_view payload) override;
   void on_close() override;
+  void on_tick(std::uint32_t now_seconds) override;
   // core::Subscriber
   void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) override;
 
@@ -54,6 +57,15 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_unsubscribe(const protocol::native::Command& command);
   void on_publish(const protocol::native::Command& command);
   void on_history(const protocol::native::Command& command);
+  void on_presence(const protocol::native::Command& command);
+  void on_event(const protocol::native::Command& command);
+  void on_typing(const protocol::native::Command& command);
+  core::Member member() const { return core::Member{id_, user_, info_}; }
+  struct Subscription;
+  Subscription* find_subscription(std::string_view channel);
+  // Ends what a subscription holds besides the hub's entry: typing, presence (with `leave`).
+  void leave(Subscription& subscription);
+  void stop_typing(Subscription& subscription);
   void send_frame(std::string frame);
   void send_error(std::string_view id, const Error& error);
 
@@ -69,6 +81,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
     // After a recovery: live copies of messages at or below this offset were already sent from
     // history and are dropped. 0 once the first newer message went through.
     std::uint64_t floor = 0;
+    bool member = false;             // in the channel's presence
+    std::uint32_t typing_until = 0;  // worker clock; 0: not typing
   };
   std::vector<Subscription> subscriptions_;
   std::size_t floors_ = 0;  // subscriptions with a floor: skips the lookup in deliver() when 0

@@ -313,6 +313,8 @@ void WsConnection::on_sweep(std::uint32_t now) {
     return;
   }
   if (state_ != State::open) return;
+  handler_->on_tick(now);
+  if (state_ != State::open) return;
   const auto& limits = worker_.limits();
   if (ping_outstanding_) {
     if (now - ping_sent_at_ >= limits.ping_timeout.count()) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string_view>
 
 namespace sb::transport {
@@ -17,6 +18,9 @@ class WsHandler {
   // The connection is gone, for whatever reason; called exactly once, after which no other call
   // comes and send() is a no-op. The handler must drop every reference others hold to it here.
   virtual void on_close() = 0;
+  // Once a second, from the worker's sweep, while the connection is open: for handlers with
+  // timed state of their own (typing indicators that expire).
+  virtual void on_tick(std::uint32_t now_seconds) {}
 };
 
 }  // namespace sb::transport

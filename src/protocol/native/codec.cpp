@@ -73,6 +73,28 @@ Result<Command> decode(std::string_view text, std::string& id) {
     }
     return c;
   }
+  if (type == "presence" || type == "presence_stats" || type == "event" || type == "typing") {
+    c.type = type == "presence"         ? CommandType::presence
+             : type == "presence_stats" ? CommandType::presence_stats
+             : type == "event"          ? CommandType::event
+                                        : CommandType::typing;
+    auto channel = required_string(*o, "channel");
+    if (!channel) return channel.error();
+    c.channel = std::move(*channel);
+    if (c.type == CommandType::event) {
+      auto event = required_string(*o, "event");
+      if (!event) return event.error();
+      if (event->empty() || event->size() > 64) return invalid("field 'event' must be 1 to 64 characters");
+      c.event = std::move(*event);
+      if (const json::value* data = o->if_contains("data")) c.data = json::serialize(*data);
+    }
+    if (c.type == CommandType::typing) {
+      const json::value* typing = o->if_contains("typing");
+      if (!typing || !typing->is_bool()) return invalid("field 'typing' must be true or false");
+      c.typing = typing->get_bool();
+    }
+    return c;
+  }
   if (type == "subscribe" || type == "unsubscribe" || type == "publish") {
     c.type = type == "subscribe" ? CommandType::subscribe
              : type == "unsubscribe" ? CommandType::unsubscribe
@@ -155,6 +177,78 @@ std::string encode_subscribed(std::string_view id, std::string_view channel, con
 
 std::string encode_message(std::string_view channel, const core::StoredMessage& m) {
   return frame(message_json(core::Publication{channel, m.data, m.offset, m.ts}));
+}
+
+namespace {
+void append_member(std::string& s, const core::Member& m) {
+  s.append(R"("client":)").append(json_quote(m.client));
+  s.append(R"(,"user":)").append(json_quote(m.user));
+  if (!m.info.empty()) s.append(R"(,"info":)").append(m.info);
+}
+}  // namespace
+
+std::string members_json(const std::vector<core::Member>& members) {
+  std::string s = "[";
+  for (const auto& m : members) {
+    if (s.size() > 1) s.push_back(',');
+    s.push_back('{');
+    append_member(s, m);
+    s.push_back('}');
+  }
+  s.push_back(']');
+  return s;
+}
+
+std::string encode_presence(std::string_view id, std::string_view channel, const std::vector<core::Member>& members) {
+  std::string s = start("presence", id);
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"members":)").append(members_json(members)).push_back('}');
+  return frame(s);
+}
+
+std::string encode_presence_stats(std::string_view id, std::string_view channel, const core::PresenceStats& stats) {
+  std::string s = start("presence_stats", id);
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"clients":)").append(std::to_string(stats.clients));
+  s.append(R"(,"users":)").append(std::to_string(stats.users)).push_back('}');
+  return frame(s);
+}
+
+static std::string member_event(std::string_view type, std::string_view channel, const core::Member& m) {
+  std::string s = start(type, {});
+  s.append(R"(,"channel":)").append(json_quote(channel)).push_back(',');
+  append_member(s, m);
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_join(std::string_view channel, const core::Member& m) { return member_event("join", channel, m); }
+std::string encode_leave(std::string_view channel, const core::Member& m) { return member_event("leave", channel, m); }
+
+std::string encode_event(std::string_view channel, std::string_view event, std::string_view data,
+                         const core::Member& from) {
+  std::string s = start("event", {});
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"event":)").append(json_quote(event));
+  if (!data.empty()) s.append(R"(,"data":)").append(data);
+  s.append(R"(,"client":)").append(json_quote(from.client));
+  s.append(R"(,"user":)").append(json_quote(from.user)).push_back('}');
+  return frame(s);
+}
+
+std::string encode_typing(std::string_view channel, const core::Member& from, bool typing) {
+  std::string s = start("typing", {});
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"client":)").append(json_quote(from.client));
+  s.append(R"(,"user":)").append(json_quote(from.user));
+  s.append(R"(,"typing":)").append(typing ? "true" : "false").push_back('}');
+  return frame(s);
+}
+
+std::string encode_relayed(std::string_view id, std::string_view channel) {
+  std::string s = start("relayed", id);
+  s.append(R"(,"channel":)").append(json_quote(channel)).push_back('}');
+  return frame(s);
 }
 
 std::string messages_json(const std::vector<core::StoredMessage>& messages) {

@@ -16,7 +16,7 @@ namespace sb::protocol::native {
 
 inline constexpr int protocol_version = 1;
 
-enum class CommandType { connect, subscribe, unsubscribe, publish, ping, history };
+enum class CommandType { connect, subscribe, unsubscribe, publish, ping, history, presence, presence_stats, event, typing };
 
 struct Command {
   CommandType type = CommandType::ping;
@@ -32,6 +32,8 @@ struct Command {
   std::uint64_t before = 0;
   std::size_t limit = 100;
   bool newest_first = false;
+  std::string event;    // event: its name
+  bool typing = false;  // typing: started (true) or stopped (false)
 };
 
 // Most messages one history request returns.
@@ -50,6 +52,20 @@ std::string encode_subscribed(std::string_view id, std::string_view channel, con
 // A message frame for one stored message (recovery), same shape as a live one.
 std::string encode_message(std::string_view channel, const core::StoredMessage& message);
 std::string encode_history(std::string_view id, std::string_view channel, const core::HistoryPage& page);
+std::string encode_presence(std::string_view id, std::string_view channel, const std::vector<core::Member>& members);
+std::string encode_presence_stats(std::string_view id, std::string_view channel, const core::PresenceStats& stats);
+// Pushed to the other subscribers of a channel with join_leave.
+std::string encode_join(std::string_view channel, const core::Member& member);
+std::string encode_leave(std::string_view channel, const core::Member& member);
+// Relayed client events: never stored, no offset. `data` is serialized JSON, or empty.
+std::string encode_event(std::string_view channel, std::string_view event, std::string_view data,
+                         const core::Member& from);
+std::string encode_typing(std::string_view channel, const core::Member& from, bool typing);
+// The reply to an `event` or `typing` request that had an id: it was relayed.
+std::string encode_relayed(std::string_view id, std::string_view channel);
+// The members as a JSON array of {client, user, info} (also used by the HTTP API).
+std::string members_json(const std::vector<core::Member>& members);
+
 // The stored messages as a JSON array of {offset, ts, data} (also used by the HTTP API).
 std::string messages_json(const std::vector<core::StoredMessage>& messages);
 std::string encode_unsubscribed(std::string_view id, std::string_view channel);
