@@ -96,6 +96,11 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
     broadcast(request, std::move(reply));
     return later;
   }
+  if (path == "/api/streams" || path.substr(0, 13) == "/api/streams/") {
+    if (method != "POST") return method_not_allowed("POST");
+    streams(request, std::move(reply));
+    return later;
+  }
   if (path == "/api/history") return method == "GET" ? history(request) : method_not_allowed("GET");
   if (path == "/api/presence") return method == "GET" ? presence(request, false) : method_not_allowed("GET");
   if (path == "/api/presence_stats") return method == "GET" ? presence(request, true) : method_not_allowed("GET");
@@ -205,6 +210,52 @@ HttpResponse HttpApi::history(const HttpRequest& request) const {
                      std::to_string(page->first_offset) + R"(,"messages":)" +
                      protocol::native::messages_json(page->messages) + "}";
   return HttpResponse{200, "application/json", std::move(body), {}};
+}
+
+void HttpApi::streams(const HttpRequest& request, transport::HttpReply reply) const {
+  auto body = parse_object(request);
+  if (!body) return reply(error_response(body.error()));
+  const std::string_view path = request.path();
+  if (path == "/api/streams") {
+    const json::value* channel = body->if_contains("channel");
+    if (!channel || !channel->is_string()) return reply(error_response(invalid("'channel' must be a string")));
+    const json::value* meta = body->if_contains("meta");
+    if (meta && !meta->is_object()) return reply(error_response(invalid("'meta' must be an object")));
+    auto id = d_.streams.start(std::string(channel->get_string()), meta ? json::serialize(*meta) : std::string{});
+    if (!id) return reply(error_response(id.error()));
+    return reply(json_response(json::object{{"stream", *id}, {"channel", channel->get_string()}}));
+  }
+  // /api/streams/{id}/append or /api/streams/{id}/end
+  std::string_view rest = path.substr(13);
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return reply(error_response(make_error(ErrorCode::not_found, "no such endpoint")));
+  const std::string id(rest.substr(0, slash));
+  const std::string_view action = rest.substr(slash + 1);
+  if (action == "append") {
+    const json::value* delta = body->if_contains("delta");
+    if (!delta || !delta->is_string()) return reply(error_response(invalid("'delta' must be a string")));
+    auto seq = d_.streams.append(id, delta->get_string());
+    if (!seq) return reply(error_response(seq.error()));
+    return reply(json_response(json::object{{"stream", id}, {"seq", *seq}}));
+  }
+  if (action == "end") {
+    std::string reason = "done";
+    if (const json::value* r = body->if_contains("reason")) {
+      if (!r->is_string() || r->get_string().empty() || r->get_string().size() > 64)
+        return reply(error_response(invalid("'reason' must be a string of 1 to 64 characters")));
+      reason = std::string(r->get_string());
+    }
+    auto shared_reply = std::make_shared<transport::HttpReply>(std::move(reply));
+    auto ended = d_.streams.end(id, reason, [id, shared_reply](Result<core::StreamPosition> stored) {
+      if (!stored) return (*shared_reply)(error_response(stored.error()));
+      (*shared_reply)(json_response(json::object{{"stream", id},
+                                                 {"offset", stored->offset},
+                                                 {"epoch", stored->epoch}}));
+    });
+    if (!ended) (*shared_reply)(error_response(ended.error()));
+    return;
+  }
+  reply(error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path))));
 }
 
 HttpResponse HttpApi::presence(const HttpRequest& request, bool stats_only) const {

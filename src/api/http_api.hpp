@@ -8,6 +8,7 @@
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
 #include "session/registry.hpp"
+#include "session/streams.hpp"
 #include "transport/http_types.hpp"
 #include "transport/server.hpp"
 
@@ -21,6 +22,7 @@ class HttpApi {
     session::ClientRegistry& registry;
     const ApiKeys& keys;
     std::function<Stats()> stats;
+    session::Streams& streams;
   };
   explicit HttpApi(Dependencies dependencies);
 
@@ -34,6 +36,8 @@ class HttpApi {
   void broadcast(const transport::HttpRequest& request, transport::HttpReply reply) const;
   transport::HttpResponse history(const transport::HttpRequest& request) const;
   transport::HttpResponse presence(const transport::HttpRequest& request, bool stats_only) const;
+  // POST /api/streams, /api/streams/{id}/append, /api/streams/{id}/end
+  void streams(const transport::HttpRequest& request, transport::HttpReply reply) const;
   transport::HttpResponse channels(const transport::HttpRequest& request) const;
   transport::HttpResponse stats() const;
   transport::HttpResponse disconnect(const transport::HttpRequest& request) const;

@@ -172,9 +172,10 @@ void Hub::publish(std::string_view channel, std::string_view data, const History
 }
 
 void Hub::fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
-                         const Subscriber* exclude) {
+                         const Subscriber* exclude, std::string_view stream) {
   if (state.shard_mask == 0) return;
-  auto delivery = std::make_shared<Delivery>(Delivery{std::string(channel), std::move(frame), offset, exclude});
+  auto delivery = std::make_shared<Delivery>(
+      Delivery{std::string(channel), std::move(frame), offset, exclude, std::string(stream)});
   // Posting under the stripe lock is what keeps per-channel order across publishing threads.
   for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
     const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
@@ -254,11 +255,12 @@ PresenceStats Hub::presence_stats(std::string_view channel) const {
   return PresenceStats{members.size(), users.size()};
 }
 
-void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude) {
+void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude, std::string_view stream,
+                std::uint64_t sequence) {
   Stripe& stripe = stripe_for(channel);
   std::lock_guard lock(stripe.mutex);
   auto it = stripe.channels.find(channel);
-  if (it != stripe.channels.end()) fan_out_locked(it->second, channel, std::move(frame), 0, exclude);
+  if (it != stripe.channels.end()) fan_out_locked(it->second, channel, std::move(frame), sequence, exclude, stream);
 }
 
 Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
@@ -288,7 +290,7 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
   auto it = shard.subscribers.find(delivery.channel);
   if (it == shard.subscribers.end()) return;
   for (Subscriber* s : it->second)
-    if (s != delivery.exclude) s->deliver(delivery.frame, delivery.channel, delivery.offset);
+    if (s != delivery.exclude) s->deliver(delivery.frame, delivery.channel, delivery.offset, delivery.stream);
   shard.deliveries.store(shard.deliveries.load(std::memory_order_relaxed) + it->second.size(),
                          std::memory_order_relaxed);
 }

@@ -102,7 +102,9 @@ class Hub {
 
   // Any thread. Sends an already encoded frame that is not a publication (join, leave, typing,
   // client events) to the channel's subscribers except `exclude`: no offset, never stored.
-  void relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude = nullptr);
+  // A stream's frames carry its id and their sequence number (see Subscriber::deliver).
+  void relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude = nullptr,
+             std::string_view stream = {}, std::uint64_t sequence = 0);
 
   // Any thread: a page of a channel's history, with its current position.
   Result<HistoryPage> history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query);
@@ -145,6 +147,7 @@ class Hub {
     SharedBytes frame;
     std::uint64_t offset;  // 0: not a publication (relayed)
     const Subscriber* exclude = nullptr;
+    std::string stream;
   };
 
   Stripe& stripe_for(std::string_view channel) const;
@@ -152,7 +155,7 @@ class Hub {
   Result<ChannelState*> state_locked(Stripe& stripe, std::string_view channel, const HistoryPolicy& policy);
   std::string new_epoch();
   void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
-                      const Subscriber* exclude = nullptr);
+                      const Subscriber* exclude = nullptr, std::string_view stream = {});
   void deliver_local(std::size_t shard, const Delivery& delivery);
   void on_history_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
                           const Status& status);

@@ -14,8 +14,10 @@ class Subscriber {
   // the thread of the shard the subscriber subscribed on, in the channel's offset order. Must not
   // subscribe or unsubscribe (the hub is iterating the channel's subscribers).
   // `channel` and `offset` say what the frame is, so a subscriber that just recovered from history
-  // can skip the live copy of a message it already got.
-  virtual void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) = 0;
+  // can skip the live copy of a message it already got. Relayed frames have offset 0, except
+  // those of a stream: `stream` is its id and `offset` the frame's sequence number in it.
+  virtual void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
+                       std::string_view stream) = 0;
 };
 
 // Turns a publication into the bytes subscribers receive, once per publication. The native

@@ -7,6 +7,7 @@
 
 #include "storage/memory_history.hpp"
 #include "storage/sqlite_history.hpp"
+#include "transport/http_client.hpp"
 #include <thread>
 
 namespace sb::server {
@@ -47,18 +48,30 @@ App::App(Config config)
   std::vector<boost::asio::io_context*> shards;
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
   hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get());
+  session::StreamOptions stream_options{config_.stream_idle_timeout, config_.stream_cancel_url,
+                                       config_.stream_cancel_secret};
+  auto& webhook_context = server_->worker(0).context();
+  streams_ = std::make_unique<session::Streams>(
+      *hub_, namespaces_, stream_options,
+      [&webhook_context](const std::string& url, std::string body,
+                         std::vector<std::pair<std::string, std::string>> headers) {
+        transport::post_webhook(webhook_context, transport::WebhookRequest{url, std::move(body), std::move(headers)});
+      });
   session_context_ = std::make_unique<session::SessionContext>(session::SessionContext{
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
-      static_cast<std::uint32_t>(config_.typing_timeout.count())});
+      static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get()});
   api_ = std::make_unique<api::HttpApi>(
-      api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }});
+      api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_});
 }
 
 App::~App() {
-  // Workers first: their threads run sessions that point into the hub and the registry. Then
-  // the hub, whose history writer finishes its queue into the store.
-  server_.reset();
+  // Worker threads first (they run sessions that point into everything else), but keep their
+  // io_contexts: the streams' expirer and the hub's history writer still post to them while they
+  // finish. Then the io_contexts, with whatever is left in them.
+  server_->halt();
+  streams_.reset();
   hub_.reset();
+  server_.reset();
 }
 
 void App::start() {

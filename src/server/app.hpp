@@ -15,6 +15,7 @@
 #include "server/config.hpp"
 #include "session/client.hpp"
 #include "session/registry.hpp"
+#include "session/streams.hpp"
 #include "transport/server.hpp"
 
 namespace sb::server {
@@ -45,6 +46,7 @@ class App {
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history
   std::unique_ptr<core::Hub> hub_;
+  std::unique_ptr<session::Streams> streams_;
   std::unique_ptr<session::SessionContext> session_context_;
   std::unique_ptr<api::HttpApi> api_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "core/channel_name.hpp"
+#include "transport/http_client.hpp"
 
 extern char** environ;
 
@@ -88,6 +89,16 @@ void apply_table(Config& c, const toml::table& root) {
         const std::string sub = "history." + std::string(hk.str());
         if (hk.str() == "engine") c.history_engine = string_value(value, sub);
         else if (hk.str() == "fsync") c.history_fsync = bool_value(value, sub);
+        else throw ConfigError(sub, "unknown key");
+      }
+    } else if (key == "streams") {
+      const toml::table* t = node.as_table();
+      if (!t) throw ConfigError(key, "expected a table");
+      for (const auto& [sk, value] : *t) {
+        const std::string sub = "streams." + std::string(sk.str());
+        if (sk.str() == "idle_timeout") c.stream_idle_timeout = std::chrono::seconds(positive_integer(value, sub));
+        else if (sk.str() == "cancel_url") c.stream_cancel_url = string_value(value, sub);
+        else if (sk.str() == "cancel_secret") c.stream_cancel_secret = string_value(value, sub);
         else throw ConfigError(sub, "unknown key");
       }
     } else if (key == "namespaces") {
@@ -210,6 +221,11 @@ void validate(const Config& c) {
       throw ConfigError("namespaces." + ns.name + ".join_leave", "needs presence = true in the same namespace");
   if (c.default_namespace.join_leave && !c.default_namespace.presence)
     throw ConfigError("namespaces.default.join_leave", "needs presence = true in the same namespace");
+ {
+    std::string host, port, target;
+    if (!c.stream_cancel_url.empty() && !transport::parse_http_url(c.stream_cancel_url, host, port, target))
+      throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
+  }
   if (c.history_engine != "sqlite" && c.history_engine != "memory")
     throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
   if (c.limits.max_message_size > 16 * 1024 * 1024)

@@ -35,6 +35,10 @@ struct Config {
   std::size_t max_subscriptions = 1000;
   // A typing indicator not renewed within this time is ended by the server (limits.typing_timeout).
   std::chrono::seconds typing_timeout{5};
+  // [streams]: see session/streams.hpp.
+  std::chrono::seconds stream_idle_timeout{60};
+  std::string stream_cancel_url;
+  std::string stream_cancel_secret;
   // Channels without a namespace. Client publish is on so that a chat works out of the box;
   // turn it off when only the backend publishes.
   core::NamespaceOptions default_namespace{"", true};

@@ -6,6 +6,7 @@
 #include "common/random.hpp"
 #include "core/channel_name.hpp"
 #include "session/registry.hpp"
+#include "session/streams.hpp"
 #include "transport/worker.hpp"
 
 namespace sb::session {
@@ -43,6 +44,7 @@ void Client::handle(native::Command& command) {
     case CommandType::presence_stats: return on_presence(command);
     case CommandType::event: return on_event(command);
     case CommandType::typing: return on_typing(command);
+    case CommandType::stream_cancel: return on_stream_cancel(command);
   }
 }
 
@@ -89,6 +91,27 @@ void Client::on_subscribe(const native::Command& command) {
     if (sub->floor == 0) ++floors_;
     sub->floor = floor;
   }
+  if (result->added) catch_up_streams(command.channel);
+}
+
+void Client::catch_up_streams(const std::string& channel) {
+  if (!context_.streams) return;
+  for (auto& snapshot : context_.streams->active(channel)) {
+    send_frame(native::encode_stream_start(channel, snapshot.stream, snapshot.meta));
+    if (!snapshot.text.empty())
+      send_frame(native::encode_stream_delta(channel, snapshot.stream, snapshot.seq, snapshot.text));
+    stream_floors_.emplace_back(std::move(snapshot.stream), snapshot.seq);
+  }
+}
+
+void Client::on_stream_cancel(const native::Command& command) {
+  if (!context_.streams) return send_error(command.id, make_error(ErrorCode::not_found, "no such stream"));
+  const std::string channel = context_.streams->channel_of(command.stream);
+  if (channel.empty() || !find_subscription(channel))
+    return send_error(command.id, make_error(ErrorCode::not_found, "no running stream '" + command.stream +
+                                                                       "' on a channel you are subscribed to"));
+  if (auto ok = context_.streams->cancel(command.stream, channel); !ok) return send_error(command.id, ok.error());
+  if (!command.id.empty()) send_frame(native::encode_stream_cancelled(command.id, command.stream));
 }
 
 void Client::on_unsubscribe(const native::Command& command) {
@@ -224,8 +247,18 @@ void Client::on_close() {
   connection_ = nullptr;
 }
 
-void Client::deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) {
+void Client::deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
+                     std::string_view stream) {
   if (!connection_) return;
+  if (!stream.empty()) {
+    for (auto it = stream_floors_.begin(); it != stream_floors_.end(); ++it) {
+      if (it->first != stream) continue;
+      if (offset <= it->second) return;  // already in the snapshot this client got
+      stream_floors_.erase(it);          // past the snapshot: nothing older can follow
+      break;
+    }
+    return connection_->send(frame);
+  }
   if (floors_ > 0 && offset != 0) {  // offset 0: a relayed event, not a publication
     for (auto& s : subscriptions_) {
       if (s.channel != channel || s.floor == 0) continue;

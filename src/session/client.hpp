@@ -16,6 +16,7 @@
 namespace sb::session {
 
 class ClientRegistry;
+class Streams;
 
 // What every client of a server shares.
 struct SessionContext {
@@ -28,6 +29,7 @@ struct SessionContext {
   std::size_t max_subscriptions = 1000;
   // A typing indicator not renewed for this long ends by itself (typing: false is relayed).
   std::uint32_t typing_timeout_seconds = 5;
+  Streams* streams = nullptr;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
@@ -41,7 +43,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_close() override;
   void on_tick(std::uint32_t now_seconds) override;
   // core::Subscriber
-  void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset) override;
+  void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
+               std::string_view stream) override;
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);
@@ -60,6 +63,9 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_presence(const protocol::native::Command& command);
   void on_event(const protocol::native::Command& command);
   void on_typing(const protocol::native::Command& command);
+  void on_stream_cancel(const protocol::native::Command& command);
+  // Sends the streams running on a channel to this client, which just subscribed.
+  void catch_up_streams(const std::string& channel);
   core::Member member() const { return core::Member{id_, user_, info_}; }
   struct Subscription;
   Subscription* find_subscription(std::string_view channel);
@@ -86,6 +92,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   };
   std::vector<Subscription> subscriptions_;
   std::size_t floors_ = 0;  // subscriptions with a floor: skips the lookup in deliver() when 0
+  // Streams caught up from a snapshot: their live frames up to this sequence were in it.
+  std::vector<std::pair<std::string, std::uint64_t>> stream_floors_;
 };
 
 }  // namespace sb::session

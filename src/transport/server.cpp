@@ -26,7 +26,9 @@ Server::Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_
   acceptor_ = std::make_unique<Acceptor>(workers_[0]->context());
 }
 
-Server::~Server() {
+Server::~Server() { halt(); }
+
+void Server::halt() {
   for (auto& w : workers_) w->context().stop();
   join();
 }

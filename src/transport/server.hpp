@@ -50,6 +50,9 @@ class Server {
   // Graceful stop, from any thread: stop accepting, close every client with 1001 (their queued
   // frames go first), then stop the workers once all are closed or after close_timeout.
   void stop();
+  // Stops the worker threads at once (no closing handshake) and joins them; the io_contexts stay
+  // valid, for posts, until the Server is destroyed.
+  void halt();
 
   std::size_t worker_count() const noexcept { return workers_.size(); }
   Worker& worker(std::size_t i) { return *workers_[i]; }

@@ -73,6 +73,13 @@ Result<Command> decode(std::string_view text, std::string& id) {
     }
     return c;
   }
+  if (type == "stream_cancel") {
+    c.type = CommandType::stream_cancel;
+    auto stream = required_string(*o, "stream");
+    if (!stream) return stream.error();
+    c.stream = std::move(*stream);
+    return c;
+  }
   if (type == "presence" || type == "presence_stats" || type == "event" || type == "typing") {
     c.type = type == "presence"         ? CommandType::presence
              : type == "presence_stats" ? CommandType::presence_stats
@@ -242,6 +249,41 @@ std::string encode_typing(std::string_view channel, const core::Member& from, bo
   s.append(R"(,"client":)").append(json_quote(from.client));
   s.append(R"(,"user":)").append(json_quote(from.user));
   s.append(R"(,"typing":)").append(typing ? "true" : "false").push_back('}');
+  return frame(s);
+}
+
+std::string encode_stream_start(std::string_view channel, std::string_view stream, std::string_view meta) {
+  std::string s = start("stream_start", {});
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"stream":)").append(json_quote(stream));
+  if (!meta.empty()) s.append(R"(,"meta":)").append(meta);
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_stream_delta(std::string_view channel, std::string_view stream, std::uint64_t seq,
+                                std::string_view delta) {
+  std::string s = start("stream_delta", {});
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"stream":)").append(json_quote(stream));
+  s.append(R"(,"seq":)").append(std::to_string(seq));
+  s.append(R"(,"delta":)").append(json_quote(delta)).push_back('}');
+  return frame(s);
+}
+
+std::string encode_stream_end(std::string_view channel, std::string_view stream, std::uint64_t seq,
+                              std::string_view reason) {
+  std::string s = start("stream_end", {});
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"stream":)").append(json_quote(stream));
+  s.append(R"(,"seq":)").append(std::to_string(seq));
+  s.append(R"(,"reason":)").append(json_quote(reason)).push_back('}');
+  return frame(s);
+}
+
+std::string encode_stream_cancelled(std::string_view id, std::string_view stream) {
+  std::string s = start("stream_cancelled", id);
+  s.append(R"(,"stream":)").append(json_quote(stream)).push_back('}');
   return frame(s);
 }
 

@@ -16,7 +16,9 @@ namespace sb::protocol::native {
 
 inline constexpr int protocol_version = 1;
 
-enum class CommandType { connect, subscribe, unsubscribe, publish, ping, history, presence, presence_stats, event, typing };
+enum class CommandType {
+  connect, subscribe, unsubscribe, publish, ping, history, presence, presence_stats, event, typing, stream_cancel
+};
 
 struct Command {
   CommandType type = CommandType::ping;
@@ -34,6 +36,7 @@ struct Command {
   bool newest_first = false;
   std::string event;    // event: its name
   bool typing = false;  // typing: started (true) or stopped (false)
+  std::string stream;   // stream_cancel: the stream's id
 };
 
 // Most messages one history request returns.
@@ -63,6 +66,14 @@ std::string encode_event(std::string_view channel, std::string_view event, std::
 std::string encode_typing(std::string_view channel, const core::Member& from, bool typing);
 // The reply to an `event` or `typing` request that had an id: it was relayed.
 std::string encode_relayed(std::string_view id, std::string_view channel);
+// Streams (AI answers and other long outputs). `meta` is serialized JSON, or empty.
+std::string encode_stream_start(std::string_view channel, std::string_view stream, std::string_view meta);
+std::string encode_stream_delta(std::string_view channel, std::string_view stream, std::uint64_t seq,
+                                std::string_view delta);
+std::string encode_stream_end(std::string_view channel, std::string_view stream, std::uint64_t seq,
+                              std::string_view reason);
+std::string encode_stream_cancelled(std::string_view id, std::string_view stream);
+
 // The members as a JSON array of {client, user, info} (also used by the HTTP API).
 std::string members_json(const std::vector<core::Member>& members);
 

@@ -20,7 +20,7 @@ class TextEncoder : public PublicationEncoder {
 
 class Recorder : public Subscriber {
  public:
-  void deliver(const SharedBytes& frame, std::string_view, std::uint64_t offset) override {
+  void deliver(const SharedBytes& frame, std::string_view, std::uint64_t offset, std::string_view) override {
     frames.push_back(*frame);
     offsets.push_back(offset);
   }

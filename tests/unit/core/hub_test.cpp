@@ -21,7 +21,7 @@ class TextEncoder : public PublicationEncoder {
 
 class Recorder : public Subscriber {
  public:
-  void deliver(const SharedBytes& frame, std::string_view, std::uint64_t) override {
+  void deliver(const SharedBytes& frame, std::string_view, std::uint64_t, std::string_view) override {
     frames.push_back(*frame);
     pointers.push_back(frame.get());
   }

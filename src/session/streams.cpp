@@ -1,0 +1,124 @@
+#include "session/streams.hpp"
+
+#include "common/random.hpp"
+#include "core/channel_name.hpp"
+#include "protocol/native/codec.hpp"
+
+namespace sb::session {
+
+namespace native = protocol::native;
+
+namespace {
+// The whole text of one stream is kept for late subscribers and stored as one message: bound it.
+constexpr std::size_t max_stream_text = 1024 * 1024;
+}  // namespace
+
+Streams::Streams(core::Hub& hub, const core::Namespaces& namespaces, StreamOptions options, Notify notify)
+    : hub_(hub), namespaces_(namespaces), options_(std::move(options)), notify_(std::move(notify)),
+      expirer_([this] { expire_loop(); }) {}
+
+Streams::~Streams() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  expirer_.join();
+}
+
+Result<std::string> Streams::start(const std::string& channel, std::string meta_json) {
+  if (auto valid = core::validate_channel_name(channel); !valid) return valid.error();
+  if (auto ns = namespaces_.find(channel); !ns) return ns.error();
+  std::string id = random_hex(8);
+  std::lock_guard lock(mutex_);
+  auto& s = streams_[id];
+  s.channel = channel;
+  s.meta = std::move(meta_json);
+  s.last_append = std::chrono::steady_clock::now();
+  hub_.relay(channel, make_shared_bytes(native::encode_stream_start(channel, id, s.meta)), nullptr, id, 0);
+  return id;
+}
+
+Result<std::uint64_t> Streams::append(const std::string& stream, std::string_view delta) {
+  std::lock_guard lock(mutex_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return make_error(ErrorCode::not_found, "no running stream '" + stream + "'");
+  Stream& s = it->second;
+  if (s.text.size() + delta.size() > max_stream_text)
+    return make_error(ErrorCode::message_too_large, "a stream holds at most 1 MiB of text");
+  s.text.append(delta);
+  ++s.seq;
+  s.last_append = std::chrono::steady_clock::now();
+  hub_.relay(s.channel, make_shared_bytes(native::encode_stream_delta(s.channel, stream, s.seq, delta)), nullptr,
+             stream, s.seq);
+  return s.seq;
+}
+
+Status Streams::end(const std::string& stream, const std::string& reason, core::PublishDone published) {
+  Stream s;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return make_error(ErrorCode::not_found, "no running stream '" + stream + "'");
+    s = std::move(it->second);
+    streams_.erase(it);
+    hub_.relay(s.channel, make_shared_bytes(native::encode_stream_end(s.channel, stream, s.seq + 1, reason)), nullptr,
+               stream, s.seq + 1);
+  }
+  // The finished answer becomes one ordinary message of the channel (kept if it keeps history).
+  std::string data = R"({"stream":)" + native::json_quote(stream) + R"(,"text":)" + native::json_quote(s.text) +
+                     R"(,"reason":)" + native::json_quote(reason) + (s.meta.empty() ? "" : R"(,"meta":)" + s.meta) +
+                     "}";
+  auto ns = namespaces_.find(s.channel);
+  hub_.publish(s.channel, data, ns ? (*ns)->history : core::HistoryPolicy{},
+               published ? std::move(published) : [](Result<core::StreamPosition>) {});
+  return Ok{};
+}
+
+Status Streams::cancel(const std::string& stream, std::string_view channel_of_caller) {
+  std::string channel = channel_of(stream);
+  if (channel.empty()) return make_error(ErrorCode::not_found, "no running stream '" + stream + "'");
+  if (!channel_of_caller.empty() && channel != channel_of_caller)
+    return make_error(ErrorCode::permission_denied, "the stream is not on a channel you are subscribed to");
+  if (auto ended = end(stream, "cancelled"); !ended) return ended;
+  if (!options_.cancel_url.empty() && notify_) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!options_.cancel_secret.empty()) headers.emplace_back("X-Switchboard-Secret", options_.cancel_secret);
+    notify_(options_.cancel_url,
+            R"({"stream":)" + native::json_quote(stream) + R"(,"channel":)" + native::json_quote(channel) +
+                R"(,"reason":"cancelled"})",
+            std::move(headers));
+  }
+  return Ok{};
+}
+
+std::vector<Streams::Snapshot> Streams::active(std::string_view channel) const {
+  std::vector<Snapshot> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, s] : streams_)
+    if (s.channel == channel) out.push_back(Snapshot{id, s.meta, s.text, s.seq});
+  return out;
+}
+
+std::string Streams::channel_of(const std::string& stream) const {
+  std::lock_guard lock(mutex_);
+  auto it = streams_.find(stream);
+  return it == streams_.end() ? std::string{} : it->second.channel;
+}
+
+void Streams::expire_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::seconds(1));
+    if (stopping_) return;
+    std::vector<std::string> idle;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, s] : streams_)
+      if (now - s.last_append >= options_.idle_timeout) idle.push_back(id);
+    lock.unlock();
+    for (const auto& id : idle) end(id, "timeout");
+    lock.lock();
+  }
+}
+
+}  // namespace sb::session

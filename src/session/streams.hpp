@@ -1,0 +1,82 @@
+#pragma once
+// Streams: long outputs (an LLM's answer) sent to a channel piece by piece. The backend starts a
+// stream, appends text deltas and ends it; subscribers get stream_start, stream_delta {seq},
+// stream_end. Someone who subscribes mid-stream first gets the text so far as one delta, then the
+// rest. A client may cancel: the stream ends with reason "cancelled" and the backend is told by a
+// webhook. A stream without appends for idle_timeout ends with reason "timeout". The finished
+// text is published into the channel as one message (stored when the namespace keeps history).
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.hpp"
+#include "core/hub.hpp"
+#include "core/namespaces.hpp"
+
+namespace sb::session {
+
+struct StreamOptions {
+  // A stream with no append for this long ends with reason "timeout". 60 s outlasts any model's
+  // pause between tokens while still freeing abandoned streams.
+  std::chrono::seconds idle_timeout{60};
+  std::string cancel_url;     // POSTed {stream, channel, reason} when a client cancels; empty: nobody
+  std::string cancel_secret;  // sent as X-Switchboard-Secret with that POST
+};
+
+class Streams {
+ public:
+  // Sends the cancel webhook; the server plugs in an HTTP client.
+  using Notify = std::function<void(const std::string& url, std::string body,
+                                    std::vector<std::pair<std::string, std::string>> headers)>;
+  Streams(core::Hub& hub, const core::Namespaces& namespaces, StreamOptions options, Notify notify);
+  ~Streams();
+
+  // Any thread, all of them.
+  Result<std::string> start(const std::string& channel, std::string meta_json);
+  Result<std::uint64_t> append(const std::string& stream, std::string_view delta);  // returns the seq
+  // Ends the stream; `published` gets the finished text's position in the channel.
+  Status end(const std::string& stream, const std::string& reason, core::PublishDone published = {});
+  // A client asked to stop: ends with "cancelled" and notifies the backend.
+  Status cancel(const std::string& stream, std::string_view channel_of_caller = {});
+
+  struct Snapshot {
+    std::string stream;
+    std::string meta;
+    std::string text;
+    std::uint64_t seq = 0;  // of the last delta in `text`
+  };
+  // The streams running on a channel, for someone who just subscribed.
+  std::vector<Snapshot> active(std::string_view channel) const;
+  // The channel a running stream is on, or empty.
+  std::string channel_of(const std::string& stream) const;
+
+ private:
+  struct Stream {
+    std::string channel;
+    std::string meta;
+    std::string text;
+    std::uint64_t seq = 0;
+    std::chrono::steady_clock::time_point last_append;
+  };
+  void expire_loop();
+
+  core::Hub& hub_;
+  const core::Namespaces& namespaces_;
+  StreamOptions options_;
+  Notify notify_;
+  // One mutex for all streams: relays happen under it so a snapshot and the deltas around it are
+  // cut at one point of each stream's sequence (lock order: this mutex, then a hub stripe).
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Stream> streams_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread expirer_;
+};
+
+}  // namespace sb::session
