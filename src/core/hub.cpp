@@ -44,7 +44,7 @@ Result<Hub::ChannelState*> Hub::state_locked(Stripe& stripe, std::string_view ch
     // The store knows where a channel with history stands, across restarts.
     auto position = history_->position(channel);
     if (!position) return position.error();
-    state.last_offset = position->offset;
+    state.last_offset = state.delivered_offset = position->offset;
     state.epoch = std::move(position->epoch);
     state.persistent = true;
   } else {
@@ -75,13 +75,14 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
       ++(*state)->subscribers;
       (*state)->shard_mask |= std::uint64_t{1} << shard_index;
     }
-    result.position = StreamPosition{(*state)->last_offset, (*state)->epoch};
+    result.position = StreamPosition{(*state)->delivered_offset, (*state)->epoch};
   }
   if (!since) return result;
 
-  // Recovery. The subscriber is registered, so every message not yet delivered to this shard
-  // will reach it live; what was delivered before is read from the store below. Both may hold
-  // the same message: the subscriber drops live copies at or below the last one recovered.
+  // Recovery. The subscriber is registered, so every message fanned out from now on reaches it
+  // live; what was fanned out before is in the store and read below. Both may hold the same
+  // messages (stored meanwhile, or posted before and run after the registration): the
+  // subscriber drops live copies at or below the last one recovered.
   if (since->epoch != result.position.epoch || since->offset > result.position.offset) return result;
   if (since->offset == result.position.offset) {
     result.recovered = true;
@@ -90,7 +91,8 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
   if (!policy.enabled() || !history_) return result;
   HistoryQuery query;
   query.after = since->offset;
-  query.limit = static_cast<std::size_t>(result.position.offset - since->offset);
+  // Everything retained after `since`: at most the namespace's size.
+  query.limit = policy.size;
   auto page = history_->read(channel, query);
   if (!page) return page.error();
   // The first missed message must still be there, or there is a hole the client cannot fill.
@@ -165,6 +167,7 @@ void Hub::publish(std::string_view channel, std::string_view data, const History
                                         std::move(frame), std::move(done)});
     return;
   }
+  s.delivered_offset = offset;
   fan_out_locked(s, channel, std::move(frame), offset);
   StreamPosition position{offset, s.epoch};
   lock.unlock();
@@ -204,7 +207,10 @@ void Hub::on_history_written(std::vector<PendingPublication>& batch, const std::
       // history before this commit must get the message live.
       std::lock_guard lock(stripe.mutex);
       auto it = stripe.channels.find(e.channel);
-      if (it != stripe.channels.end()) fan_out_locked(it->second, e.channel, std::move(batch[i].frame), e.offset);
+      if (it != stripe.channels.end()) {
+        it->second.delivered_offset = e.offset;
+        fan_out_locked(it->second, e.channel, std::move(batch[i].frame), e.offset);
+      }
     }
     batch[i].done(StreamPosition{e.offset, e.epoch});
   }
@@ -270,7 +276,7 @@ Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& 
     std::lock_guard lock(stripe.mutex);
     auto state = state_locked(stripe, channel, policy);
     if (!state) return state.error();
-    position = StreamPosition{(*state)->last_offset, (*state)->epoch};
+    position = StreamPosition{(*state)->delivered_offset, (*state)->epoch};
     // A channel without history or subscribers keeps no state.
     if (!(*state)->persistent && (*state)->subscribers == 0) stripe.channels.erase(std::string(channel));
   }

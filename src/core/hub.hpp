@@ -56,7 +56,9 @@ struct HubCounters {
 };
 
 struct SubscribeResult {
-  StreamPosition position;  // the channel's position when the subscription started
+  // The channel's position when the subscription started: the last message fanned out. Every
+  // later one reaches the subscriber; earlier ones may still arrive live and are to be dropped.
+  StreamPosition position;
   bool added = false;       // false: it was already subscribed
   // With `since`: whether every message after it was found (and is in `missed`, oldest first).
   // False when the epoch differs or the gap reaches beyond the retained history: the client has
@@ -116,7 +118,8 @@ class Hub {
 
  private:
   struct ChannelState {
-    std::uint64_t last_offset = 0;
+    std::uint64_t last_offset = 0;       // assigned to the last publication
+    std::uint64_t delivered_offset = 0;  // of the last publication fanned out (with history: stored)
     std::string epoch;
     std::uint32_t subscribers = 0;
     std::uint64_t shard_mask = 0;  // bit i: shard i has subscribers

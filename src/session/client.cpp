@@ -79,11 +79,15 @@ void Client::on_subscribe(const native::Command& command) {
   }
   send_frame(native::encode_subscribed(command.id, command.channel, result->position,
                                        since ? std::optional<bool>(result->recovered) : std::nullopt));
-  // Live copies of messages at or below the position this reply (and any recovery) covered may
-  // still be on their way to this worker: they are dropped, so the client sees each offset once.
+  // Live copies of messages at or below what this reply (and any recovery) covered may still be
+  // on their way to this worker: they are dropped, so the client sees each offset once.
   std::uint64_t floor = result->position.offset;
   if (since && result->recovered) {
-    for (const auto& m : result->missed) send_frame(native::encode_message(command.channel, m));
+    floor = since->offset;
+    for (const auto& m : result->missed) {
+      send_frame(native::encode_message(command.channel, m));
+      floor = m.offset;
+    }
   }
   auto sub = std::find_if(subscriptions_.begin(), subscriptions_.end(),
                           [&](const Subscription& s) { return s.channel == command.channel; });
