@@ -75,6 +75,7 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
     return HttpResponse{426, "application/json",
                         R"({"error":{"code":"INVALID_MESSAGE","message":"/ws is a WebSocket endpoint: send an upgrade request","retryable":false}})",
                         {{"Upgrade", "websocket"}}};
+  if (auto page = d_.web.serve(request)) return std::move(*page);
   const bool is_api = path.substr(0, 5) == "/api/";
   if (!is_api && path != "/metrics")
     return error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path)));

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "api/api_keys.hpp"
+#include "api/static_files.hpp"
 #include "api/stats.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
@@ -23,6 +24,7 @@ class HttpApi {
     const ApiKeys& keys;
     std::function<Stats()> stats;
     session::Streams& streams;
+    const StaticFiles& web;
   };
   explicit HttpApi(Dependencies dependencies);
 

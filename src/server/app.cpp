@@ -13,7 +13,7 @@
 namespace sb::server {
 
 App::App(Config config)
-    : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys) {
+    : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys), web_(config_.web_root) {
   validate(config_);
   for (const auto& ns : config_.namespaces) namespaces_.add(ns);
 
@@ -61,7 +61,7 @@ App::App(Config config)
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
       static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get()});
   api_ = std::make_unique<api::HttpApi>(
-      api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_});
+      api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_});
 }
 
 App::~App() {

@@ -43,6 +43,7 @@ class App {
   protocol::native::NativeEncoder encoder_;
   session::ClientRegistry registry_;
   api::ApiKeys keys_;
+  api::StaticFiles web_;
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history
   std::unique_ptr<core::Hub> hub_;

@@ -74,6 +74,7 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "threads") c.threads = static_cast<std::size_t>(positive_integer(node, key));
     else if (key == "log_level") c.log_level = string_value(node, key);
     else if (key == "log_format") c.log_format = string_value(node, key);
+    else if (key == "web_root") c.web_root = string_value(node, key);
     else if (key == "api_keys") {
       const toml::array* a = node.as_array();
       if (!a) throw ConfigError(key, "expected an array of strings");

@@ -31,6 +31,8 @@ struct Config {
   std::size_t threads = 0;            // 0: one per core
   std::string log_level = "info";     // trace, debug, info, warn, error, off
   std::string log_format = "text";    // text or json
+  // Built web pages (dashboard/, demo/). Default: the source tree's web/dist at build time.
+  std::string web_root = SWITCHBOARD_DEFAULT_WEB_ROOT;
   transport::Limits limits;
   std::size_t max_subscriptions = 1000;
   // A typing indicator not renewed within this time is ended by the server (limits.typing_timeout).

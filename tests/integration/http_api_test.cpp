@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "client/ws_client.hpp"
 #include "support/test_server.hpp"
@@ -176,6 +178,39 @@ TEST(HttpApiLimits, ABodyAboveTheLimitGets413) {
                         R"({"channel":"a","data":")" + std::string(2000, 'x') + "\"}");
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(http_request("127.0.0.1", server.port(), "GET", "/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace sb::test
+
+namespace sb::test {
+namespace {
+
+TEST(WebPages, AreServedFromTheWebRootAndNothingOutsideIt) {
+  const std::string root = ::testing::TempDir() + "webroot-" + std::to_string(::getpid());
+  std::filesystem::create_directories(root + "/dashboard/assets");
+  std::ofstream(root + "/dashboard/index.html") << "<h1>dash</h1>";
+  std::ofstream(root + "/dashboard/assets/app.js") << "console.log(1)";
+  std::ofstream(root + "/secret.txt") << "no";
+  TestServer server([&](server::Config& c) { c.web_root = root; });
+  auto get = [&](const std::string& target) { return http_request("127.0.0.1", server.port(), "GET", target); };
+  auto redirect = get("/dashboard");
+  EXPECT_EQ(redirect.status, 301);
+  EXPECT_EQ(redirect.header("Location"), "/dashboard/");
+  auto index = get("/dashboard/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_EQ(index.body, "<h1>dash</h1>");
+  EXPECT_EQ(index.header("Content-Type"), "text/html; charset=utf-8");
+  auto js = get("/dashboard/assets/app.js");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(get("/dashboard/../secret.txt").status, 404);
+  EXPECT_EQ(get("/dashboard/%2e%2e/secret.txt").status, 404);
+  EXPECT_EQ(get("/dashboard/missing.js").status, 404);
+  auto demo = get("/demo/");
+  EXPECT_EQ(demo.status, 404);
+  EXPECT_NE(demo.body.find("not built"), std::string::npos);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace
