@@ -11,6 +11,14 @@
 
 namespace sb::core {
 
+// Who may subscribe (docs/security.md). Personal channels `user#<id>` are their user's only, in
+// any namespace.
+enum class Access {
+  open,       // any connected client ("public" in the config)
+  protected_, // the token's `channels` claim must match
+  private_,   // a subscription token for that channel and user must come with the subscribe
+};
+
 struct NamespaceOptions {
   std::string name;  // "" for the default namespace
   // Whether WebSocket clients may publish (the backend always can, over HTTP).
@@ -21,6 +29,7 @@ struct NamespaceOptions {
   bool presence = false;
   // Whether subscribers are told when someone joins or leaves (needs presence).
   bool join_leave = false;
+  Access access = Access::open;
 };
 
 class Namespaces {

@@ -7,14 +7,29 @@
 
 #include "storage/memory_history.hpp"
 #include "storage/sqlite_history.hpp"
+#include "api/origin.hpp"
+#include "common/clock.hpp"
 #include "transport/http_client.hpp"
 #include <thread>
 
 namespace sb::server {
 
 App::App(Config config)
-    : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys), web_(config_.web_root) {
+    : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys), web_(config_.web_root),
+      admission_(config_.max_connections, config_.max_connections_per_ip,
+                 session::RateLimits{config_.rate_per_connection, config_.rate_burst, config_.rate_per_user,
+                                     config_.rate_user_burst}) {
   validate(config_);
+  std::vector<auth::JwtKey> keys;
+  try {
+    if (!config_.jwt_secret.empty()) keys.push_back(auth::key_from_secret(config_.jwt_secret));
+    if (!config_.jwt_public_key.empty()) keys.push_back(auth::key_from_pem_file(config_.jwt_public_key));
+    if (!config_.jwks_file.empty())
+      for (auto& k : auth::keys_from_jwks_file(config_.jwks_file)) keys.push_back(std::move(k));
+  } catch (const std::runtime_error& e) {
+    throw ConfigError("auth", e.what());
+  }
+  verifier_ = auth::JwtVerifier(std::move(keys), config_.jwt_leeway);
   for (const auto& ns : config_.namespaces) namespaces_.add(ns);
 
   transport::ServerOptions options;
@@ -59,7 +74,8 @@ App::App(Config config)
       });
   session_context_ = std::make_unique<session::SessionContext>(session::SessionContext{
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
-      static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get()});
+      static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get(),
+      verifier_.empty() ? nullptr : &verifier_, &admission_});
   api_ = std::make_unique<api::HttpApi>(
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_});
 }
@@ -95,7 +111,43 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
     reject = api::error_response(make_error(ErrorCode::not_found, "WebSocket endpoint is /ws"));
     return nullptr;
   }
-  return std::make_unique<session::Client>(*session_context_, worker.index(), worker.context());
+  if (!api::origin_allowed(request.header("Origin"), request.header("Host"), config_.allowed_origins)) {
+    reject = api::error_response(make_error(ErrorCode::permission_denied, "origin not allowed"));
+    return nullptr;
+  }
+  // A token on the upgrade (query or header) is checked before the 101, so a bad one never
+  // becomes a connection.
+  session::Identity identity;
+  std::string token;
+  if (!request.query_param("token", token)) {
+    std::string_view header = request.header("Authorization");
+    if (header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer "))
+      token = std::string(header.substr(7));
+  }
+  if (!token.empty()) {
+    auto claims = verifier_.empty() ? Result<auth::Claims>(make_error(ErrorCode::auth_failed, "tokens are not accepted: no key is configured"))
+                                    : verifier_.verify(token, unix_millis() / 1000);
+    if (!claims) {
+      reject = api::error_response(claims.error());
+      return nullptr;
+    }
+    identity.verified = true;
+    identity.user = claims->sub;
+    identity.info = claims->info;
+    identity.claims = std::move(*claims);
+  }
+  switch (admission_.admit(request.remote_address)) {
+    case session::Admission::Verdict::ok: break;
+    case session::Admission::Verdict::server_full:
+      reject = api::error_response(make_error(ErrorCode::unavailable, "server full (max_connections)"));
+      return nullptr;
+    case session::Admission::Verdict::ip_full:
+      reject = api::error_response(make_error(ErrorCode::rate_limit, "too many connections from this address"));
+      return nullptr;
+  }
+  const bool anonymous = config_.anonymous == "always" || (config_.anonymous == "loopback" && request.remote_is_loopback);
+  return std::make_unique<session::Client>(*session_context_, worker.index(), worker.context(), std::move(identity),
+                                           anonymous, request.remote_address);
 }
 
 api::Stats App::stats() const {

@@ -7,6 +7,8 @@
 
 #include "api/api_keys.hpp"
 #include "api/http_api.hpp"
+#include "auth/jwt.hpp"
+#include "session/limits.hpp"
 #include "api/stats.hpp"
 #include "core/history.hpp"
 #include "core/hub.hpp"
@@ -44,6 +46,8 @@ class App {
   session::ClientRegistry registry_;
   api::ApiKeys keys_;
   api::StaticFiles web_;
+  auth::JwtVerifier verifier_;
+  session::Admission admission_;
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history
   std::unique_ptr<core::Hub> hub_;

@@ -45,6 +45,13 @@ void apply_limits(Config& c, const toml::table& t) {
     else if (name == "close_timeout") c.limits.close_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "max_subscriptions") c.max_subscriptions = static_cast<std::size_t>(positive_integer(node, key));
     else if (name == "typing_timeout") c.typing_timeout = std::chrono::seconds(positive_integer(node, key));
+    else if (name == "max_connections") c.max_connections = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "max_connections_per_ip")
+      c.max_connections_per_ip = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "rate_per_connection") c.rate_per_connection = static_cast<double>(positive_integer(node, key));
+    else if (name == "rate_burst") c.rate_burst = static_cast<double>(positive_integer(node, key));
+    else if (name == "rate_per_user") c.rate_per_user = static_cast<double>(positive_integer(node, key));
+    else if (name == "rate_user_burst") c.rate_user_burst = static_cast<double>(positive_integer(node, key));
     else throw ConfigError(key, "unknown key");
   }
 }
@@ -61,6 +68,13 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
     else if (k.str() == "history_ttl") options.history.ttl = std::chrono::seconds(positive_integer(value, sub));
     else if (k.str() == "presence") options.presence = bool_value(value, sub);
     else if (k.str() == "join_leave") options.join_leave = bool_value(value, sub);
+    else if (k.str() == "access") {
+      const std::string access = string_value(value, sub);
+      if (access == "public") options.access = core::Access::open;
+      else if (access == "protected") options.access = core::Access::protected_;
+      else if (access == "private") options.access = core::Access::private_;
+      else throw ConfigError(sub, "expected public, protected or private, got '" + access + "'");
+    }
     else throw ConfigError(sub, "unknown key");
   }
   return options;
@@ -91,6 +105,24 @@ void apply_table(Config& c, const toml::table& root) {
         if (hk.str() == "engine") c.history_engine = string_value(value, sub);
         else if (hk.str() == "fsync") c.history_fsync = bool_value(value, sub);
         else throw ConfigError(sub, "unknown key");
+      }
+    } else if (key == "auth") {
+      const toml::table* t = node.as_table();
+      if (!t) throw ConfigError(key, "expected a table");
+      for (const auto& [ak, value] : *t) {
+        const std::string sub = "auth." + std::string(ak.str());
+        const std::string_view name = ak.str();
+        if (name == "jwt_secret") c.jwt_secret = string_value(value, sub);
+        else if (name == "jwt_public_key") c.jwt_public_key = string_value(value, sub);
+        else if (name == "jwks_file") c.jwks_file = string_value(value, sub);
+        else if (name == "leeway") c.jwt_leeway = std::chrono::seconds(positive_integer(value, sub));
+        else if (name == "anonymous") c.anonymous = string_value(value, sub);
+        else if (name == "allowed_origins") {
+          const toml::array* a = value.as_array();
+          if (!a) throw ConfigError(sub, "expected an array of strings");
+          c.allowed_origins.clear();
+          for (const auto& item : *a) c.allowed_origins.push_back(string_value(item, sub));
+        } else throw ConfigError(sub, "unknown key");
       }
     } else if (key == "streams") {
       const toml::table* t = node.as_table();
@@ -175,6 +207,7 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
   if (auto v = get("SWITCHBOARD_DATA_DIR")) c.data_dir = *v;
   if (auto v = get("SWITCHBOARD_LOG_LEVEL")) c.log_level = *v;
   if (auto v = get("SWITCHBOARD_LOG_FORMAT")) c.log_format = *v;
+  if (auto v = get("SWITCHBOARD_JWT_SECRET")) c.jwt_secret = *v;
   if (auto v = get("SWITCHBOARD_THREADS")) {
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -227,6 +260,13 @@ void validate(const Config& c) {
     if (!c.stream_cancel_url.empty() && !transport::parse_http_url(c.stream_cancel_url, host, port, target))
       throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
   }
+  if (c.anonymous != "loopback" && c.anonymous != "always" && c.anonymous != "never")
+    throw ConfigError("auth.anonymous", "expected loopback, always or never, got '" + c.anonymous + "'");
+  if (!c.jwt_secret.empty() && c.jwt_secret.size() < 32)
+    throw ConfigError("auth.jwt_secret", "must be at least 32 bytes");
+  for (const auto& origin : c.allowed_origins)
+    if (origin.find("://") == std::string::npos)
+      throw ConfigError("auth.allowed_origins", "'" + origin + "' is not an origin like https://app.example.com");
   if (c.history_engine != "sqlite" && c.history_engine != "memory")
     throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
   if (c.limits.max_message_size > 16 * 1024 * 1024)

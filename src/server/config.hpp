@@ -37,6 +37,25 @@ struct Config {
   std::size_t max_subscriptions = 1000;
   // A typing indicator not renewed within this time is ended by the server (limits.typing_timeout).
   std::chrono::seconds typing_timeout{5};
+  // [auth] (docs/security.md)
+  std::string jwt_secret;              // HS256/384/512 shared secret, at least 32 bytes
+  std::string jwt_public_key;          // path of a PEM public key (RS*/ES*)
+  std::string jwks_file;               // path of a JWKS file (several keys, chosen by kid)
+  std::chrono::seconds jwt_leeway{5};  // clock skew allowed on exp/nbf
+  // Who may connect without a token: "loopback" (clients on this machine: the dev default),
+  // "always" or "never".
+  std::string anonymous = "loopback";
+  // Origins allowed to open WebSockets from a browser, besides the server's own host: exact
+  // ("https://app.example.com") or a wildcard subdomain ("https://*.example.com"). Empty: the
+  // same host and localhost only.
+  std::vector<std::string> allowed_origins;
+  // [limits] admission and rates (session/limits.hpp)
+  std::size_t max_connections = 1'000'000;
+  std::size_t max_connections_per_ip = 10'000;
+  double rate_per_connection = 1000;
+  double rate_burst = 2000;
+  double rate_per_user = 2000;
+  double rate_user_burst = 4000;
   // [streams]: see session/streams.hpp.
   std::chrono::seconds stream_idle_timeout{60};
   std::string stream_cancel_url;

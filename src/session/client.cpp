@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <algorithm>
 
+#include "common/clock.hpp"
 #include "common/random.hpp"
 #include "core/channel_name.hpp"
 #include "session/registry.hpp"
@@ -14,21 +15,40 @@ namespace sb::session {
 namespace native = protocol::native;
 using native::CommandType;
 
-Client::Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io)
-    : context_(context), io_(io), shard_(shard), id_(random_hex(8)) {}
+Client::Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io, Identity identity,
+               bool anonymous_allowed, std::string remote_ip)
+    : context_(context), io_(io), shard_(shard), id_(random_hex(8)), identity_(std::move(identity)),
+      anonymous_allowed_(anonymous_allowed), remote_ip_(std::move(remote_ip)),
+      bucket_(context.admission ? context.admission->rates().per_connection : 1e9,
+              context.admission ? context.admission->rates().per_connection_burst : 1e9) {}
 
-Client::~Client() = default;
+namespace {
+std::int64_t unix_seconds() { return unix_millis() / 1000; }
+}  // namespace
+
+Client::~Client() {
+  // Here, not in on_close: a client whose 101 never got written is destroyed without opening.
+  if (context_.admission) context_.admission->release(remote_ip_);
+}
 
 void Client::on_open(transport::WsConnection& connection) {
   connection_ = &connection;
+  opened_at_ = connection.worker().now_seconds();
   context_.registry.add(*this);
-  send_frame(native::encode_connected(id_, {}, user_, context_.ping_interval_seconds));
+  if (!identity_.user.empty()) context_.registry.set_user(*this, identity_.user);
+  send_frame(native::encode_connected(id_, {}, identity_.user, context_.ping_interval_seconds));
 }
 
 void Client::on_message(std::string_view payload) {
   std::string id;
   auto command = native::decode(payload, id);
   if (!command) return send_error(id, command.error());
+  std::int64_t retry_after = 0;
+  if (!bucket_.take(std::chrono::steady_clock::now(), retry_after) ||
+      (identity_.verified && context_.admission && !context_.admission->take_user(identity_.user, retry_after)))
+    return send_error(command->id, make_error(ErrorCode::rate_limit, "too many requests; retry later"), retry_after);
+  if (!may_act() && command->type != CommandType::connect && command->type != CommandType::ping)
+    return send_error(command->id, make_error(ErrorCode::auth_failed, "send connect with a token first"));
   handle(*command);
 }
 
@@ -45,16 +65,55 @@ void Client::handle(native::Command& command) {
     case CommandType::event: return on_event(command);
     case CommandType::typing: return on_typing(command);
     case CommandType::stream_cancel: return on_stream_cancel(command);
+    case CommandType::refresh: return on_refresh(command);
   }
 }
 
-void Client::on_connect(native::Command& command) {
-  if (!command.user.empty() && command.user != user_) {
-    context_.registry.set_user(*this, command.user);
-    user_ = std::move(command.user);
+bool Client::adopt_token(const std::string& token, std::string_view id) {
+  auto claims = context_.verifier ? context_.verifier->verify(token, unix_seconds())
+                                  : Result<auth::Claims>(make_error(ErrorCode::auth_failed, "tokens are not accepted: no key is configured"));
+  if (!claims) {
+    send_error(id, claims.error());
+    disconnect(transport::close_code::auth_failed, "authentication failed");
+    return false;
   }
-  info_ = std::move(command.info);
-  send_frame(native::encode_connected(id_, command.id, user_, context_.ping_interval_seconds));
+  if (identity_.verified && claims->sub != identity_.user) {
+    send_error(id, make_error(ErrorCode::auth_failed, "a new token must be for the same user"));
+    disconnect(transport::close_code::auth_failed, "authentication failed");
+    return false;
+  }
+  if (claims->sub != identity_.user) context_.registry.set_user(*this, claims->sub);
+  identity_.verified = true;
+  identity_.user = claims->sub;
+  identity_.info = claims->info;
+  identity_.claims = std::move(*claims);
+  refresh_sent_ = false;
+  return true;
+}
+
+void Client::on_connect(native::Command& command) {
+  if (!command.token.empty()) {
+    if (!adopt_token(command.token, command.id)) return;
+  } else if (!identity_.verified) {
+    if (!anonymous_allowed_) {
+      send_error(command.id, make_error(ErrorCode::auth_failed, "a token is required ('token' in connect)"));
+      return disconnect(transport::close_code::auth_failed, "authentication required");
+    }
+    // Anonymous: the user is only what the client says, and is shown as such.
+    if (!command.user.empty() && command.user != identity_.user) {
+      context_.registry.set_user(*this, command.user);
+      identity_.user = std::move(command.user);
+    }
+    identity_.info = std::move(command.info);
+  }
+  send_frame(native::encode_connected(id_, command.id, identity_.user, context_.ping_interval_seconds));
+}
+
+void Client::on_refresh(const native::Command& command) {
+  if (!identity_.verified)
+    return send_error(command.id, make_error(ErrorCode::auth_failed, "refresh needs a connection made with a token"));
+  if (!adopt_token(command.token, command.id)) return;
+  send_frame(native::encode_refreshed(command.id, identity_.claims.exp));
 }
 
 void Client::on_subscribe(const native::Command& command) {
@@ -66,6 +125,9 @@ void Client::on_subscribe(const native::Command& command) {
   if (known == subscriptions_.end() && subscriptions_.size() >= context_.max_subscriptions)
     return send_error(command.id, make_error(ErrorCode::permission_denied,
                                              "too many subscriptions on this connection (max_subscriptions)"));
+  if (auto allowed = check_subscribe(**ns, command.channel, identity_, command.token, context_.verifier, unix_seconds());
+      !allowed)
+    return send_error(command.id, allowed.error());
   const core::StreamPosition* since = command.since ? &*command.since : nullptr;
   auto result = context_.hub.subscribe(shard_, command.channel, *this, (*ns)->history, since);
   if (!result) return send_error(command.id, result.error());
@@ -134,9 +196,8 @@ void Client::on_publish(const native::Command& command) {
   if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
   auto ns = context_.namespaces.find(command.channel);
   if (!ns) return send_error(command.id, ns.error());
-  if (!(*ns)->client_publish)
-    return send_error(command.id, make_error(ErrorCode::permission_denied,
-                                             "clients may not publish in this namespace (client_publish = false)"));
+  if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
+    return send_error(command.id, allowed.error());
   // Publishing without an id is fire-and-forget: no reply (not even an error), the cheapest path.
   if (command.id.empty()) {
     context_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {});
@@ -193,6 +254,19 @@ void Client::leave(Subscription& s) {
 void Client::on_tick(std::uint32_t now) {
   for (auto& s : subscriptions_)
     if (s.typing_until != 0 && now >= s.typing_until) stop_typing(s);
+  if (!may_act()) {
+    if (now - opened_at_ >= context_.auth_timeout_seconds)
+      disconnect(transport::close_code::auth_failed, "no token in time");
+    return;
+  }
+  const std::int64_t exp = identity_.verified ? identity_.claims.exp : 0;
+  if (exp == 0) return;
+  const std::int64_t unix_now = unix_seconds();
+  if (unix_now >= exp) return disconnect(transport::close_code::token_expired, "token expired");
+  if (!refresh_sent_ && unix_now >= exp - context_.refresh_before_seconds) {
+    refresh_sent_ = true;
+    send_frame(native::encode_refresh_required(exp - unix_now));
+  }
 }
 
 void Client::on_presence(const native::Command& command) {
@@ -211,9 +285,8 @@ void Client::on_event(const native::Command& command) {
   if (!ns) return send_error(command.id, ns.error());
   if (!find_subscription(command.channel))
     return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
-  if (!(*ns)->client_publish)
-    return send_error(command.id, make_error(ErrorCode::permission_denied,
-                                             "clients may not send events in this namespace (client_publish = false)"));
+  if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
+    return send_error(command.id, allowed.error());
   context_.hub.relay(command.channel,
                      make_shared_bytes(native::encode_event(command.channel, command.event, command.data, member())),
                      this);
@@ -225,9 +298,8 @@ void Client::on_typing(const native::Command& command) {
   if (!ns) return send_error(command.id, ns.error());
   Subscription* s = find_subscription(command.channel);
   if (!s) return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
-  if (!(*ns)->client_publish)
-    return send_error(command.id, make_error(ErrorCode::permission_denied,
-                                             "clients may not send events in this namespace (client_publish = false)"));
+  if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
+    return send_error(command.id, allowed.error());
   if (command.typing) {
     // Only a change is relayed; a renewal just pushes the expiry back.
     const bool was_typing = s->typing_until != 0;
@@ -283,6 +355,8 @@ void Client::send_frame(std::string frame) {
   if (connection_) connection_->send(make_shared_bytes(std::move(frame)));
 }
 
-void Client::send_error(std::string_view id, const Error& error) { send_frame(native::encode_error(id, error)); }
+void Client::send_error(std::string_view id, const Error& error, std::int64_t retry_after_ms) {
+  send_frame(native::encode_error(id, error, retry_after_ms));
+}
 
 }  // namespace sb::session

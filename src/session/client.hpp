@@ -10,6 +10,8 @@
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
 #include "protocol/native/codec.hpp"
+#include "session/limits.hpp"
+#include "session/permissions.hpp"
 #include "transport/ws_connection.hpp"
 #include "transport/ws_handler.hpp"
 
@@ -30,11 +32,21 @@ struct SessionContext {
   // A typing indicator not renewed for this long ends by itself (typing: false is relayed).
   std::uint32_t typing_timeout_seconds = 5;
   Streams* streams = nullptr;
+  const auth::JwtVerifier* verifier = nullptr;  // null: no key configured, tokens are refused
+  Admission* admission = nullptr;
+  // refresh_required goes out this long before the token expires.
+  std::int64_t refresh_before_seconds = 30;
+  // A connection that is neither verified nor allowed anonymously must send its token within this.
+  std::uint32_t auth_timeout_seconds = 10;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
  public:
-  Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io);
+  // `identity` is verified when the upgrade carried a valid token; otherwise the client may act
+  // only if `anonymous_allowed`, or after a `connect` with a token. `remote_ip` was admitted by
+  // context.admission and is released on close.
+  Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io, Identity identity,
+         bool anonymous_allowed, std::string remote_ip);
   ~Client() override;
 
   // transport::WsHandler
@@ -50,12 +62,16 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void disconnect(std::uint16_t code, std::string_view reason);
 
   const std::string& id() const noexcept { return id_; }
-  const std::string& user() const noexcept { return user_; }
+  const std::string& user() const noexcept { return identity_.user; }
   boost::asio::io_context& context() const noexcept { return io_; }
 
  private:
   void handle(protocol::native::Command& command);
   void on_connect(protocol::native::Command& command);
+  void on_refresh(const protocol::native::Command& command);
+  bool may_act() const noexcept { return identity_.verified || anonymous_allowed_; }
+  // Verifies a connect/refresh token into identity_; false after answering with the error.
+  bool adopt_token(const std::string& token, std::string_view id);
   void on_subscribe(const protocol::native::Command& command);
   void on_unsubscribe(const protocol::native::Command& command);
   void on_publish(const protocol::native::Command& command);
@@ -66,22 +82,26 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_stream_cancel(const protocol::native::Command& command);
   // Sends the streams running on a channel to this client, which just subscribed.
   void catch_up_streams(const std::string& channel);
-  core::Member member() const { return core::Member{id_, user_, info_}; }
+  core::Member member() const { return core::Member{id_, identity_.user, identity_.info}; }
   struct Subscription;
   Subscription* find_subscription(std::string_view channel);
   // Ends what a subscription holds besides the hub's entry: typing, presence (with `leave`).
   void leave(Subscription& subscription);
   void stop_typing(Subscription& subscription);
   void send_frame(std::string frame);
-  void send_error(std::string_view id, const Error& error);
+  void send_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
 
   SessionContext& context_;
   boost::asio::io_context& io_;
   transport::WsConnection* connection_ = nullptr;
   std::size_t shard_;
   std::string id_;
-  std::string user_;
-  std::string info_;
+  Identity identity_;
+  bool anonymous_allowed_;
+  bool refresh_sent_ = false;
+  std::uint32_t opened_at_ = 0;  // worker clock
+  std::string remote_ip_;
+  TokenBucket bucket_;
   struct Subscription {
     std::string channel;
     // After a recovery: live copies of messages at or below this offset were already sent from

@@ -30,6 +30,8 @@ inline constexpr std::uint16_t internal_error = 1011;    // a bug of ours in thi
 inline constexpr std::uint16_t disconnected = 4000;      // by the HTTP API: do not reconnect
 inline constexpr std::uint16_t slow_consumer = 4001;     // send queue over its limit: reconnect and recover
 inline constexpr std::uint16_t ping_timeout = 4002;      // no sign of life: reconnect
+inline constexpr std::uint16_t auth_failed = 4003;       // bad or missing credentials: do not retry as is
+inline constexpr std::uint16_t token_expired = 4004;     // token expired without a refresh: reconnect with a new one
 }  // namespace close_code
 
 // Appends the header of an unmasked, final server frame carrying `payload_size` bytes.

@@ -73,6 +73,13 @@ Result<Command> decode(std::string_view text, std::string& id) {
     }
     return c;
   }
+  if (type == "refresh") {
+    c.type = CommandType::refresh;
+    auto token = required_string(*o, "token");
+    if (!token) return token.error();
+    c.token = std::move(*token);
+    return c;
+  }
   if (type == "stream_cancel") {
     c.type = CommandType::stream_cancel;
     auto stream = required_string(*o, "stream");
@@ -110,6 +117,10 @@ Result<Command> decode(std::string_view text, std::string& id) {
     if (!channel) return channel.error();
     c.channel = std::move(*channel);
     if (c.type == CommandType::subscribe) {
+      if (const json::value* v = o->if_contains("token")) {
+        if (!v->is_string()) return invalid("field 'token' must be a string");
+        c.token = std::string(v->get_string());
+      }
       if (const json::value* v = o->if_contains("since")) {
         const json::object* since = v->if_object();
         const json::value* offset = since ? since->if_contains("offset") : nullptr;
@@ -332,13 +343,22 @@ std::string encode_published(std::string_view id, std::string_view channel, cons
 
 std::string encode_pong(std::string_view id) { return frame(start("pong", id) + "}"); }
 
-std::string encode_error(std::string_view id, const Error& error) {
+std::string encode_error(std::string_view id, const Error& error, std::int64_t retry_after_ms) {
   std::string s = start("error", id);
   s.append(R"(,"code":")").append(error_code_name(error.code)).push_back('"');
   s.append(R"(,"message":)").append(json_quote(error.message));
   s.append(R"(,"retryable":)").append(error.retryable() ? "true" : "false");
+  if (retry_after_ms > 0) s.append(R"(,"retry_after":)").append(std::to_string(retry_after_ms));
   s.push_back('}');
   return frame(s);
+}
+
+std::string encode_refresh_required(std::int64_t expires_in_seconds) {
+  return frame(start("refresh_required", {}) + R"(,"expires_in":)" + std::to_string(expires_in_seconds) + "}");
+}
+
+std::string encode_refreshed(std::string_view id, std::int64_t expires_at) {
+  return frame(start("refreshed", id) + R"(,"expires_at":)" + std::to_string(expires_at) + "}");
 }
 
 std::string message_json(const core::Publication& p) {

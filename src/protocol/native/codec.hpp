@@ -17,7 +17,8 @@ namespace sb::protocol::native {
 inline constexpr int protocol_version = 1;
 
 enum class CommandType {
-  connect, subscribe, unsubscribe, publish, ping, history, presence, presence_stats, event, typing, stream_cancel
+  connect, subscribe, unsubscribe, publish, ping, history, presence, presence_stats, event, typing, stream_cancel,
+  refresh
 };
 
 struct Command {
@@ -27,7 +28,7 @@ struct Command {
   std::string data;     // publish: the `data` value, serialized JSON
   std::string user;     // connect: who this client is (until tokens carry it)
   std::string info;     // connect: serialized JSON object shown with the user, or empty
-  std::string token;    // connect: reserved for authentication
+  std::string token;    // connect, refresh: a JWT; subscribe: a subscription token (private namespaces)
   std::optional<core::StreamPosition> since;  // subscribe: recover from this position
   // history: offsets after `after` (oldest first) or before `before` (newest first)
   std::uint64_t after = 0;
@@ -82,7 +83,11 @@ std::string messages_json(const std::vector<core::StoredMessage>& messages);
 std::string encode_unsubscribed(std::string_view id, std::string_view channel);
 std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position);
 std::string encode_pong(std::string_view id);
-std::string encode_error(std::string_view id, const Error& error);
+// `retry_after_ms` > 0 adds `retry_after` (RATE_LIMIT).
+std::string encode_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
+// Sent before the connection's token expires: answer with `refresh` {token}.
+std::string encode_refresh_required(std::int64_t expires_in_seconds);
+std::string encode_refreshed(std::string_view id, std::int64_t expires_at);
 // The payload of a `message` frame, without the WebSocket header (also used by the HTTP API).
 std::string message_json(const core::Publication& publication);
 

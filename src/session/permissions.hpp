@@ -1,0 +1,31 @@
+#pragma once
+// Who may do what on a channel: the rules of docs/security.md in one place.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "auth/jwt.hpp"
+#include "common/error.hpp"
+#include "core/namespaces.hpp"
+
+namespace sb::session {
+
+// What the server knows about a connection's user.
+struct Identity {
+  bool verified = false;  // a token was checked; user and claims come from it
+  std::string user;       // the token's sub, or what an anonymous client declared in `connect`
+  std::string info;       // serialized JSON object, or empty
+  auth::Claims claims;    // meaningful when verified
+};
+
+// The user a personal channel belongs to (`user#42` or `ns:user#42` → "42"), or nullopt.
+std::optional<std::string_view> personal_channel_owner(std::string_view channel);
+
+// `subscription_token` is checked only in private namespaces, with `verifier` at `now`.
+Status check_subscribe(const core::NamespaceOptions& ns, std::string_view channel, const Identity& identity,
+                       std::string_view subscription_token, const auth::JwtVerifier* verifier, std::int64_t now);
+// Client publish and client events (typing included).
+Status check_publish(const core::NamespaceOptions& ns, std::string_view channel, const Identity& identity);
+
+}  // namespace sb::session

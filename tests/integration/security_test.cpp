@@ -1,0 +1,240 @@
+// Authentication, channel permissions, origins and limits, against hostile or careless clients.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "auth/jwt.hpp"
+#include "client/ws_client.hpp"
+#include "common/clock.hpp"
+#include "support/raw_ws.hpp"
+#include "support/test_server.hpp"
+
+namespace sb::test {
+namespace {
+
+namespace json = boost::json;
+using client::WsClient;
+
+const std::string secret = "test-secret-0123456789-0123456789-abcdef";
+
+std::int64_t now_s() { return unix_millis() / 1000; }
+
+std::string token(json::object claims) {
+  if (!claims.contains("exp")) claims["exp"] = now_s() + 3600;
+  return auth::sign_hs("HS256", secret, json::serialize(claims));
+}
+
+void secure(server::Config& c) {
+  c.jwt_secret = secret;
+  c.anonymous = "never";
+  core::NamespaceOptions team{"team", true};
+  team.access = core::Access::protected_;
+  team.presence = true;
+  c.namespaces.push_back(team);
+  core::NamespaceOptions dm{"dm", true};
+  dm.access = core::Access::private_;
+  c.namespaces.push_back(dm);
+}
+
+std::unique_ptr<WsClient> connect_with(std::uint16_t port, const std::string& t) {
+  auto c = WsClient::connect("127.0.0.1", port);
+  auto r = c->request(json::object{{"type", "connect"}, {"token", t}});
+  EXPECT_TRUE(r);
+  EXPECT_EQ(r->at("type"), "connected") << json::serialize(*r);
+  return c;
+}
+
+std::string code_of(WsClient& c, json::object request) {
+  auto r = c.request(std::move(request));
+  if (!r) return "no reply";
+  if (r->at("type") != "error") return std::string(r->at("type").as_string());
+  return std::string(r->at("code").as_string());
+}
+
+TEST(Auth, ATokenInConnectSetsTheUserAndTheInfoShownInPresence) {
+  TestServer server(secure);
+  auto c = WsClient::connect("127.0.0.1", server.port());
+  auto r = c->request(json::object{
+      {"type", "connect"},
+      {"token", token({{"sub", "u1"}, {"info", json::object{{"name", "Ann"}}}, {"channels", json::array{"team:*"}}})},
+      {"user", "someone-else"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("user"), "u1");  // the token decides, not the request
+  c->subscribe("team:alpha");
+  auto members = c->request(json::object{{"type", "presence"}, {"channel", "team:alpha"}});
+  EXPECT_EQ(members->at("members").as_array()[0].at("info").at("name"), "Ann");
+}
+
+TEST(Auth, TokensOnTheUpgradeQueryOrHeaderAreAccepted) {
+  TestServer server(secure);
+  const std::string t = token({{"sub", "q"}});
+  auto by_query = WsClient::connect("127.0.0.1", server.port(), "/ws?token=" + t);
+  EXPECT_EQ(by_query->greeting().at("user"), "q");
+  RawWs by_header(server.port());
+  std::string head = by_header.upgrade("/ws", "Authorization: Bearer " + t + "\r\n");
+  EXPECT_NE(head.find("101"), std::string::npos) << head;
+  auto greeting = by_header.read_frame();
+  ASSERT_TRUE(greeting);
+  EXPECT_NE(greeting->payload.find(R"("user":"q")"), std::string::npos);
+}
+
+TEST(Auth, BadTokensAreRefusedBeforeOrAtConnect) {
+  TestServer server(secure);
+  // On the upgrade: an HTTP 401, no WebSocket.
+  for (const std::string& bad : {std::string("garbage"), token({{"sub", "x"}, {"exp", now_s() - 100}}),
+                                 auth::sign_hs("HS256", secret + "-wrong", R"({"sub":"x"})"),
+                                 auth::base64url_encode(R"({"alg":"none"})") + "." +
+                                     auth::base64url_encode(R"({"sub":"x"})") + "."}) {
+    RawWs raw(server.port());
+    std::string head = raw.upgrade("/ws?token=" + bad);
+    EXPECT_NE(head.find("401"), std::string::npos) << head;
+  }
+  // In connect: an AUTH_FAILED error, then close 4003.
+  auto c = WsClient::connect("127.0.0.1", server.port());
+  auto r = c->request(json::object{{"type", "connect"}, {"token", "not.a.token"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("code"), "AUTH_FAILED");
+  EXPECT_EQ(c->wait_closed(), 4003);
+}
+
+TEST(Auth, WithoutATokenNothingButConnectIsAllowedWhenAnonymousIsOff) {
+  TestServer server(secure);
+  auto c = WsClient::connect("127.0.0.1", server.port());
+  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "lobby"}}), "AUTH_FAILED");
+  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "lobby"}, {"data", 1}}), "AUTH_FAILED");
+  EXPECT_EQ(code_of(*c, {{"type", "ping"}}), "pong");
+  EXPECT_EQ(code_of(*c, {{"type", "connect"}, {"user", "me"}}), "AUTH_FAILED");
+  EXPECT_EQ(c->wait_closed(), 4003);
+}
+
+TEST(Auth, AnonymousClientsAreLetInFromLoopbackByDefault) {
+  TestServer server([](server::Config& c) { c.jwt_secret = secret; });  // anonymous = "loopback"
+  auto c = WsClient::connect("127.0.0.1", server.port());
+  c->subscribe("lobby");
+  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "lobby"}, {"data", 1}}), "published");
+}
+
+TEST(Permissions, ProtectedNamespacesFollowTheChannelsAndPublishClaims) {
+  TestServer server(secure);
+  auto c = connect_with(server.port(),
+                        token({{"sub", "u1"}, {"channels", json::array{"team:a*"}}, {"publish", json::array{"team:alpha"}}}));
+  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "team:alpha"}}), "subscribed");
+  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "team:beta"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "team:alpha"}, {"data", 1}}), "published");
+  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "team:alpine"}, {"data", 1}}), "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*c, {{"type", "typing"}, {"channel", "team:alpha"}, {"typing", true}}), "relayed");
+  // Reading rights without publishing rights: no typing, no events either.
+  auto reader = connect_with(server.port(), token({{"sub", "u2"}, {"channels", json::array{"team:*"}}}));
+  EXPECT_EQ(code_of(*reader, {{"type", "subscribe"}, {"channel", "team:alpha"}}), "subscribed");
+  EXPECT_EQ(code_of(*reader, {{"type", "typing"}, {"channel", "team:alpha"}, {"typing", true}}), "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*reader, {{"type", "event"}, {"channel", "team:alpha"}, {"event", "x"}}), "PERMISSION_DENIED");
+  // Denied requests leave the connection up.
+  EXPECT_EQ(code_of(*c, {{"type", "ping"}}), "pong");
+}
+
+TEST(Permissions, PrivateChannelsNeedASubscriptionTokenForThatChannelAndUser) {
+  TestServer server(secure);
+  auto c = connect_with(server.port(), token({{"sub", "u1"}}));
+  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+                         {"token", token({{"sub", "u2"}, {"channel", "dm:u1-u2"}})}}),
+            "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+                         {"token", token({{"sub", "u1"}, {"channel", "dm:u1-u3"}})}}),
+            "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+                         {"token", token({{"sub", "u1"}, {"channel", "dm:u1-u2"}})}}),
+            "subscribed");
+}
+
+TEST(Permissions, PersonalChannelsAreTheirUsersOnly) {
+  TestServer server([](server::Config& c) {
+    secure(c);
+    c.anonymous = "always";
+  });
+  auto owner = connect_with(server.port(), token({{"sub", "42"}}));
+  auto other = connect_with(server.port(), token({{"sub", "43"}}));
+  auto anonymous = WsClient::connect("127.0.0.1", server.port());
+  anonymous->request(json::object{{"type", "connect"}, {"user", "42"}});  // claims to be 42
+  EXPECT_EQ(code_of(*owner, {{"type", "subscribe"}, {"channel", "user#42"}}), "subscribed");
+  EXPECT_EQ(code_of(*other, {{"type", "subscribe"}, {"channel", "user#42"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*anonymous, {{"type", "subscribe"}, {"channel", "user#42"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(code_of(*other, {{"type", "subscribe"}, {"channel", "team:user#42"}}), "PERMISSION_DENIED");
+}
+
+TEST(Auth, AnExpiringTokenAsksForARefreshAndClosesWith4004WithoutOne) {
+  TestServer server(secure);
+  // Expires in 2 s: well inside refresh_before (30 s), so refresh_required comes at once.
+  auto c = connect_with(server.port(), token({{"sub", "u1"}, {"exp", now_s() + 2}}));
+  auto asked = c->receive_type("refresh_required", std::chrono::seconds(3));
+  ASSERT_TRUE(asked);
+  EXPECT_LE(asked->at("expires_in").to_number<int>(), 2);
+  auto refreshed = c->request(json::object{{"type", "refresh"}, {"token", token({{"sub", "u1"}})}});
+  ASSERT_TRUE(refreshed);
+  EXPECT_EQ(refreshed->at("type"), "refreshed");
+  EXPECT_GT(refreshed->at("expires_at").to_number<std::int64_t>(), now_s() + 3000);
+  // A refresh for another user is refused (and ends the connection).
+  auto d = connect_with(server.port(), token({{"sub", "u1"}, {"exp", now_s() + 2}}));
+  EXPECT_EQ(code_of(*d, {{"type", "refresh"}, {"token", token({{"sub", "mallory"}})}}), "AUTH_FAILED");
+  EXPECT_EQ(d->wait_closed(), 4003);
+  // Nobody refreshes: closed at expiry.
+  auto e = connect_with(server.port(), token({{"sub", "u2"}, {"exp", now_s() + 1}}));
+  EXPECT_EQ(e->wait_closed(std::chrono::seconds(5)), 4004);
+  EXPECT_FALSE(c->closed());
+}
+
+TEST(Origins, BrowsersFromOtherSitesAreRefusedBeforeTheUpgrade) {
+  TestServer server([](server::Config& c) { c.allowed_origins = {"https://app.example.com", "https://*.example.org"}; });
+  auto status = [&](const std::string& origin) {
+    RawWs raw(server.port());
+    std::string head = raw.upgrade("/ws", origin.empty() ? "" : "Origin: " + origin + "\r\n");
+    return head.substr(9, 3);
+  };
+  EXPECT_EQ(status(""), "101");  // not a browser
+  EXPECT_EQ(status("https://app.example.com"), "101");
+  EXPECT_EQ(status("https://eu.example.org"), "101");
+  EXPECT_EQ(status("http://localhost"), "101");  // same host: the test's Host header is localhost
+  EXPECT_EQ(status("https://evil.com"), "403");
+  EXPECT_EQ(status("https://example.org"), "403");
+  EXPECT_EQ(status("https://app.example.com.evil.com"), "403");
+}
+
+TEST(Limits, RequestsAboveTheRateGetRateLimitWithRetryAfter) {
+  TestServer server([](server::Config& c) {
+    c.rate_per_connection = 5;
+    c.rate_burst = 5;
+  });
+  auto c = WsClient::connect("127.0.0.1", server.port());
+  int limited = 0;
+  std::int64_t retry_after = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = c->request(json::object{{"type", "ping"}});
+    ASSERT_TRUE(r);
+    if (r->at("type") == "error") {
+      EXPECT_EQ(r->at("code"), "RATE_LIMIT");
+      EXPECT_EQ(r->at("retryable"), true);
+      retry_after = r->at("retry_after").to_number<std::int64_t>();
+      ++limited;
+    }
+  }
+  EXPECT_GE(limited, 4);
+  EXPECT_GT(retry_after, 0);
+  EXPECT_LE(retry_after, 200);
+  EXPECT_FALSE(c->closed());
+}
+
+TEST(Limits, ConnectionsPerAddressAreCapped) {
+  TestServer server([](server::Config& c) { c.max_connections_per_ip = 2; });
+  auto a = WsClient::connect("127.0.0.1", server.port());
+  auto b = WsClient::connect("127.0.0.1", server.port());
+  RawWs third(server.port());
+  EXPECT_NE(third.upgrade().find("429"), std::string::npos);
+  a.reset();
+  EXPECT_TRUE(eventually([&] {
+    RawWs again(server.port());
+    return again.upgrade().find("101") != std::string::npos;
+  }));
+}
+
+}  // namespace
+}  // namespace sb::test
