@@ -13,8 +13,9 @@ namespace sb::core {
 // need millions of resets before two of its epochs could collide.
 std::string Hub::new_epoch() { return random_hex(6); }
 
-Hub::Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history)
-    : encoder_(encoder), history_(history) {
+Hub::Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history,
+         std::size_t max_recovery_bytes)
+    : encoder_(encoder), history_(history), max_recovery_bytes_(max_recovery_bytes) {
   if (shards.empty() || shards.size() > 64) throw std::invalid_argument("Hub needs 1 to 64 shards");
   for (auto* context : shards) {
     auto shard = std::make_unique<Shard>();
@@ -94,7 +95,12 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
   // Everything retained after `since`: at most the namespace's size.
   query.limit = policy.size;
   auto page = history_->read(channel, query);
-  if (!page) return page.error();
+  // The subscription stands either way; a store that cannot be read means the client reloads.
+  if (!page) return result;
+  // Too much to send in one go would overflow the connection's send queue: reload instead.
+  std::size_t bytes = 0;
+  for (const auto& m : page->messages) bytes += m.data.size() + 100;
+  if (bytes > max_recovery_bytes_) return result;
   // The first missed message must still be there, or there is a hole the client cannot fill.
   if (page->first_offset == 0 || page->first_offset > since->offset + 1) {
     // Nothing retained after `since` is fine only if nothing was committed after it yet.
@@ -192,12 +198,12 @@ void Hub::on_history_written(std::vector<PendingPublication>& batch, const std::
     const HistoryEntry& e = entries[i];
     Stripe& stripe = stripe_for(e.channel);
     if (!status) {
-      // Not stored, so not delivered. Forget the channel's state: the next publication reloads
-      // the last stored offset, and the offsets handed out in this batch are never seen.
+      // Not stored, so not delivered, and its offset is never used again. The channel moves to a
+      // new epoch: positions taken before cannot be trusted to recover across the hole.
       {
         std::lock_guard lock(stripe.mutex);
         auto it = stripe.channels.find(e.channel);
-        if (it != stripe.channels.end() && it->second.subscribers == 0) stripe.channels.erase(it);
+        if (it != stripe.channels.end() && it->second.epoch == e.epoch) it->second.epoch = new_epoch();
       }
       batch[i].done(status.error());
       continue;
@@ -271,23 +277,25 @@ void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* e
 
 Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
   StreamPosition position;
+  bool known = false;
   {
+    // Reading creates no state: asking about any number of channels costs no memory.
     Stripe& stripe = stripe_for(channel);
     std::lock_guard lock(stripe.mutex);
-    auto state = state_locked(stripe, channel, policy);
-    if (!state) return state.error();
-    position = StreamPosition{(*state)->delivered_offset, (*state)->epoch};
-    // A channel without history or subscribers keeps no state.
-    if (!(*state)->persistent && (*state)->subscribers == 0) stripe.channels.erase(std::string(channel));
+    if (auto it = stripe.channels.find(channel); it != stripe.channels.end()) {
+      position = StreamPosition{it->second.delivered_offset, it->second.epoch};
+      known = true;
+    }
   }
   if (!policy.enabled() || !history_) {
+    if (!known) position = StreamPosition{0, new_epoch()};
     HistoryPage empty;
     empty.position = position;
     return empty;
   }
   auto page = history_->read(channel, query);
   if (!page) return page.error();
-  page->position = position;
+  if (known) page->position = position;  // else the store's own position stands
   return page;
 }
 

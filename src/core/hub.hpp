@@ -73,7 +73,10 @@ class Hub {
  public:
   // shards[i] runs the subscribers that subscribe with shard index i. At most 64 shards.
   // `history` may be null when no namespace keeps history.
-  Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history = nullptr);
+  // A recovery larger than `max_recovery_bytes` is refused (recovered: false): it would not fit
+  // the connection's send queue.
+  Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history = nullptr,
+      std::size_t max_recovery_bytes = 2 * 1024 * 1024);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -168,6 +171,7 @@ class Hub {
   mutable std::array<Stripe, stripe_count> stripes_;
   std::atomic<std::uint64_t> publications_{0};
   HistoryStore* history_;
+  std::size_t max_recovery_bytes_;
   std::unique_ptr<HistoryWriter> writer_;  // last: its thread calls back into the hub
 };
 

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -44,6 +48,18 @@ App::App(Config config)
       },
       [this](const transport::HttpRequest& r, transport::HttpReply reply) { api_->handle(r, std::move(reply)); });
 
+  // Two servers on one data dir would hand out the same offsets: the second one does not start.
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(config_.data_dir, ec);
+    if (ec) throw ConfigError("data_dir", "cannot create '" + config_.data_dir + "': " + ec.message());
+    const std::string lock_path = config_.data_dir + "/switchboard.lock";
+    data_dir_lock_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (data_dir_lock_ < 0 || ::flock(data_dir_lock_, LOCK_EX | LOCK_NB) != 0) {
+      if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
+      throw std::runtime_error("data_dir '" + config_.data_dir + "' is in use by another switchboard process");
+    }
+  }
   bool any_history = config_.default_namespace.history.enabled();
   for (const auto& ns : config_.namespaces) any_history |= ns.history.enabled();
   if (any_history) {
@@ -56,13 +72,14 @@ App::App(Config config)
       try {
         history_ = std::make_unique<storage::SqliteHistory>(config_.data_dir + "/history.db", config_.history_fsync);
       } catch (const std::runtime_error& e) {
-        throw ConfigError("data_dir", e.what());
+        throw std::runtime_error(std::string("cannot use the history database: ") + e.what());
       }
     }
   }
   std::vector<boost::asio::io_context*> shards;
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
-  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get());
+  // Half the send queue: the rest stays for live traffic during the recovery.
+  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get(), config_.limits.max_send_queue / 2);
   session::StreamOptions stream_options{config_.stream_idle_timeout, config_.stream_cancel_url,
                                        config_.stream_cancel_secret};
   auto& webhook_context = server_->worker(0).context();
@@ -88,6 +105,7 @@ App::~App() {
   streams_.reset();
   hub_.reset();
   server_.reset();
+  if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
 }
 
 void App::start() {

@@ -55,6 +55,7 @@ class App {
   std::unique_ptr<session::SessionContext> session_context_;
   std::unique_ptr<api::HttpApi> api_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  int data_dir_lock_ = -1;  // flock'ed for the process's life: one server per data dir
 };
 
 }  // namespace sb::server

@@ -143,7 +143,8 @@ void Client::on_subscribe(const native::Command& command) {
                                        since ? std::optional<bool>(result->recovered) : std::nullopt));
   // Live copies of messages at or below what this reply (and any recovery) covered may still be
   // on their way to this worker: they are dropped, so the client sees each offset once.
-  std::uint64_t floor = result->position.offset;
+  // A repeated subscribe without `since` changes nothing: the live flow already covers it.
+  std::uint64_t floor = result->added ? result->position.offset : 0;
   if (since && result->recovered) {
     floor = since->offset;
     for (const auto& m : result->missed) {
@@ -226,6 +227,14 @@ void Client::on_history(const native::Command& command) {
   core::HistoryQuery query{command.after, command.before, command.limit, command.newest_first};
   auto page = context_.hub.history(command.channel, (*ns)->history, query);
   if (!page) return send_error(command.id, page.error());
+  // A page must fit the send queue with room to spare: cut it short, the client pages on.
+  const std::size_t budget = connection_->worker().limits().max_send_queue / 2;
+  std::size_t bytes = 0, keep = 0;
+  for (; keep < page->messages.size(); ++keep) {
+    bytes += page->messages[keep].data.size() + 64;
+    if (bytes > budget && keep > 0) break;
+  }
+  page->messages.resize(keep);
   send_frame(native::encode_history(command.id, command.channel, *page));
 }
 

@@ -131,7 +131,7 @@ Status SqliteHistory::append(std::span<const core::HistoryEntry> entries) {
 }
 
 Status SqliteHistory::append_locked(std::span<const core::HistoryEntry> entries) {
-  auto insert = prepare(writer_, "INSERT OR REPLACE INTO messages (channel, offset, ts, expires, data) VALUES (?, ?, ?, ?, ?)");
+  auto insert = prepare(writer_, "INSERT INTO messages (channel, offset, ts, expires, data) VALUES (?, ?, ?, ?, ?)");
   if (!insert) return insert.error();
   std::map<std::string_view, const core::HistoryEntry*> last_by_channel;
   for (const auto& e : entries) {
@@ -147,7 +147,8 @@ Status SqliteHistory::append_locked(std::span<const core::HistoryEntry> entries)
   }
   auto upsert = prepare(writer_,
                         "INSERT INTO channels (name, epoch, last_offset) VALUES (?, ?, ?) "
-                        "ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch, last_offset = excluded.last_offset");
+                        "ON CONFLICT (name) DO UPDATE SET epoch = excluded.epoch, "
+                        "last_offset = MAX(last_offset, excluded.last_offset)");
   if (!upsert) return upsert.error();
   auto trim = prepare(writer_, "DELETE FROM messages WHERE channel = ? AND offset <= ?");
   if (!trim) return trim.error();

@@ -107,6 +107,28 @@ TEST(History, RecoveryReportsAnUnknownEpochOrAGapTooOld) {
   for (int o = 8; o <= 10; ++o) EXPECT_EQ(third->receive_type("message")->at("offset"), o);
 }
 
+TEST(History, ARecoveryTooLargeForTheSendQueueIsRefusedAndTheConnectionStays) {
+  TestServer server([](server::Config& c) {
+    keep_history(c);
+    c.limits.max_send_queue = 64 * 1024;
+  });
+  auto c = WsClient::connect("127.0.0.1", server.port());
+  auto first = c->request(json::object{{"type", "subscribe"}, {"channel", "chat:big"}});
+  const std::string epoch(first->at("epoch").as_string());
+  c->request(json::object{{"type", "unsubscribe"}, {"channel", "chat:big"}});
+  const std::string kb(1000, 'k');
+  for (int i = 0; i < 100; ++i) c->publish("chat:big", kb);  // 100 KB, more than half the queue
+  auto reply = subscribe_since(*c, "chat:big", 0, epoch);
+  EXPECT_EQ(reply.at("recovered"), false);
+  // A history page is cut to fit, and says how far it got.
+  auto page = c->request(json::object{{"type", "history"}, {"channel", "chat:big"}, {"limit", 1000}});
+  ASSERT_TRUE(page);
+  auto n = page->at("messages").as_array().size();
+  EXPECT_GT(n, 0u);
+  EXPECT_LT(n, 100u);
+  EXPECT_FALSE(c->closed());
+}
+
 TEST(History, PagesThroughHistoryOverTheProtocolAndHttp) {
   TestServer server(keep_history);
   for (int i = 1; i <= 25; ++i)

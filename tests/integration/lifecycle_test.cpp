@@ -119,9 +119,22 @@ TEST(Lifecycle, ASecondServerOnATakenPortFailsToStart) {
   server::App second(config);
   EXPECT_THROW(second.start(), std::exception);
   const std::string log = ::testing::TempDir() + "taken.log";
-  Child child({"serve", "--listen", config.listen, "--data-dir", config.data_dir}, log);
+  Child child({"serve", "--listen", config.listen, "--data-dir", config.data_dir + "-child"}, log);
   EXPECT_EQ(child.wait_exit(), 1);
-  EXPECT_NE(read_file(log).find("in use"), std::string::npos) << read_file(log);
+  EXPECT_NE(read_file(log).find("Address already in use"), std::string::npos) << read_file(log);
+}
+
+TEST(Lifecycle, ASecondServerOnTheSameDataDirDoesNotStart) {
+  TestServer first;
+  server::Config config;
+  config.listen = "127.0.0.1:0";
+  config.data_dir = first.app().config().data_dir;
+  try {
+    server::App second(config);
+    FAIL() << "a second server started on the same data dir";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("in use by another switchboard"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Lifecycle, ABadConfigIsOneClearErrorAndExitCode2) {

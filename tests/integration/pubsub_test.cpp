@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "client/ws_client.hpp"
 #include "support/test_server.hpp"
@@ -131,6 +133,28 @@ TEST(PubSub, ManyPublishersKeepPerChannelOrder) {
     int p = static_cast<int>(data[0].as_int64());
     EXPECT_EQ(data[1].as_int64(), next[p]++);  // each publisher's messages in its order
   }
+}
+
+TEST(PubSub, SubscribingAgainToTheSameChannelLosesNothing) {
+  TestServer server;
+  auto reader = WsClient::connect("127.0.0.1", server.port());
+  reader->subscribe("steady");
+  std::atomic<bool> stop{false};
+  std::thread publisher([&] {
+    auto p = WsClient::connect("127.0.0.1", server.port());
+    for (int i = 0; i < 2000 && !stop; ++i) p->publish("steady", i);
+  });
+  // Repeated subscribes while messages flow: each is answered, none drops a message.
+  for (int i = 0; i < 50; ++i) reader->send_json(json::object{{"type", "subscribe"}, {"channel", "steady"}});
+  std::uint64_t last = 0;
+  for (int n = 0; n < 2000; ++n) {
+    auto m = reader->receive_type("message");
+    ASSERT_TRUE(m) << "after offset " << last;
+    ASSERT_EQ(m->at("offset").to_number<std::uint64_t>(), last + 1);
+    last = m->at("offset").to_number<std::uint64_t>();
+  }
+  stop = true;
+  publisher.join();
 }
 
 TEST(PubSub, ClientPublishIsRefusedWhereTheNamespaceForbidsIt) {

@@ -60,7 +60,7 @@ test('a streamed answer appears token by token, and cancel stops it', async (t) 
   assert.equal(await alice.locator('#ask').isEnabled(), true, 'ready for another question');
   const cancelled = await api('GET', `/api/history?channel=ai:${room}&reverse=true&limit=1`);
   assert.equal(cancelled.messages[0].data.reason, 'cancelled');
-  assert.equal(cancelled.messages[0].data.text, partial.replace(/^You asked: “long\?” /, 'You asked: “long?” '));
+  assert.equal(cancelled.messages[0].data.text, partial, 'the stored text is what the readers saw');
 
   assert.deepEqual(browser.errors, []);
 });
