@@ -117,7 +117,7 @@ TEST(History, ARecoveryTooLargeForTheSendQueueIsRefusedAndTheConnectionStays) {
   const std::string epoch(first->at("epoch").as_string());
   c->request(json::object{{"type", "unsubscribe"}, {"channel", "chat:big"}});
   const std::string kb(1000, 'k');
-  for (int i = 0; i < 100; ++i) c->publish("chat:big", kb);  // 100 KB, more than half the queue
+  for (int i = 0; i < 100; ++i) c->publish("chat:big", json::value(kb));  // 100 KB: over half the queue
   auto reply = subscribe_since(*c, "chat:big", 0, epoch);
   EXPECT_EQ(reply.at("recovered"), false);
   // A history page is cut to fit, and says how far it got.
