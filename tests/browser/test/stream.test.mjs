@@ -58,9 +58,12 @@ test('a streamed answer appears token by token, and cancel stops it', async (t) 
   assert.equal(await alice.locator('#stream-status').textContent(), 'cancelled');
   assert.equal(await alice.locator('#cancel').isDisabled(), true);
   assert.equal(await alice.locator('#ask').isEnabled(), true, 'ready for another question');
-  const cancelled = await api('GET', `/api/history?channel=ai:${room}&reverse=true&limit=1`);
-  assert.equal(cancelled.messages[0].data.reason, 'cancelled');
-  assert.equal(cancelled.messages[0].data.text, partial, 'the stored text is what the readers saw');
+  // The server stores the cut text too (its history write may finish just after the readers heard).
+  const cancelled = await waitFor('the cancelled answer stored', async () => {
+    const page = await api('GET', `/api/history?channel=ai:${room}&reverse=true&limit=1`);
+    return page.messages[0]?.data.reason === 'cancelled' && page.messages[0];
+  });
+  assert.equal(cancelled.data.text, partial, 'the stored text is what the readers saw');
 
   assert.deepEqual(browser.errors, []);
 });
