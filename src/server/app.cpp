@@ -152,7 +152,7 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
     identity.verified = true;
     identity.user = claims->sub;
     identity.info = claims->info;
-    identity.claims = std::move(*claims);
+    identity.claims = std::make_shared<const auth::Claims>(std::move(*claims));
   }
   switch (admission_.admit(request.remote_address)) {
     case session::Admission::Verdict::ok: break;

@@ -15,9 +15,14 @@ namespace sb::session {
 namespace native = protocol::native;
 using native::CommandType;
 
+// 60 random bits, in hex: unique among any number of live clients for practical purposes, and
+// short enough to stay in std::string's small buffer (no allocation, here and in the registry).
+constexpr std::size_t client_id_length = 15;
+
 Client::Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io, Identity identity,
                bool anonymous_allowed, std::string remote_ip)
-    : context_(context), io_(io), shard_(shard), id_(random_hex(8)), identity_(std::move(identity)),
+    : context_(context), io_(io), shard_(shard), id_(random_hex(8).substr(0, client_id_length)),
+      identity_(std::move(identity)),
       anonymous_allowed_(anonymous_allowed), remote_ip_(std::move(remote_ip)),
       bucket_(context.admission ? context.admission->rates().per_connection : 1e9,
               context.admission ? context.admission->rates().per_connection_burst : 1e9) {}
@@ -86,7 +91,7 @@ bool Client::adopt_token(const std::string& token, std::string_view id) {
   identity_.verified = true;
   identity_.user = claims->sub;
   identity_.info = claims->info;
-  identity_.claims = std::move(*claims);
+  identity_.claims = std::make_shared<const auth::Claims>(std::move(*claims));
   refresh_sent_ = false;
   return true;
 }
@@ -113,7 +118,7 @@ void Client::on_refresh(const native::Command& command) {
   if (!identity_.verified)
     return send_error(command.id, make_error(ErrorCode::auth_failed, "refresh needs a connection made with a token"));
   if (!adopt_token(command.token, command.id)) return;
-  send_frame(native::encode_refreshed(command.id, identity_.claims.exp));
+  send_frame(native::encode_refreshed(command.id, identity_.expires()));
 }
 
 void Client::on_subscribe(const native::Command& command) {
@@ -268,7 +273,7 @@ void Client::on_tick(std::uint32_t now) {
       disconnect(transport::close_code::auth_failed, "no token in time");
     return;
   }
-  const std::int64_t exp = identity_.verified ? identity_.claims.exp : 0;
+  const std::int64_t exp = identity_.expires();
   if (exp == 0) return;
   const std::int64_t unix_now = unix_seconds();
   if (unix_now >= exp) return disconnect(transport::close_code::token_expired, "token expired");

@@ -6,7 +6,11 @@ namespace sb::session {
 
 namespace {
 Error denied(std::string message) { return make_error(ErrorCode::permission_denied, std::move(message)); }
+const std::vector<std::string> no_patterns;
 }  // namespace
+
+const std::vector<std::string>& Identity::channels() const { return claims ? claims->channels : no_patterns; }
+const std::vector<std::string>& Identity::publish() const { return claims ? claims->publish : no_patterns; }
 
 std::optional<std::string_view> personal_channel_owner(std::string_view channel) {
   std::string_view local = channel;
@@ -28,7 +32,7 @@ Status check_subscribe(const core::NamespaceOptions& ns, std::string_view channe
       return Ok{};
     case core::Access::protected_:
       if (!identity.verified) return denied("this namespace needs a token");
-      if (!auth::any_matches(identity.claims.channels, channel))
+      if (!auth::any_matches(identity.channels(), channel))
         return denied("the token's 'channels' claim does not allow this channel");
       return Ok{};
     case core::Access::private_: {
@@ -55,7 +59,7 @@ Status check_publish(const core::NamespaceOptions& ns, std::string_view channel,
   // protected and private ones.
   if (ns.access == core::Access::open) return Ok{};
   if (!identity.verified) return denied("this namespace needs a token");
-  if (!auth::any_matches(identity.claims.publish, channel))
+  if (!auth::any_matches(identity.publish(), channel))
     return denied("the token's 'publish' claim does not allow this channel");
   return Ok{};
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Who may do what on a channel: the rules of docs/security.md in one place.
 #include <cstdint>
+#include <memory>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +18,12 @@ struct Identity {
   bool verified = false;  // a token was checked; user and claims come from it
   std::string user;       // the token's sub, or what an anonymous client declared in `connect`
   std::string info;       // serialized JSON object, or empty
-  auth::Claims claims;    // meaningful when verified
+  // The token's claims, when verified. On the heap: most connections of a busy server are idle
+  // subscribers, and this is most of a client's size.
+  std::shared_ptr<const auth::Claims> claims;
+  const std::vector<std::string>& channels() const;
+  const std::vector<std::string>& publish() const;
+  std::int64_t expires() const { return claims ? claims->exp : 0; }
 };
 
 // The user a personal channel belongs to (`user#42` or `ns:user#42` → "42"), or nullopt.

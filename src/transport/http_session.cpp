@@ -130,7 +130,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void become_websocket() {
     stream_.expires_never();
     std::string already_read = beast::buffers_to_string(buffer_.data());
-    auto connection = std::make_shared<WsConnection>(worker_, stream_.release_socket(), std::move(already_read));
+    tcp::socket socket = stream_.release_socket();
+    const tcp protocol = socket.local_endpoint().protocol();
+    const int fd = socket.release();
+    auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(already_read));
     connection->start(std::move(pending_handler_));
   }
 

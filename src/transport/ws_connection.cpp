@@ -18,8 +18,8 @@ constexpr std::size_t max_iov = 256;
 constexpr std::size_t keep_queue_capacity = 8;
 }  // namespace
 
-WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp::socket socket, std::string already_read)
-    : worker_(worker), socket_(std::move(socket)), leftover_(std::move(already_read)) {}
+WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read)
+    : worker_(worker), socket_(worker.context().get_executor(), protocol, fd), leftover_(std::move(already_read)) {}
 
 WsConnection::~WsConnection() = default;
 

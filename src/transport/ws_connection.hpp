@@ -27,7 +27,11 @@ class Worker;
 
 class WsConnection : public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(Worker& worker, boost::asio::ip::tcp::socket socket, std::string already_read);
+  // The socket type bound to the worker's own executor, not Asio's type-erased any_io_executor:
+  // the socket and every pending wait on it are smaller by the difference, per connection.
+  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
+  // Takes over the descriptor of an upgraded HTTP connection (`fd`, a connected TCP socket).
+  WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read);
   ~WsConnection();
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
@@ -68,7 +72,7 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void finish();  // closes the socket and tells the handler; idempotent
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
+  Socket socket_;
   std::unique_ptr<WsHandler> handler_;
   std::vector<SharedBytes> queue_;  // frames not yet fully written; [head_, end) pending
   std::size_t head_ = 0;            // first frame not fully written

@@ -21,7 +21,7 @@ TEST(PubSub, TheServerGreetsEachConnectionWithItsId) {
   auto b = WsClient::connect("127.0.0.1", server.port());
   EXPECT_EQ(a->greeting().at("type"), "connected");
   EXPECT_EQ(a->greeting().at("version"), 1);
-  EXPECT_EQ(a->client_id().size(), 16u);
+  EXPECT_EQ(a->client_id().size(), 15u);
   EXPECT_NE(a->client_id(), b->client_id());
 }
 
