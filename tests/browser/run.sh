@@ -33,7 +33,15 @@ export SB_WORK="$work"
 mkdir -p "$SB_DATA_DIR"
 cleanup() {
   local status=$?
-  if [ -f "$SB_PIDFILE" ]; then kill "$(cat "$SB_PIDFILE")" 2>/dev/null || true; fi
+  if [ -f "$SB_PIDFILE" ]; then
+    local pid
+    pid="$(cat "$SB_PIDFILE")"
+    if kill "$pid" 2>/dev/null; then
+      # Graceful shutdown takes up to limits.close_timeout (3 s); then it is killed.
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    fi
+  fi
   if [ "$status" -ne 0 ] && [ -f "$SB_LOG" ]; then
     echo "--- last lines of the server log ($SB_LOG) ---" >&2
     tail -n 30 "$SB_LOG" >&2 || true

@@ -30,8 +30,10 @@ export async function launchBrowser() {
       if (path) await page.goto(baseUrl() + path);
       return page;
     },
+    // Screenshots of the pages still open go to the run's work dir, which run.sh keeps only when
+    // something failed.
     async close(testName) {
-      if (errors.length && testName) await screenshots(context, testName);
+      if (testName) await screenshots(context, testName);
       await context.close();
       rmSync(profile, { recursive: true, force: true });
     },
