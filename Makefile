@@ -8,7 +8,7 @@ ifneq ($(shell command -v ccache),)
 CMAKE_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 endif
 
-.PHONY: deps build run test bench fuzz clean
+.PHONY: deps build web run demo test bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -17,10 +17,22 @@ build: deps
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The dashboard and demo pages (web/dist), served at /dashboard/ and /demo/.
+web:
+	@scripts/install-deps.sh web
+	@web/build.sh
+
+# The server keeps running without the pages if they cannot be built (no npm registry).
 run: build
+	@$(MAKE) --no-print-directory web || echo "warning: web pages not built; /dashboard/ and /demo/ will answer 404"
 	$(BUILD_DIR)/switchboard serve --listen $(LISTEN) --data-dir ./data
 
+# The same, with the namespaces the demo uses (chat rooms with history and presence, AI streams).
+demo: build web
+	$(BUILD_DIR)/switchboard serve --listen $(LISTEN) --data-dir ./data --config web/switchboard.demo.toml
+
 test: build
+	@scripts/install-deps.sh browser
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2 --timeout 600
 
 bench:

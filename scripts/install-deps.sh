@@ -10,10 +10,12 @@ packages=(
   libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
 )
-# Extra groups, asked for by `install-deps.sh bench` or `install-deps.sh browser`.
+# Extra groups: `web` (Node.js to build the pages), `browser` (and chromium, for the browser
+# tests), `bench` (and nats-server, a benchmark peer).
 for group in "$@"; do
   case "$group" in
     bench) packages+=(nats-server nodejs npm) ;;
+    web) packages+=(nodejs npm) ;;
     browser) packages+=(chromium nodejs npm) ;;
     *) echo "install-deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
