@@ -1,0 +1,137 @@
+/** Wire types of the native protocol v1 (docs/protocol.md) and the public data shapes. */
+
+/** A channel position: the offset of the last message, in an epoch (compare epochs first). */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+/** A message of a channel, live or recovered. */
+export interface Message<T = unknown> {
+  channel: string;
+  data: T;
+  offset: number;
+  /** Server wall-clock time of the publication, ms since the Unix epoch. */
+  ts: number;
+  /** The epoch `offset` belongs to. */
+  epoch: string;
+}
+
+export interface HistoryMessage<T = unknown> {
+  offset: number;
+  ts: number;
+  data: T;
+}
+
+export interface HistoryOptions {
+  /** Only messages with an offset above it. */
+  since?: number;
+  /** Only messages with an offset below it (0: no bound). */
+  before?: number;
+  /** 1 to 1000 (server default 100). */
+  limit?: number;
+  /** true: the newest first. */
+  reverse?: boolean;
+}
+
+export interface HistoryPage<T = unknown> {
+  channel: string;
+  messages: HistoryMessage<T>[];
+  /** The channel's last offset given out. */
+  offset: number;
+  epoch: string;
+  /** The oldest offset still retained (0 when none). */
+  firstOffset: number;
+}
+
+export interface PublishResult {
+  channel: string;
+  offset: number;
+  epoch: string;
+}
+
+/** A member of a channel with presence. */
+export interface Member {
+  client: string;
+  user: string;
+  info?: Record<string, unknown>;
+}
+
+export interface PresenceStats {
+  channel: string;
+  clients: number;
+  users: number;
+}
+
+export interface JoinLeaveEvent extends Member {
+  channel: string;
+}
+
+export interface TypingEvent {
+  channel: string;
+  client: string;
+  user: string;
+  typing: boolean;
+}
+
+/** A client event relayed by the server (`event` frame): never stored, no offset. */
+export interface ChannelEvent<T = unknown> {
+  channel: string;
+  event: string;
+  data?: T;
+  client: string;
+  user: string;
+}
+
+export interface StreamStartEvent {
+  channel: string;
+  stream: string;
+  meta?: Record<string, unknown>;
+}
+
+export interface StreamDeltaEvent {
+  channel: string;
+  stream: string;
+  seq: number;
+  delta: string;
+}
+
+export interface StreamEndEvent {
+  channel: string;
+  stream: string;
+  seq: number;
+  /** "done" (or the backend's reason), "cancelled", "timeout". */
+  reason: string;
+}
+
+/**
+ * The message a finished stream leaves in its channel: the server publishes the whole text as an
+ * ordinary message when the stream ends (stored if the namespace keeps history).
+ */
+export interface StreamResultData {
+  stream: string;
+  text: string;
+  reason: string;
+  meta?: Record<string, unknown>;
+}
+
+/** Minimal surface of a WebSocket used by the client: the browser's and `ws`'s both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Any server frame, as parsed JSON. */
+export interface ServerFrame {
+  type: string;
+  id?: string | number;
+  channel?: string;
+  [key: string]: unknown;
+}
