@@ -7,15 +7,33 @@
 #include <cstring>
 
 
+#include <boost/asio/bind_allocator.hpp>
+
 #include "transport/worker.hpp"
 
 namespace sb::transport {
 
 namespace {
+
+// Plain operator new/delete, of exactly the size asked. Asio treats std::allocator<void> as "use
+// the recycling allocator", which hands a long-lived wait a cached block left by a larger,
+// short-lived operation (Beast's HTTP read, ~580 bytes), kept for the connection's whole life.
+template <typename T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <typename U>
+  ExactAllocator(const ExactAllocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  template <typename U>
+  bool operator==(const ExactAllocator<U>&) const noexcept {
+    return true;
+  }
+};
+
 // iovecs per sendmsg: enough to batch hundreds of small frames, well under IOV_MAX (1024).
 constexpr std::size_t max_iov = 256;
-// A queue this long after draining is given back, so an idle connection holds no capacity.
-constexpr std::size_t keep_queue_capacity = 8;
 }  // namespace
 
 WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read)
@@ -102,14 +120,16 @@ void WsConnection::fail(std::uint16_t code, std::string_view reason) {
 }
 
 void WsConnection::wait_readable() {
+  // The wait every idle connection keeps pending: allocated at its own size (ExactAllocator).
   socket_.async_wait(boost::asio::socket_base::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       if (ec) {
-                         if (ec != boost::asio::error::operation_aborted) self->finish();
-                         return;
-                       }
-                       self->on_readable();
-                     });
+                     boost::asio::bind_allocator(ExactAllocator<void>(),
+                                                 [self = shared_from_this()](const boost::system::error_code& ec) {
+                                                   if (ec) {
+                                                     if (ec != boost::asio::error::operation_aborted) self->finish();
+                                                     return;
+                                                   }
+                                                   self->on_readable();
+                                                 }));
 }
 
 void WsConnection::on_readable() {
@@ -283,9 +303,10 @@ void WsConnection::flush() {
       }
     }
   }
-  queue_.clear();
+  // Drained: give the buffer back, so an idle connection holds none (the next burst allocates
+  // one, which costs far less than the sendmsg it comes with).
+  std::vector<SharedBytes>().swap(queue_);
   head_ = head_offset_ = 0;
-  if (queue_.capacity() > keep_queue_capacity) std::vector<SharedBytes>().swap(queue_);
   if (close_after_flush_) finish();
 }
 
