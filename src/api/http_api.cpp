@@ -213,7 +213,97 @@ HttpResponse HttpApi::history(const HttpRequest& request) const {
   return HttpResponse{200, "application/json", std::move(body), {}};
 }
 
+namespace {
+
+// One line of a piped body is one delta: a JSON string literal ("Hello, \nworld") when it is
+// one, so deltas may hold newlines, else the line as is. Empty lines are skipped (keep-alives).
+std::optional<std::string> delta_of_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) return std::nullopt;
+  if (line.front() == '"') {
+    json::error_code ec;
+    json::value v = json::parse(line, ec);
+    if (!ec && v.is_string()) return std::string(v.get_string());
+  }
+  return std::string(line);
+}
+
+// The body of /api/streams/{id}/pipe: complete lines go out as they arrive; at the end the
+// stream ends ("done") unless the query says end=false.
+class StreamPipe final : public transport::BodySink {
+ public:
+  StreamPipe(session::Streams& streams, std::string id, bool end) : streams_(streams), id_(std::move(id)), end_(end) {}
+
+  void on_data(std::string_view bytes) override {
+    pending_.append(bytes);
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = pending_.find('\n', start)) != std::string::npos; start = nl + 1)
+      append(std::string_view(pending_).substr(start, nl - start));
+    pending_.erase(0, start);
+    // A "line" longer than a stream may ever hold will not end well: take it as it is.
+    if (pending_.size() > 64 * 1024) {
+      append(pending_);
+      pending_.clear();
+    }
+  }
+
+  void on_end(std::function<void(HttpResponse)> reply) override {
+    if (!pending_.empty()) append(pending_);
+    if (failure_) return reply(error_response(*failure_));
+    if (!end_) return reply(json_response(json::object{{"stream", id_}, {"seq", seq_}}));
+    auto shared_reply = std::make_shared<std::function<void(HttpResponse)>>(std::move(reply));
+    const std::string id = id_;
+    const std::uint64_t seq = seq_;
+    auto ended = streams_.end(id_, "done", [id, seq, shared_reply](Result<core::StreamPosition> stored) {
+      if (!stored) return (*shared_reply)(error_response(stored.error()));
+      (*shared_reply)(json_response(
+          json::object{{"stream", id}, {"seq", seq}, {"offset", stored->offset}, {"epoch", stored->epoch}}));
+    });
+    if (!ended) (*shared_reply)(error_response(ended.error()));
+  }
+
+ private:
+  void append(std::string_view line) {
+    if (failure_) return;
+    auto delta = delta_of_line(line);
+    if (!delta) return;
+    auto seq = streams_.append(id_, *delta);
+    if (!seq) failure_ = seq.error();
+    else seq_ = *seq;
+  }
+
+  session::Streams& streams_;
+  std::string id_;
+  bool end_;
+  std::string pending_;
+  std::uint64_t seq_ = 0;
+  std::optional<Error> failure_;
+};
+
+// "/api/streams/{id}/pipe" -> id, else empty.
+std::string pipe_stream_id(std::string_view path) {
+  constexpr std::string_view prefix = "/api/streams/", suffix = "/pipe";
+  if (path.size() <= prefix.size() + suffix.size() || path.substr(0, prefix.size()) != prefix ||
+      path.substr(path.size() - suffix.size()) != suffix)
+    return {};
+  std::string_view id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+  return id.find('/') == std::string_view::npos ? std::string(id) : std::string{};
+}
+
+}  // namespace
+
 void HttpApi::streams(const HttpRequest& request, transport::HttpReply reply) const {
+  if (const std::string id = pipe_stream_id(request.path()); !id.empty()) {
+    // The whole body at once: the stream it names was not running when the head arrived, or
+    // it was sent without streaming. Same line rules as the streamed case.
+    if (d_.streams.channel_of(id).empty())
+      return reply(error_response(make_error(ErrorCode::not_found, "no running stream '" + id + "'")));
+    std::string end;
+    StreamPipe pipe(d_.streams, id, !(request.query_param("end", end) && end == "false"));
+    pipe.on_data(request.body);
+    pipe.on_end(std::move(reply));
+    return;
+  }
   auto body = parse_object(request);
   if (!body) return reply(error_response(body.error()));
   const std::string_view path = request.path();
@@ -257,6 +347,18 @@ void HttpApi::streams(const HttpRequest& request, transport::HttpReply reply) co
     return;
   }
   reply(error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path))));
+}
+
+std::unique_ptr<transport::BodySink> HttpApi::body_stream(const HttpRequest& head) const {
+  if (head.method != "POST") return nullptr;
+  const std::string id = pipe_stream_id(head.path());
+  if (id.empty()) return nullptr;
+  // Unauthorized (or unknown) pipes take the ordinary path, which answers with the error.
+  if (!d_.keys.check(head.header("Authorization"), head.remote_is_loopback)) return nullptr;
+  if (d_.streams.channel_of(id).empty()) return nullptr;
+  std::string end;
+  const bool end_at_eof = !(head.query_param("end", end) && end == "false");
+  return std::make_unique<StreamPipe>(d_.streams, id, end_at_eof);
 }
 
 HttpResponse HttpApi::presence(const HttpRequest& request, bool stats_only) const {

@@ -31,6 +31,8 @@ class HttpApi {
   // Answers through `reply`, at once or (publishing into a channel with history) from the history
   // writer's thread once the message is stored.
   void handle(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  // POST /api/streams/{id}/pipe, authorized: its body is appended line by line as it arrives.
+  std::unique_ptr<transport::BodySink> body_stream(const transport::HttpRequest& head) const;
 
  private:
   transport::HttpResponse route(const transport::HttpRequest& request, transport::HttpReply& reply) const;

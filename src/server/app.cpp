@@ -46,7 +46,8 @@ App::App(Config config)
       [this](transport::Worker& w, const transport::HttpRequest& r, transport::HttpResponse& reject) {
         return on_upgrade(w, r, reject);
       },
-      [this](const transport::HttpRequest& r, transport::HttpReply reply) { api_->handle(r, std::move(reply)); });
+      [this](const transport::HttpRequest& r, transport::HttpReply reply) { api_->handle(r, std::move(reply)); },
+      [this](const transport::HttpRequest& head) { return api_->body_stream(head); });
 
   // Two servers on one data dir would hand out the same offsets: the second one does not start.
   {

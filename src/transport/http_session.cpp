@@ -40,19 +40,85 @@ bool header_has_token(std::string_view value, std::string_view token) {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade, const HttpHandler& on_http)
-      : worker_(worker), stream_(std::move(socket)), on_upgrade_(on_upgrade), on_http_(on_http) {}
+  HttpSession(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade, const HttpHandler& on_http,
+              const BodyStreamHandler& on_body)
+      : worker_(worker), stream_(std::move(socket)), on_upgrade_(on_upgrade), on_http_(on_http), on_body_(on_body) {}
 
   void read(std::chrono::seconds timeout) {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
     parser_->body_limit(worker_.limits().max_http_body);
     stream_.expires_after(timeout);
+    // The head first: a request whose body is streamed (BodySink) is told apart before reading it.
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+ private:
+  HttpRequest head_of(const http::request_parser<http::string_body>::value_type& req) {
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
+    beast::error_code ep_ec;
+    auto endpoint = stream_.socket().remote_endpoint(ep_ec);
+    if (!ep_ec) {
+      request.remote_address = endpoint.address().to_string();
+      request.remote_is_loopback = endpoint.address().is_loopback();
+    }
+    return request;
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    if (on_body_ && !parser_->is_done()) {
+      if (auto sink = on_body_(head_of(parser_->get()))) return start_streaming(std::move(sink));
+    }
+    if (parser_->is_done()) return on_read({});
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
- private:
+  // The body goes to `sink` chunk by chunk; the connection closes after the answer.
+  void start_streaming(std::unique_ptr<BodySink> sink) {
+    worker_.stats().add(worker_.stats().http_requests);
+    keep_alive_ = false;
+    sink_ = std::move(sink);
+    chunk_ = std::make_unique<char[]>(chunk_size);
+    body_parser_.emplace(std::move(*parser_));
+    body_parser_->body_limit(boost::none);  // the sink bounds what it keeps
+    read_chunk();
+  }
+
+  void read_chunk() {
+    auto& body = body_parser_->get().body();
+    body.data = chunk_.get();
+    body.size = chunk_size;
+    body.more = true;
+    // A producer may pause between tokens; a minute of silence ends the request.
+    stream_.expires_after(keep_alive_timeout);
+    http::async_read_some(stream_, buffer_, *body_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_chunk(ec);
+    });
+  }
+
+  void on_chunk(beast::error_code ec) {
+    if (ec == http::error::need_buffer) ec = {};
+    const std::size_t used = chunk_size - body_parser_->get().body().size;
+    if (used > 0) sink_->on_data(std::string_view(chunk_.get(), used));
+    if (ec) {
+      sink_->on_abort();
+      return close();
+    }
+    if (!body_parser_->is_done()) return read_chunk();
+    sink_->on_end([self = shared_from_this()](HttpResponse response) {
+      auto& context = self->worker_.context();
+      boost::asio::post(context, [self = std::move(self), response = std::move(response)]() mutable {
+        self->write(std::move(response));
+      });
+    });
+  }
+
   void on_read(beast::error_code ec) {
     if (ec == http::error::body_limit) {
       return reply_error(413, "MESSAGE_TOO_LARGE", "request body above max_http_body");
@@ -69,17 +135,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     worker_.stats().add(worker_.stats().http_requests);
     auto req = parser_->release();
-    HttpRequest request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
+    HttpRequest request = head_of(req);
     request.body = std::move(req.body());
-    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
-    beast::error_code ep_ec;
-    auto endpoint = stream_.socket().remote_endpoint(ep_ec);
-    if (!ep_ec) {
-      request.remote_address = endpoint.address().to_string();
-      request.remote_is_loopback = endpoint.address().is_loopback();
-    }
     keep_alive_ = req.keep_alive();
 
     if (header_has_token(request.header("Upgrade"), "websocket")) {
@@ -174,6 +231,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const UpgradeHandler& on_upgrade_;
   const HttpHandler& on_http_;
+  const BodyStreamHandler& on_body_;
+  static constexpr std::size_t chunk_size = 16 * 1024;
+  std::unique_ptr<BodySink> sink_;  // only while streaming a body
+  std::unique_ptr<char[]> chunk_;
+  std::optional<http::request_parser<http::buffer_body>> body_parser_;
   std::unique_ptr<WsHandler> pending_handler_;  // decided, waiting for the 101 to be written
   bool keep_alive_ = false;
 };
@@ -192,8 +254,9 @@ std::string websocket_accept_key(std::string_view client_key) {
 }
 
 void start_http_session(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade,
-                        const HttpHandler& on_http) {
-  std::make_shared<HttpSession>(worker, std::move(socket), on_upgrade, on_http)->read(worker.limits().handshake_timeout);
+                        const HttpHandler& on_http, const BodyStreamHandler& on_body) {
+  std::make_shared<HttpSession>(worker, std::move(socket), on_upgrade, on_http, on_body)
+      ->read(worker.limits().handshake_timeout);
 }
 
 }  // namespace sb::transport

@@ -11,7 +11,7 @@
 namespace sb::transport {
 
 void start_http_session(Worker& worker, boost::asio::ip::tcp::socket socket, const UpgradeHandler& on_upgrade,
-                        const HttpHandler& on_http);
+                        const HttpHandler& on_http, const BodyStreamHandler& on_body);
 
 // The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2).
 std::string websocket_accept_key(std::string_view client_key);

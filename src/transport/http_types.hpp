@@ -1,6 +1,7 @@
 #pragma once
 // The HTTP request and response as the layers above transport see them: plain strings, so that
 // only transport compiles Beast's HTTP parser.
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,18 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Receives the body of one HTTP request piece by piece, as it arrives (a backend piping an LLM's
+// tokens through one long request). Called on the session's worker thread.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void on_data(std::string_view bytes) = 0;
+  // The whole body arrived: answer through `reply` (callable once, from any thread).
+  virtual void on_end(std::function<void(HttpResponse)> reply) = 0;
+  // The client went away or timed out before the end.
+  virtual void on_abort() {}
 };
 
 bool iequals(std::string_view a, std::string_view b) noexcept;

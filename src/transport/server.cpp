@@ -19,8 +19,9 @@ struct Server::Acceptor {
   boost::asio::steady_timer timer;  // backs off when accept fails (out of descriptors)
 };
 
-Server::Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http)
-    : options_(std::move(options)), on_upgrade_(std::move(on_upgrade)), on_http_(std::move(on_http)) {
+Server::Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http, BodyStreamHandler on_body)
+    : options_(std::move(options)), on_upgrade_(std::move(on_upgrade)), on_http_(std::move(on_http)),
+      on_body_(std::move(on_body)) {
   if (options_.threads == 0) options_.threads = 1;
   for (std::size_t i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<Worker>(i, options_.limits));
   acceptor_ = std::make_unique<Acceptor>(workers_[0]->context());
@@ -59,7 +60,7 @@ void Server::accept() {
       return;
     }
     boost::asio::post(worker.context(), [this, &worker, socket = std::move(socket)]() mutable {
-      start_http_session(worker, std::move(socket), on_upgrade_, on_http_);
+      start_http_session(worker, std::move(socket), on_upgrade_, on_http_, on_body_);
     });
     accept();
   });

@@ -27,6 +27,9 @@ using HttpReply = std::function<void(HttpResponse)>;
 // Handles a plain HTTP request. Runs on a worker thread and must not block; an answer that waits
 // for something (a history write) is given later through `reply`.
 using HttpHandler = std::function<void(const HttpRequest&, HttpReply reply)>;
+// Looks at a request's head (no body yet) and returns a sink to stream its body into, or nullptr
+// to have the body read whole and handed to the HttpHandler as usual.
+using BodyStreamHandler = std::function<std::unique_ptr<BodySink>(const HttpRequest& head)>;
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
@@ -37,7 +40,7 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http);
+  Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http, BodyStreamHandler on_body = {});
   ~Server();
 
   // Binds and listens; throws std::system_error when the address is taken or invalid.
@@ -65,6 +68,7 @@ class Server {
   ServerOptions options_;
   UpgradeHandler on_upgrade_;
   HttpHandler on_http_;
+  BodyStreamHandler on_body_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Acceptor> acceptor_;  // runs on worker 0
   std::size_t next_worker_ = 0;

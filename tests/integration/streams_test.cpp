@@ -188,6 +188,54 @@ TEST(Streams, AStreamWithoutAppendsEndsWithTimeout) {
   EXPECT_EQ(reason, "timeout");
 }
 
+TEST(Streams, ALongChunkedRequestIsAppendedLineByLineAsItArrives) {
+  TestServer server(ai);
+  auto c = WsClient::connect("127.0.0.1", server.port());
+  c->subscribe("ai:pipe");
+  std::string id = start_stream(server.port(), "ai:pipe");
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  auto send = [&](const std::string& bytes) { boost::asio::write(s, boost::asio::buffer(bytes)); };
+  auto chunk = [&](const std::string& data) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    send(size + data + "\r\n");
+  };
+  send("POST /api/streams/" + id + "/pipe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  // Each line reaches subscribers while the request is still open: the backend pipes an LLM.
+  chunk("Hel");
+  chunk("lo\n");
+  auto first = c->receive_type("stream_delta");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->at("delta"), "Hello");
+  chunk("\"two\\nlines\"\n\n");  // a JSON string line may hold newlines; an empty line is skipped
+  auto second = c->receive_type("stream_delta");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->at("delta"), "two\nlines");
+  chunk("tail without newline");
+  send("0\r\n\r\n");
+  boost::asio::streambuf response;
+  boost::system::error_code ec;
+  boost::asio::read(s, response, ec);  // the server closes after answering
+  std::string text(boost::asio::buffers_begin(response.data()), boost::asio::buffers_end(response.data()));
+  EXPECT_NE(text.find("200 OK"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("seq":3)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("offset":1)"), std::string::npos) << text;
+  auto third = c->receive_type("stream_delta");
+  EXPECT_EQ(third->at("delta"), "tail without newline");
+  auto end = c->receive_type("stream_end");
+  EXPECT_EQ(end->at("reason"), "done");
+  // The same over a plain request with the body at once, and end=false keeps the stream open.
+  std::string other = start_stream(server.port(), "ai:pipe");
+  auto r = http_request("127.0.0.1", server.port(), "POST", "/api/streams/" + other + "/pipe?end=false",
+                        "a\nb\n", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("seq"), 2);
+  post(server.port(), "/api/streams/" + other + "/append", {{"delta", "c"}});
+  EXPECT_EQ(http_request("127.0.0.1", server.port(), "POST", "/api/streams/nope/pipe", "x\n").status, 404);
+}
+
 TEST(Streams, BadRequestsGetClearErrors) {
   TestServer server(ai);
   post(server.port(), "/api/streams", {{"channel", "nons:x"}}, 400);
