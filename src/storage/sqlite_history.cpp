@@ -95,13 +95,17 @@ void SqliteHistory::release_reader(sqlite3* db) {
   readers_.push_back(db);
 }
 
+// A read connection from the pool for one call, given back however the call ends.
+struct SqliteHistory::ReaderLease {
+  explicit ReaderLease(SqliteHistory& owner) : self(owner), db(owner.acquire_reader()) {}
+  ~ReaderLease() { self.release_reader(db); }
+  SqliteHistory& self;
+  sqlite3* db;
+};
+
 Result<core::StreamPosition> SqliteHistory::position(std::string_view channel) {
-  sqlite3* db = acquire_reader();
-  struct Release {
-    SqliteHistory* self;
-    sqlite3* db;
-    ~Release() { self->release_reader(db); }
-  } release{this, db};
+  ReaderLease lease(*this);
+  sqlite3* db = lease.db;
   auto stmt = prepare(db, "SELECT epoch, last_offset FROM channels WHERE name = ?");
   if (!stmt) return stmt.error();
   bind_text(stmt->get(), 1, channel);
@@ -175,12 +179,8 @@ Result<core::HistoryPage> SqliteHistory::read(std::string_view channel, const co
   if (!position) return position.error();
   core::HistoryPage page;
   page.position = std::move(*position);
-  sqlite3* db = acquire_reader();
-  struct Release {
-    SqliteHistory* self;
-    sqlite3* db;
-    ~Release() { self->release_reader(db); }
-  } release{this, db};
+  ReaderLease lease(*this);
+  sqlite3* db = lease.db;
   const std::int64_t now = unix_millis();
   {
     auto first = prepare(db, "SELECT MIN(offset) FROM messages WHERE channel = ? AND (expires = 0 OR expires > ?)");

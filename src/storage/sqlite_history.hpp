@@ -30,6 +30,7 @@ class SqliteHistory final : public core::HistoryStore {
   void expire(std::int64_t now_ms) override;
 
  private:
+  struct ReaderLease;
   sqlite3* open_connection() const;
   sqlite3* acquire_reader();
   void release_reader(sqlite3* db);
