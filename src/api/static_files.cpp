@@ -33,6 +33,7 @@ std::optional<transport::HttpResponse> StaticFiles::serve(const transport::HttpR
   if (request.method != "GET" && request.method != "HEAD") {
     auto r = error_response(make_error(ErrorCode::invalid_message, "method not allowed; use GET"));
     r.status = 405;
+    r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }
   if (path.size() == app.size()) {  // /dashboard -> /dashboard/ so relative asset paths resolve

@@ -245,10 +245,10 @@ Result<Claims> JwtVerifier::verify(std::string_view token, std::int64_t now) con
   if (ec || !payload.is_object()) return auth_error("malformed token payload");
   const json::object& o = payload.get_object();
   Claims claims;
-  if (const json::value* sub = o.if_contains("sub")) {
-    if (!sub->is_string()) return auth_error("claim 'sub' must be a string");
-    claims.sub = std::string(sub->get_string());
-  }
+  // Every token names its user: an empty user would own `user#` and share presence with all.
+  const json::value* sub = o.if_contains("sub");
+  if (!sub || !sub->is_string() || sub->get_string().empty()) return auth_error("claim 'sub' (a non-empty string) is required");
+  claims.sub = std::string(sub->get_string());
   if (const json::value* info = o.if_contains("info")) {
     if (!info->is_object()) return auth_error("claim 'info' must be an object");
     claims.info = json::serialize(*info);

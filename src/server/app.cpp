@@ -93,7 +93,8 @@ App::App(Config config)
   session_context_ = std::make_unique<session::SessionContext>(session::SessionContext{
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
       static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get(),
-      verifier_.empty() ? nullptr : &verifier_, &admission_});
+      verifier_.empty() ? nullptr : &verifier_, &admission_, /*refresh_before_seconds=*/30,
+      /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10});
   api_ = std::make_unique<api::HttpApi>(
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_});
 }
@@ -120,7 +121,11 @@ void App::start() {
                server_->worker_count());
 }
 
-void App::stop() { server_->stop(); }
+void App::stop() {
+  // Answers being streamed end now, for their subscribers and in history, not silently.
+  streams_->end_all("shutdown");
+  server_->stop();
+}
 
 void App::wait() { server_->join(); }
 
@@ -138,10 +143,10 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
   // becomes a connection.
   session::Identity identity;
   std::string token;
-  if (!request.query_param("token", token)) {
+  if (!request.query_param("token", token) || token.empty()) {
     std::string_view header = request.header("Authorization");
-    if (header.size() > 7 && (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer "))
-      token = std::string(header.substr(7));
+    // The scheme is case-insensitive (RFC 7235).
+    if (header.size() > 7 && transport::iequals(header.substr(0, 7), "Bearer ")) token = std::string(header.substr(7));
   }
   if (!token.empty()) {
     auto claims = verifier_.empty() ? Result<auth::Claims>(make_error(ErrorCode::auth_failed, "tokens are not accepted: no key is configured"))

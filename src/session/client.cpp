@@ -46,12 +46,15 @@ void Client::on_open(transport::WsConnection& connection) {
 
 void Client::on_message(std::string_view payload) {
   std::string id;
-  auto command = native::decode(payload, id);
-  if (!command) return send_error(id, command.error());
+  // Every frame counts against the budget, well-formed or not.
   std::int64_t retry_after = 0;
-  if (!bucket_.take(std::chrono::steady_clock::now(), retry_after) ||
-      (identity_.verified && context_.admission && !context_.admission->take_user(identity_.user, retry_after)))
-    return send_error(command->id, make_error(ErrorCode::rate_limit, "too many requests; retry later"), retry_after);
+  const bool within_budget =
+      bucket_.take(std::chrono::steady_clock::now(), retry_after) &&
+      (!identity_.verified || !context_.admission || context_.admission->take_user(identity_.user, retry_after));
+  auto command = native::decode(payload, id);
+  if (!within_budget)
+    return send_error(id, make_error(ErrorCode::rate_limit, "too many requests; retry later"), retry_after);
+  if (!command) return send_error(id, command.error());
   if (!may_act() && command->type != CommandType::connect && command->type != CommandType::ping)
     return send_error(command->id, make_error(ErrorCode::auth_failed, "send connect with a token first"));
   handle(*command);
@@ -182,6 +185,10 @@ void Client::on_stream_cancel(const native::Command& command) {
   if (channel.empty() || !find_subscription(channel))
     return send_error(command.id, make_error(ErrorCode::not_found, "no running stream '" + command.stream +
                                                                        "' on a channel you are subscribed to"));
+  auto ns = context_.namespaces.find(channel);
+  if (!ns) return send_error(command.id, ns.error());
+  // Stopping an answer for everyone on the channel is a write: it needs publish rights.
+  if (auto allowed = check_publish(**ns, channel, identity_); !allowed) return send_error(command.id, allowed.error());
   if (auto ok = context_.streams->cancel(command.stream, channel); !ok) return send_error(command.id, ok.error());
   if (!command.id.empty()) send_frame(native::encode_stream_cancelled(command.id, command.stream));
 }
@@ -230,6 +237,7 @@ void Client::on_history(const native::Command& command) {
   auto ns = context_.namespaces.find(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   core::HistoryQuery query{command.after, command.before, command.limit, command.newest_first};
+  if (auto allowed = check_read(**ns, command.channel); !allowed) return send_error(command.id, allowed.error());
   auto page = context_.hub.history(command.channel, (*ns)->history, query);
   if (!page) return send_error(command.id, page.error());
   // A page must fit the send queue with room to spare: cut it short, the client pages on.
@@ -241,6 +249,13 @@ void Client::on_history(const native::Command& command) {
   }
   page->messages.resize(keep);
   send_frame(native::encode_history(command.id, command.channel, *page));
+}
+
+Status Client::check_read(const core::NamespaceOptions& ns, std::string_view channel) {
+  // Reading a channel's history or members is reading the channel: being subscribed (which was
+  // checked, with its subscription token in a private namespace) or being allowed to subscribe.
+  if (find_subscription(channel)) return Ok{};
+  return check_subscribe(ns, channel, identity_, {}, context_.verifier, unix_seconds());
 }
 
 Client::Subscription* Client::find_subscription(std::string_view channel) {
@@ -276,7 +291,8 @@ void Client::on_tick(std::uint32_t now) {
   const std::int64_t exp = identity_.expires();
   if (exp == 0) return;
   const std::int64_t unix_now = unix_seconds();
-  if (unix_now >= exp) return disconnect(transport::close_code::token_expired, "token expired");
+  if (unix_now > exp + context_.token_leeway_seconds)
+    return disconnect(transport::close_code::token_expired, "token expired");
   if (!refresh_sent_ && unix_now >= exp - context_.refresh_before_seconds) {
     refresh_sent_ = true;
     send_frame(native::encode_refresh_required(exp - unix_now));
@@ -289,6 +305,7 @@ void Client::on_presence(const native::Command& command) {
   if (!ns) return send_error(command.id, ns.error());
   if (!(*ns)->presence)
     return send_error(command.id, make_error(ErrorCode::permission_denied, "presence is off in this namespace"));
+  if (auto allowed = check_read(**ns, command.channel); !allowed) return send_error(command.id, allowed.error());
   if (command.type == CommandType::presence)
     return send_frame(native::encode_presence(command.id, command.channel, context_.hub.presence(command.channel)));
   send_frame(native::encode_presence_stats(command.id, command.channel, context_.hub.presence_stats(command.channel)));

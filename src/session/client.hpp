@@ -36,6 +36,8 @@ struct SessionContext {
   Admission* admission = nullptr;
   // refresh_required goes out this long before the token expires.
   std::int64_t refresh_before_seconds = 30;
+  // Clock skew tolerated on exp, as when verifying tokens ([auth] leeway).
+  std::int64_t token_leeway_seconds = 5;
   // A connection that is neither verified nor allowed anonymously must send its token within this.
   std::uint32_t auth_timeout_seconds = 10;
 };
@@ -85,6 +87,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   core::Member member() const { return core::Member{id_, identity_.user, identity_.info}; }
   struct Subscription;
   Subscription* find_subscription(std::string_view channel);
+  // History and presence: allowed to the subscribed, or to those who may subscribe.
+  Status check_read(const core::NamespaceOptions& ns, std::string_view channel);
   // Ends what a subscription holds besides the hub's entry: typing, presence (with `leave`).
   void leave(Subscription& subscription);
   void stop_typing(Subscription& subscription);

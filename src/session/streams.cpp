@@ -92,6 +92,15 @@ Status Streams::cancel(const std::string& stream, std::string_view channel_of_ca
   return Ok{};
 }
 
+void Streams::end_all(const std::string& reason) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, s] : streams_) ids.push_back(id);
+  }
+  for (const auto& id : ids) end(id, reason);
+}
+
 std::vector<Streams::Snapshot> Streams::active(std::string_view channel) const {
   std::vector<Snapshot> out;
   std::lock_guard lock(mutex_);

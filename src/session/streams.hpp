@@ -51,6 +51,8 @@ class Streams {
     std::string text;
     std::uint64_t seq = 0;  // of the last delta in `text`
   };
+  // Ends every running stream with `reason` (server shutdown).
+  void end_all(const std::string& reason);
   // The streams running on a channel, for someone who just subscribed.
   std::vector<Snapshot> active(std::string_view channel) const;
   // The channel a running stream is on, or empty.

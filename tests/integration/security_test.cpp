@@ -26,6 +26,7 @@ std::string token(json::object claims) {
 
 void secure(server::Config& c) {
   c.jwt_secret = secret;
+  c.jwt_leeway = std::chrono::seconds(1);
   c.anonymous = "never";
   core::NamespaceOptions team{"team", true};
   team.access = core::Access::protected_;
@@ -177,10 +178,37 @@ TEST(Auth, AnExpiringTokenAsksForARefreshAndClosesWith4004WithoutOne) {
   auto d = connect_with(server.port(), token({{"sub", "u1"}, {"exp", now_s() + 2}}));
   EXPECT_EQ(code_of(*d, {{"type", "refresh"}, {"token", token({{"sub", "mallory"}})}}), "AUTH_FAILED");
   EXPECT_EQ(d->wait_closed(), 4003);
-  // Nobody refreshes: closed at expiry.
+  // Nobody refreshes: closed at expiry (plus the 1 s leeway).
   auto e = connect_with(server.port(), token({{"sub", "u2"}, {"exp", now_s() + 1}}));
-  EXPECT_EQ(e->wait_closed(std::chrono::seconds(5)), 4004);
+  EXPECT_EQ(e->wait_closed(std::chrono::seconds(6)), 4004);
   EXPECT_FALSE(c->closed());
+}
+
+TEST(Permissions, HistoryAndPresenceFollowTheSubscribeRules) {
+  TestServer server([](server::Config& c) {
+    secure(c);
+    c.namespaces[0].history.size = 10;  // team: protected, with presence
+    c.namespaces[1].history.size = 10;  // dm: private
+    c.namespaces[1].presence = true;
+  });
+  auto member = connect_with(server.port(), token({{"sub", "u1"}, {"channels", json::array{"team:*"}}}));
+  EXPECT_EQ(code_of(*member, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+                              {"token", token({{"sub", "u1"}, {"channel", "dm:u1-u2"}})}}),
+            "subscribed");
+  auto outsider = connect_with(server.port(), token({{"sub", "u3"}}));
+  for (const char* type : {"history", "presence", "presence_stats"}) {
+    EXPECT_EQ(code_of(*outsider, {{"type", type}, {"channel", "dm:u1-u2"}}), "PERMISSION_DENIED") << type;
+    EXPECT_EQ(code_of(*outsider, {{"type", type}, {"channel", "team:alpha"}}), "PERMISSION_DENIED") << type;
+    EXPECT_EQ(code_of(*member, {{"type", type}, {"channel", "dm:u1-u2"}}), type) << type;  // subscribed
+    EXPECT_EQ(code_of(*member, {{"type", type}, {"channel", "team:alpha"}}), type) << type;  // may subscribe
+  }
+  EXPECT_EQ(code_of(*outsider, {{"type", "history"}, {"channel", "user#u1"}}), "PERMISSION_DENIED");
+}
+
+TEST(Auth, ATokenWithoutSubIsRefused) {
+  TestServer server(secure);
+  RawWs raw(server.port());
+  EXPECT_NE(raw.upgrade("/ws?token=" + token({{"channels", json::array{"*"}}})).find("401"), std::string::npos);
 }
 
 TEST(Origins, BrowsersFromOtherSitesAreRefusedBeforeTheUpgrade) {

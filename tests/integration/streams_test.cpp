@@ -167,6 +167,18 @@ TEST(Streams, AClientCancelEndsTheStreamForEveryoneAndTellsTheBackend) {
   EXPECT_EQ(notice.at("stream").as_string(), id);
   EXPECT_EQ(notice.at("channel"), "ai:c");
   EXPECT_EQ(notice.at("reason"), "cancelled");
+  // A subscriber without publish rights cannot cancel.
+  {
+    TestServer readonly([](server::Config& c) {
+      core::NamespaceOptions ns{"ai", false};  // client_publish = false
+      c.namespaces.push_back(ns);
+    });
+    auto viewer = WsClient::connect("127.0.0.1", readonly.port());
+    viewer->subscribe("ai:ro");
+    std::string running = start_stream(readonly.port(), "ai:ro");
+    auto denied = viewer->request(json::object{{"type", "stream_cancel"}, {"stream", running}});
+    EXPECT_EQ(denied->at("code"), "PERMISSION_DENIED");
+  }
   // Someone not on the channel cannot cancel.
   auto stranger = WsClient::connect("127.0.0.1", server.port());
   std::string other = start_stream(server.port(), "ai:c");
@@ -234,6 +246,19 @@ TEST(Streams, ALongChunkedRequestIsAppendedLineByLineAsItArrives) {
   EXPECT_EQ(json::parse(r.body).at("seq"), 2);
   post(server.port(), "/api/streams/" + other + "/append", {{"delta", "c"}});
   EXPECT_EQ(http_request("127.0.0.1", server.port(), "POST", "/api/streams/nope/pipe", "x\n").status, 404);
+}
+
+TEST(Streams, RunningStreamsEndWithShutdownWhenTheServerStops) {
+  auto server = std::make_unique<TestServer>(ai);
+  auto c = WsClient::connect("127.0.0.1", server->port());
+  c->subscribe("ai:s");
+  std::string id = start_stream(server->port(), "ai:s");
+  post(server->port(), "/api/streams/" + id + "/append", {{"delta", "half an ans"}});
+  server.reset();  // graceful stop
+  auto [text, reason] = read_stream(*c, id);
+  EXPECT_EQ(text, "half an ans");
+  EXPECT_EQ(reason, "shutdown");
+  EXPECT_EQ(c->wait_closed(), 1001);
 }
 
 TEST(Streams, BadRequestsGetClearErrors) {
