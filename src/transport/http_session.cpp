@@ -66,6 +66,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       request.remote_address = endpoint.address().to_string();
       request.remote_is_loopback = endpoint.address().is_loopback();
     }
+    // A request relayed by a proxy on this machine comes from loopback but not from this
+    // machine's user: the loopback privileges (open HTTP API, anonymous clients) stop there.
+    if (request.remote_is_loopback &&
+        (!request.header("X-Forwarded-For").empty() || !request.header("Forwarded").empty() ||
+         !request.header("X-Real-IP").empty()))
+      request.remote_is_loopback = false;
     return request;
   }
 

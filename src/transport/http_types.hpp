@@ -15,6 +15,7 @@ struct HttpRequest {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string remote_address;  // peer IP, without port
+  // From this machine, and not relayed by a proxy (no X-Forwarded-For, Forwarded or X-Real-IP).
   bool remote_is_loopback = false;
 
   // The value of a header (case-insensitive name), or empty.

@@ -172,6 +172,16 @@ TEST(HttpApiOpen, WithoutKeysTheApiAnswersOnLoopback) {
   EXPECT_EQ(r.status, 200);
 }
 
+TEST(HttpApiOpen, ARequestRelayedByALocalProxyIsNotTreatedAsLoopback) {
+  TestServer server;
+  auto direct = http_request("127.0.0.1", server.port(), "GET", "/api/stats");
+  EXPECT_EQ(direct.status, 200);
+  for (const char* header : {"X-Forwarded-For", "Forwarded", "X-Real-IP"}) {
+    auto relayed = http_request("127.0.0.1", server.port(), "GET", "/api/stats", {}, {{header, "203.0.113.9"}});
+    EXPECT_EQ(relayed.status, 401) << header;
+  }
+}
+
 TEST(HttpApiLimits, ABodyAboveTheLimitGets413) {
   TestServer server([](server::Config& c) { c.limits.max_http_body = 1000; });
   auto r = http_request("127.0.0.1", server.port(), "POST", "/api/publish",

@@ -113,6 +113,14 @@ TEST(Auth, AnonymousClientsAreLetInFromLoopbackByDefault) {
   auto c = WsClient::connect("127.0.0.1", server.port());
   c->subscribe("lobby");
   EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "lobby"}, {"data", 1}}), "published");
+  // Relayed by a reverse proxy on this machine: not "loopback" any more.
+  RawWs proxied(server.port());
+  proxied.upgrade("/ws", "X-Forwarded-For: 203.0.113.9\r\n");
+  ASSERT_TRUE(proxied.read_frame());  // connected
+  proxied.send_text(R"({"type":"subscribe","id":1,"channel":"lobby"})");
+  auto refused = proxied.read_frame();
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->payload.find("AUTH_FAILED"), std::string::npos) << refused->payload;
 }
 
 TEST(Permissions, ProtectedNamespacesFollowTheChannelsAndPublishClaims) {
