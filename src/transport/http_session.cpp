@@ -38,6 +38,60 @@ bool header_has_token(std::string_view value, std::string_view token) {
   return false;
 }
 
+// `code` and `message` are our own constants: plain ASCII without quotes, no escaping needed.
+HttpResponse error_reply(int status, std::string_view code, std::string_view message, bool retryable = false) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
+           R"(","retryable":)" + (retryable ? "true" : "false") + "}}";
+  return r;
+}
+
+// What is wrong with a WebSocket upgrade request, or nothing.
+std::optional<HttpResponse> upgrade_problem(const HttpRequest& request) {
+  if (request.method != "GET" || !header_has_token(request.header("Connection"), "upgrade"))
+    return error_reply(400, "INVALID_MESSAGE", "a WebSocket upgrade is a GET with Connection: Upgrade");
+  if (request.header("Sec-WebSocket-Version") != "13") {
+    HttpResponse r = error_reply(426, "INVALID_MESSAGE", "WebSocket version 13 required");
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    return r;
+  }
+  if (request.header("Sec-WebSocket-Key").size() != 24)
+    return error_reply(400, "INVALID_MESSAGE", "missing or malformed Sec-WebSocket-Key");
+  return std::nullopt;
+}
+
+http::response<http::string_body> to_beast(HttpResponse response, bool keep_alive) {
+  http::response<http::string_body> res(static_cast<http::status>(response.status), 11);
+  res.set(http::field::server, "switchboard");
+  if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
+  for (auto& [k, v] : response.headers) res.set(k, v);
+  res.body() = std::move(response.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+HttpRequest head_of(const http::request<http::string_body>& req, const tcp::socket& socket) {
+  HttpRequest request;
+  request.method = std::string(req.method_string());
+  request.target = std::string(req.target());
+  for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
+  beast::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (!ec) {
+    request.remote_address = endpoint.address().to_string();
+    request.remote_is_loopback = endpoint.address().is_loopback();
+  }
+  // A request relayed by a proxy on this machine comes from loopback but not from this
+  // machine's user: the loopback privileges (open HTTP API, anonymous clients) stop there.
+  if (request.remote_is_loopback &&
+      (!request.header("X-Forwarded-For").empty() || !request.header("Forwarded").empty() ||
+       !request.header("X-Real-IP").empty()))
+    request.remote_is_loopback = false;
+  return request;
+}
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade, const HttpHandler& on_http,
@@ -55,30 +109,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
  private:
-  HttpRequest head_of(const http::request_parser<http::string_body>::value_type& req) {
-    HttpRequest request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
-    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
-    beast::error_code ep_ec;
-    auto endpoint = stream_.socket().remote_endpoint(ep_ec);
-    if (!ep_ec) {
-      request.remote_address = endpoint.address().to_string();
-      request.remote_is_loopback = endpoint.address().is_loopback();
-    }
-    // A request relayed by a proxy on this machine comes from loopback but not from this
-    // machine's user: the loopback privileges (open HTTP API, anonymous clients) stop there.
-    if (request.remote_is_loopback &&
-        (!request.header("X-Forwarded-For").empty() || !request.header("Forwarded").empty() ||
-         !request.header("X-Real-IP").empty()))
-      request.remote_is_loopback = false;
-    return request;
-  }
-
   void on_header(beast::error_code ec) {
     if (ec) return on_read(ec);
     if (on_body_ && !parser_->is_done()) {
-      if (auto sink = on_body_(head_of(parser_->get()))) return start_streaming(std::move(sink));
+      if (auto sink = on_body_(head_of(parser_->get(), stream_.socket()))) return start_streaming(std::move(sink));
     }
     if (parser_->is_done()) return on_read({});
     http::async_read(stream_, buffer_, *parser_,
@@ -141,7 +175,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     worker_.stats().add(worker_.stats().http_requests);
     auto req = parser_->release();
-    HttpRequest request = head_of(req);
+    HttpRequest request = head_of(req, stream_.socket());
     request.body = std::move(req.body());
     keep_alive_ = req.keep_alive();
 
@@ -160,17 +194,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void on_upgrade_request(const HttpRequest& request) {
-    if (request.method != "GET" || !header_has_token(request.header("Connection"), "upgrade"))
-      return reply_error(400, "INVALID_MESSAGE", "a WebSocket upgrade is a GET with Connection: Upgrade");
-    if (request.header("Sec-WebSocket-Version") != "13") {
-      HttpResponse r{426, "application/json",
-                     R"({"error":{"code":"INVALID_MESSAGE","message":"WebSocket version 13 required","retryable":false}})",
-                     {{"Sec-WebSocket-Version", "13"}}};
+    if (auto problem = upgrade_problem(request)) {
       keep_alive_ = false;
-      return write(std::move(r));
+      return write(std::move(*problem));
     }
     std::string_view key = request.header("Sec-WebSocket-Key");
-    if (key.size() != 24) return reply_error(400, "INVALID_MESSAGE", "missing or malformed Sec-WebSocket-Key");
 
     HttpResponse reject;
     std::unique_ptr<WsHandler> handler = on_upgrade_(worker_, request, reject);
@@ -200,24 +228,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     connection->start(std::move(pending_handler_));
   }
 
-  // `code` and `message` are our own constants: plain ASCII without quotes, no escaping needed.
   void reply_error(int status, std::string_view code, std::string_view message, bool retryable = false) {
     keep_alive_ = false;
-    HttpResponse r;
-    r.status = status;
-    r.body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
-             R"(","retryable":)" + (retryable ? "true" : "false") + "}}";
-    write(std::move(r));
+    write(error_reply(status, code, message, retryable));
   }
 
   void write(HttpResponse response) {
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), 11);
-    res->set(http::field::server, "switchboard");
-    if (!response.content_type.empty()) res->set(http::field::content_type, response.content_type);
-    for (auto& [k, v] : response.headers) res->set(k, v);
-    res->body() = std::move(response.body);
-    res->keep_alive(keep_alive_);
-    res->prepare_payload();
+    auto res = std::make_shared<http::response<http::string_body>>(to_beast(std::move(response), keep_alive_));
     stream_.expires_after(worker_.limits().handshake_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
       if (ec || !self->keep_alive_) return self->close();
