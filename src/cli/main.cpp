@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
     sub->add_option("--threads", overrides.threads, "Worker threads (default: one per core)");
     sub->add_option("--log-level", overrides.log_level, "trace, debug, info, warn, error or off (default info)");
     sub->add_option("--log-format", overrides.log_format, "text or json (default text)");
+    sub->add_option("--tls-cert", overrides.tls_cert, "PEM certificate chain: serve wss:// and https:// (with --tls-key)");
+    sub->add_option("--tls-key", overrides.tls_key, "PEM private key of --tls-cert");
   };
   CLI::App* serve_cmd = cli.add_subcommand("serve", "Run the server");
   add_config_options(serve_cmd);

@@ -14,6 +14,7 @@
 #include "api/origin.hpp"
 #include "common/clock.hpp"
 #include "transport/http_client.hpp"
+#include "transport/tls.hpp"
 #include <thread>
 
 namespace sb::server {
@@ -41,6 +42,13 @@ App::App(Config config)
   options.port = config_.listen_port();
   options.threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
   options.limits = config_.limits;
+  if (!config_.tls_cert.empty()) {
+    try {
+      options.tls = std::make_shared<transport::TlsContext>(config_.tls_cert, config_.tls_key);
+    } catch (const std::runtime_error& e) {
+      throw ConfigError("tls_cert", e.what());
+    }
+  }
   server_ = std::make_unique<transport::Server>(
       options,
       [this](transport::Worker& w, const transport::HttpRequest& r, transport::HttpResponse& reject) {
@@ -117,8 +125,8 @@ void App::start() {
   server_->listen();
   server_->start();
   if (keys_.empty()) spdlog::warn("no API key configured: the HTTP API answers on loopback only");
-  spdlog::info("switchboard listening on {}:{} with {} threads", config_.listen_host(), server_->port(),
-               server_->worker_count());
+  spdlog::info("switchboard listening on {}:{} ({}) with {} threads", config_.listen_host(), server_->port(),
+               config_.tls_cert.empty() ? "ws, http" : "wss, https", server_->worker_count());
 }
 
 void App::stop() {

@@ -89,6 +89,8 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "log_level") c.log_level = string_value(node, key);
     else if (key == "log_format") c.log_format = string_value(node, key);
     else if (key == "web_root") c.web_root = string_value(node, key);
+    else if (key == "tls_cert") c.tls_cert = string_value(node, key);
+    else if (key == "tls_key") c.tls_key = string_value(node, key);
     else if (key == "api_keys") {
       const toml::array* a = node.as_array();
       if (!a) throw ConfigError(key, "expected an array of strings");
@@ -208,6 +210,8 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
   if (auto v = get("SWITCHBOARD_LOG_LEVEL")) c.log_level = *v;
   if (auto v = get("SWITCHBOARD_LOG_FORMAT")) c.log_format = *v;
   if (auto v = get("SWITCHBOARD_JWT_SECRET")) c.jwt_secret = *v;
+  if (auto v = get("SWITCHBOARD_TLS_CERT")) c.tls_cert = *v;
+  if (auto v = get("SWITCHBOARD_TLS_KEY")) c.tls_key = *v;
   if (auto v = get("SWITCHBOARD_THREADS")) {
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -235,6 +239,8 @@ void apply_overrides(Config& c, const ConfigOverrides& o) {
   if (o.threads) c.threads = *o.threads;
   if (o.log_level) c.log_level = *o.log_level;
   if (o.log_format) c.log_format = *o.log_format;
+  if (o.tls_cert) c.tls_cert = *o.tls_cert;
+  if (o.tls_key) c.tls_key = *o.tls_key;
 }
 
 void validate(const Config& c) {
@@ -260,6 +266,8 @@ void validate(const Config& c) {
     if (!c.stream_cancel_url.empty() && !transport::parse_http_url(c.stream_cancel_url, host, port, target))
       throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
   }
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    throw ConfigError(c.tls_cert.empty() ? "tls_cert" : "tls_key", "TLS needs both tls_cert and tls_key");
   if (c.anonymous != "loopback" && c.anonymous != "always" && c.anonymous != "never")
     throw ConfigError("auth.anonymous", "expected loopback, always or never, got '" + c.anonymous + "'");
   if (!c.jwt_secret.empty() && c.jwt_secret.size() < 32)

@@ -31,6 +31,9 @@ struct Config {
   std::size_t threads = 0;            // 0: one per core
   std::string log_level = "info";     // trace, debug, info, warn, error, off
   std::string log_format = "text";    // text or json
+  // TLS on the listening port (both or neither): PEM certificate chain and private key.
+  std::string tls_cert;
+  std::string tls_key;
   // Built web pages (dashboard/, demo/). Default: the source tree's web/dist at build time.
   std::string web_root = SWITCHBOARD_DEFAULT_WEB_ROOT;
   transport::Limits limits;
@@ -83,6 +86,8 @@ struct ConfigOverrides {
   std::optional<std::size_t> threads;
   std::optional<std::string> log_level;
   std::optional<std::string> log_format;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
 };
 
 // Reads a TOML file into `config`. Unknown keys are errors: a typo must not be silently ignored.

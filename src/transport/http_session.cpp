@@ -9,8 +9,11 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <optional>
+#include <sstream>
 
+#include "transport/tls.hpp"
 #include "transport/ws_connection.hpp"
 
 namespace sb::transport {
@@ -263,6 +266,180 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool keep_alive_ = false;
 };
 
+// The same conversation over TLS. Beast's parser is fed by hand from SSL_read, responses are
+// serialized and written with SSL_write, and on an upgrade the socket and its TLS session move
+// to a WsConnection together. Bodies are always read whole here (no BodySink).
+class TlsHttpSession : public std::enable_shared_from_this<TlsHttpSession> {
+ public:
+  TlsHttpSession(Worker& worker, tcp::socket socket, const TlsContext& tls, const UpgradeHandler& on_upgrade,
+                 const HttpHandler& on_http)
+      : worker_(worker), socket_(std::move(socket)), deadline_(worker.context()), on_upgrade_(on_upgrade),
+        on_http_(on_http) {
+    beast::error_code ec;
+    socket_.non_blocking(true, ec);
+    ssl_.reset(tls.new_session(socket_.native_handle()));
+  }
+
+  void start() {
+    if (!ssl_) return close();
+    arm(worker_.limits().handshake_timeout);
+    handshake();
+  }
+
+ private:
+  enum class After { read_next, close, upgrade };
+
+  void arm(std::chrono::seconds timeout) {
+    deadline_.expires_after(timeout);
+    deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->close();
+    });
+  }
+
+  // Waits until the socket can do what TLS asked for, then calls `next` again.
+  void wait(TlsWant want, void (TlsHttpSession::*next)()) {
+    if (want != TlsWant::read && want != TlsWant::write) return close();
+    socket_.async_wait(want == TlsWant::read ? tcp::socket::wait_read : tcp::socket::wait_write,
+                       [self = shared_from_this(), next](beast::error_code ec) {
+                         if (ec || self->closed_) return self->close();
+                         ((*self).*next)();
+                       });
+  }
+
+  void handshake() {
+    const int r = SSL_accept(ssl_.get());
+    if (r == 1) return begin_request();
+    wait(tls_want(ssl_.get(), r), &TlsHttpSession::handshake);
+  }
+
+  void begin_request() {
+    parser_.emplace();
+    parser_->eager(true);
+    parser_->header_limit(16 * 1024);
+    parser_->body_limit(worker_.limits().max_http_body);
+    feed();
+  }
+
+  // Parses what was read; reads more if the request is not whole yet.
+  void feed() {
+    while (!in_.empty() && !parser_->is_done()) {
+      beast::error_code ec;
+      const std::size_t used = parser_->put(boost::asio::buffer(in_), ec);
+      in_.erase(0, used);
+      if (ec == http::error::need_more) break;
+      if (ec == http::error::body_limit) return reply(error_reply(413, "MESSAGE_TOO_LARGE", "request body above max_http_body"), After::close);
+      if (ec == http::error::header_limit) return reply(error_reply(431, "INVALID_MESSAGE", "request headers too large"), After::close);
+      if (ec) return reply(error_reply(400, "INVALID_MESSAGE", "malformed HTTP request"), After::close);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return on_request();
+    read_more();
+  }
+
+  void read_more() {
+    char buffer[16 * 1024];
+    const int n = SSL_read(ssl_.get(), buffer, sizeof buffer);
+    if (n > 0) {
+      in_.append(buffer, static_cast<std::size_t>(n));
+      return feed();
+    }
+    wait(tls_want(ssl_.get(), n), &TlsHttpSession::read_more);
+  }
+
+  void on_request() {
+    worker_.stats().add(worker_.stats().http_requests);
+    auto req = parser_->release();
+    HttpRequest request = head_of(req, socket_);
+    request.body = std::move(req.body());
+    keep_alive_ = req.keep_alive();
+    if (header_has_token(request.header("Upgrade"), "websocket")) {
+      if (worker_.stopping()) return reply(error_reply(503, "UNAVAILABLE", "server shutting down", true), After::close);
+      if (auto problem = upgrade_problem(request)) return reply(std::move(*problem), After::close);
+      HttpResponse reject;
+      pending_handler_ = on_upgrade_(worker_, request, reject);
+      if (!pending_handler_) return reply(std::move(reject), After::close);
+      http::response<http::empty_body> res(http::status::switching_protocols, 11);
+      res.set(http::field::upgrade, "websocket");
+      res.set(http::field::connection, "Upgrade");
+      res.set(http::field::sec_websocket_accept, websocket_accept_key(request.header("Sec-WebSocket-Key")));
+      std::ostringstream head;
+      head << res;
+      return send(head.str(), After::upgrade);
+    }
+    on_http_(request, [self = shared_from_this()](HttpResponse response) {
+      auto& context = self->worker_.context();
+      boost::asio::post(context, [self = std::move(self), response = std::move(response)]() mutable {
+        self->reply(std::move(response), self->keep_alive_ ? After::read_next : After::close);
+      });
+    });
+  }
+
+  void reply(HttpResponse response, After after) {
+    if (after == After::close) keep_alive_ = false;
+    std::ostringstream out;
+    out << to_beast(std::move(response), keep_alive_);
+    send(out.str(), after);
+  }
+
+  void send(std::string bytes, After after) {
+    out_ = std::move(bytes);
+    out_pos_ = 0;
+    after_ = after;
+    arm(worker_.limits().handshake_timeout);
+    pump();
+  }
+
+  void pump() {
+    while (out_pos_ < out_.size()) {
+      const int n = SSL_write(ssl_.get(), out_.data() + out_pos_, static_cast<int>(out_.size() - out_pos_));
+      if (n <= 0) return wait(tls_want(ssl_.get(), n), &TlsHttpSession::pump);
+      out_pos_ += static_cast<std::size_t>(n);
+    }
+    switch (after_) {
+      case After::read_next:
+        arm(keep_alive_timeout);
+        return begin_request();
+      case After::close:
+        return close();
+      case After::upgrade: {
+        deadline_.cancel();
+        closed_ = true;  // this session is done; the connection lives on
+        const tcp protocol = socket_.local_endpoint().protocol();
+        const int fd = socket_.release();
+        auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(in_), ssl_.release());
+        connection->start(std::move(pending_handler_));
+        return;
+      }
+    }
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    deadline_.cancel();
+    if (ssl_) SSL_shutdown(ssl_.get());
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  Worker& worker_;
+  tcp::socket socket_;
+  boost::asio::steady_timer deadline_;
+  SslPtr ssl_;
+  const UpgradeHandler& on_upgrade_;
+  const HttpHandler& on_http_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string in_;   // decrypted bytes not yet parsed
+  std::string out_;  // the response being written
+  std::size_t out_pos_ = 0;
+  After after_ = After::close;
+  std::unique_ptr<WsHandler> pending_handler_;
+  bool keep_alive_ = false;
+  bool closed_ = false;
+};
+
 }  // namespace
 
 std::string websocket_accept_key(std::string_view client_key) {
@@ -274,6 +451,11 @@ std::string websocket_accept_key(std::string_view client_key) {
   unsigned char out[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
   int n = EVP_EncodeBlock(out, digest, SHA_DIGEST_LENGTH);
   return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+}
+
+void start_tls_session(Worker& worker, tcp::socket socket, const TlsContext& tls, const UpgradeHandler& on_upgrade,
+                       const HttpHandler& on_http) {
+  std::make_shared<TlsHttpSession>(worker, std::move(socket), tls, on_upgrade, on_http)->start();
 }
 
 void start_http_session(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade,

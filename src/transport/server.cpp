@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "transport/http_session.hpp"
+#include "transport/tls.hpp"
 #include "transport/ws_connection.hpp"
 
 namespace sb::transport {
@@ -60,7 +61,8 @@ void Server::accept() {
       return;
     }
     boost::asio::post(worker.context(), [this, &worker, socket = std::move(socket)]() mutable {
-      start_http_session(worker, std::move(socket), on_upgrade_, on_http_, on_body_);
+      if (options_.tls) start_tls_session(worker, std::move(socket), *options_.tls, on_upgrade_, on_http_);
+      else start_http_session(worker, std::move(socket), on_upgrade_, on_http_, on_body_);
     });
     accept();
   });

@@ -36,6 +36,8 @@ struct ServerOptions {
   std::uint16_t port = 8080;  // 0 picks a free port; read it back with port()
   std::size_t threads = 1;
   Limits limits;
+  // When set, every connection on the port speaks TLS (https:// and wss://).
+  std::shared_ptr<class TlsContext> tls;
 };
 
 class Server {

@@ -36,8 +36,28 @@ struct ExactAllocator {
 constexpr std::size_t max_iov = 256;
 }  // namespace
 
-WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read)
-    : worker_(worker), socket_(worker.context().get_executor(), protocol, fd), leftover_(std::move(already_read)) {}
+WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read, SSL* ssl)
+    : worker_(worker), socket_(worker.context().get_executor(), protocol, fd), ssl_(ssl),
+      leftover_(std::move(already_read)) {}
+
+long WsConnection::read_some(char* buffer, std::size_t capacity) {
+  if (ssl_) {
+    const int n = SSL_read(ssl_.get(), buffer, static_cast<int>(capacity));
+    if (n > 0) return n;
+    switch (tls_want(ssl_.get(), n)) {
+      case TlsWant::read:
+      case TlsWant::write: return -1;  // a renegotiation's write is flushed by the next read
+      case TlsWant::closed: return 0;
+      default: return -2;
+    }
+  }
+  for (;;) {
+    ssize_t n = ::recv(socket_.native_handle(), buffer, capacity, 0);
+    if (n >= 0) return static_cast<long>(n);
+    if (errno == EINTR) continue;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? -1 : -2;
+  }
+}
 
 WsConnection::~WsConnection() = default;
 
@@ -63,7 +83,11 @@ void WsConnection::start(std::unique_ptr<WsHandler> handler) {
     if (used == std::string::npos) return;
     leftover_.assign(first, used);
   }
-  if (state_ != State::closed) wait_readable();
+  if (state_ == State::closed) return;
+  // TLS may already hold decrypted bytes that the socket will not signal again.
+  if (ssl_ && SSL_pending(ssl_.get()) > 0)
+    return boost::asio::post(worker_.context(), [self = shared_from_this()] { self->on_readable(); });
+  wait_readable();
 }
 
 void WsConnection::send(SharedBytes frame) {
@@ -103,10 +127,12 @@ void WsConnection::fail(std::uint16_t code, std::string_view reason) {
   // close frame. A frame already partly on the wire must finish first, or the close frame would
   // land inside it. If the peer never reads again, the sweep drops it after close_timeout.
   SharedBytes partial;
-  if (writing_ && head_ < queue_.size() && head_offset_ > 0) partial = std::move(queue_[head_]);
+  if (!ssl_ && writing_ && head_ < queue_.size() && head_offset_ > 0) partial = std::move(queue_[head_]);
+  // With TLS the partly written bytes are in tls_out_, which flush_tls finishes first.
+  if (ssl_) queued_bytes_ = tls_out_.size() - tls_out_pos_;
   queue_.clear();
   head_ = 0;
-  queued_bytes_ = 0;
+  if (!ssl_) queued_bytes_ = 0;
   if (partial) {
     queued_bytes_ = partial->size() - head_offset_;
     queue_.push_back(std::move(partial));
@@ -138,17 +164,12 @@ void WsConnection::on_readable() {
   const std::size_t capacity = Worker::read_buffer_size;
   // Read at most a few buffers per wake-up so one busy client cannot starve the others.
   for (int round = 0; round < 4; ++round) {
-    ssize_t n = ::recv(socket_.native_handle(), buffer, capacity, 0);
-    if (n == 0) {  // peer closed TCP without a close frame
+    long n = read_some(buffer, capacity);
+    if (n == 0 || n == -2) {  // peer closed TCP without a close frame, or the socket failed
       finish();
       return;
     }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      finish();
-      return;
-    }
+    if (n == -1) break;
     worker_.stats().add(worker_.stats().bytes_in, static_cast<std::uint64_t>(n));
     last_activity_ = worker_.now_seconds();
     ping_outstanding_ = false;
@@ -164,7 +185,12 @@ void WsConnection::on_readable() {
       if (leftover_.empty()) std::string().swap(leftover_);
     }
     if (state_ == State::closed) return;
-    if (static_cast<std::size_t>(n) < capacity) break;
+    // TLS may hold decrypted bytes the socket no longer signals.
+    if (static_cast<std::size_t>(n) < capacity && !(ssl_ && SSL_pending(ssl_.get()) > 0)) break;
+  }
+  if (ssl_ && SSL_pending(ssl_.get()) > 0) {
+    boost::asio::post(worker_.context(), [self = shared_from_this()] { self->on_readable(); });
+    return;
   }
   wait_readable();
 }
@@ -261,6 +287,7 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
 
 void WsConnection::flush() {
   if (state_ == State::closed || writing_) return;
+  if (ssl_) return flush_tls();
   const int fd = socket_.native_handle();
   while (head_ < queue_.size()) {
     iovec iov[max_iov];
@@ -310,6 +337,40 @@ void WsConnection::flush() {
   if (close_after_flush_) finish();
 }
 
+// TLS cannot gather: queued frames are copied into one buffer (up to 64 KiB at a time, a few TLS
+// records) and written with SSL_write, which must be retried with the same bytes until done.
+void WsConnection::flush_tls() {
+  constexpr std::size_t batch = 64 * 1024;
+  for (;;) {
+    if (tls_out_pos_ == tls_out_.size()) {
+      tls_out_.clear();
+      tls_out_pos_ = 0;
+      while (head_ < queue_.size() && tls_out_.size() < batch) {
+        tls_out_.append(*queue_[head_]);
+        queue_[head_].reset();
+        ++head_;
+      }
+      if (tls_out_.empty()) break;
+    }
+    const int n = SSL_write(ssl_.get(), tls_out_.data() + tls_out_pos_, static_cast<int>(tls_out_.size() - tls_out_pos_));
+    if (n > 0) {
+      tls_out_pos_ += static_cast<std::size_t>(n);
+      queued_bytes_ -= std::min(queued_bytes_, static_cast<std::size_t>(n));
+      auto& stats = worker_.stats();
+      stats.add(stats.writes);
+      stats.add(stats.bytes_out, static_cast<std::uint64_t>(n));
+      continue;
+    }
+    const TlsWant want = tls_want(ssl_.get(), n);
+    if (want == TlsWant::write || want == TlsWant::read) return wait_writable();
+    return finish();
+  }
+  std::vector<SharedBytes>().swap(queue_);
+  std::string().swap(tls_out_);
+  head_ = head_offset_ = 0;
+  if (close_after_flush_) finish();
+}
+
 void WsConnection::wait_writable() {
   writing_ = true;
   // Compact so the queue does not grow with frames already written.
@@ -355,6 +416,7 @@ void WsConnection::on_sweep(std::uint32_t now) {
 void WsConnection::finish() {
   if (state_ == State::closed) return;
   state_ = State::closed;
+  if (ssl_) SSL_shutdown(ssl_.get());  // best effort close_notify; the socket goes next anyway
   boost::system::error_code ec;
   socket_.shutdown(boost::asio::socket_base::shutdown_both, ec);
   socket_.close(ec);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/bytes.hpp"
+#include "transport/tls.hpp"
 #include "transport/ws_frame.hpp"
 #include "transport/ws_handler.hpp"
 
@@ -30,8 +31,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // The socket type bound to the worker's own executor, not Asio's type-erased any_io_executor:
   // the socket and every pending wait on it are smaller by the difference, per connection.
   using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
-  // Takes over the descriptor of an upgraded HTTP connection (`fd`, a connected TCP socket).
-  WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read);
+  // Takes over the descriptor of an upgraded HTTP connection (`fd`, a connected TCP socket) and,
+  // on a TLS port, its TLS session (`ssl`, owned from now on).
+  WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read, SSL* ssl = nullptr);
   ~WsConnection();
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
@@ -67,12 +69,19 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   bool on_frame(const WsFrameView& frame);
   void queue_control(std::string frame);
   void flush();  // writes as much of the queue as the socket takes
+  void flush_tls();
+  // Reads what the socket (or the TLS session) has; n > 0 bytes, 0 when the peer closed, -1
+  // when nothing is available now, -2 on error.
+  long read_some(char* buffer, std::size_t capacity);
   void wait_writable();
   void fail(std::uint16_t code, std::string_view reason);
   void finish();  // closes the socket and tells the handler; idempotent
 
   Worker& worker_;
   Socket socket_;
+  SslPtr ssl_;           // null on a plain port
+  std::string tls_out_;  // TLS: frames copied together for SSL_write, retried until written
+  std::size_t tls_out_pos_ = 0;
   std::unique_ptr<WsHandler> handler_;
   std::vector<SharedBytes> queue_;  // frames not yet fully written; [head_, end) pending
   std::size_t head_ = 0;            // first frame not fully written

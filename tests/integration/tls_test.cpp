@@ -1,0 +1,155 @@
+// TLS on the listening port: wss:// and https:// with a certificate made for the test.
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+
+#include "support/test_server.hpp"
+
+namespace sb::test {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+
+// A self-signed P-256 certificate for CN=localhost, written as PEM files.
+struct SelfSigned {
+  std::string cert, key;
+  SelfSigned() {
+    static int counter = 0;
+    const std::string base = ::testing::TempDir() + "tls-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+    cert = base + "-cert.pem";
+    key = base + "-key.pem";
+    EVP_PKEY* pkey = EVP_EC_gen("P-256");
+    X509* x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pkey);
+    X509_NAME* name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_sign(x, pkey, EVP_sha256());
+    FILE* f = std::fopen(cert.c_str(), "w");
+    PEM_write_X509(f, x);
+    std::fclose(f);
+    f = std::fopen(key.c_str(), "w");
+    PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
+    std::fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+  }
+  ~SelfSigned() {
+    std::remove(cert.c_str());
+    std::remove(key.c_str());
+  }
+};
+
+TEST(Tls, WssAndHttpsOnTheSamePort) {
+  SelfSigned certificate;
+  TestServer server([&](server::Config& c) {
+    c.tls_cert = certificate.cert;
+    c.tls_key = certificate.key;
+  });
+  boost::asio::io_context io;
+  ssl::context client_tls(ssl::context::tls_client);
+  client_tls.set_verify_mode(ssl::verify_none);  // self-signed; the test checks the transport, not the PKI
+  const tcp::endpoint endpoint(boost::asio::ip::make_address("127.0.0.1"), server.port());
+
+  // A subscriber over wss://
+  beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(io, client_tls);
+  beast::get_lowest_layer(ws).connect(endpoint);
+  ws.next_layer().handshake(ssl::stream_base::client);
+  ws.handshake("localhost", "/ws");
+  beast::flat_buffer buffer;
+  ws.read(buffer);
+  auto connected = json::parse(beast::buffers_to_string(buffer.data()));
+  EXPECT_EQ(connected.at("type"), "connected");
+  buffer.consume(buffer.size());
+  ws.write(boost::asio::buffer(std::string(R"({"type":"subscribe","id":1,"channel":"secure"})")));
+  ws.read(buffer);
+  EXPECT_EQ(json::parse(beast::buffers_to_string(buffer.data())).at("type"), "subscribed");
+  buffer.consume(buffer.size());
+
+  // A publish over https:// with a payload big enough for several TLS records.
+  const std::string big(40000, 'z');
+  {
+    beast::ssl_stream<beast::tcp_stream> https(io, client_tls);
+    beast::get_lowest_layer(https).connect(endpoint);
+    https.handshake(ssl::stream_base::client);
+    http::request<http::string_body> req(http::verb::post, "/api/publish", 11);
+    req.set(http::field::host, "localhost");
+    req.set(http::field::content_type, "application/json");
+    req.body() = R"({"channel":"secure","data":")" + big + "\"}";
+    req.prepare_payload();
+    http::write(https, req);
+    beast::flat_buffer b;
+    http::response<http::string_body> res;
+    http::read(https, b, res);
+    EXPECT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(json::parse(res.body()).at("offset"), 1);
+  }
+  ws.read(buffer);
+  auto message = json::parse(beast::buffers_to_string(buffer.data()));
+  EXPECT_EQ(message.at("type"), "message");
+  EXPECT_EQ(message.at("data").as_string().size(), big.size());
+  // Many frames in a row go through the TLS write path intact and in order.
+  buffer.consume(buffer.size());
+  for (int i = 0; i < 200; ++i)
+    ws.write(boost::asio::buffer(R"({"type":"publish","channel":"secure","data":)" + std::to_string(i) + "}"));
+  for (int i = 0; i < 200; ++i) {
+    ws.read(buffer);
+    auto m = json::parse(beast::buffers_to_string(buffer.data()));
+    buffer.consume(buffer.size());
+    ASSERT_EQ(m.at("data"), i);
+  }
+  ws.close(beast::websocket::close_code::normal);
+}
+
+TEST(Tls, PlainHttpOnATlsPortGetsNoAnswerAndTheServerLives) {
+  SelfSigned certificate;
+  TestServer server([&](server::Config& c) {
+    c.tls_cert = certificate.cert;
+    c.tls_key = certificate.key;
+    c.limits.handshake_timeout = std::chrono::seconds(1);
+  });
+  boost::asio::io_context io;
+  tcp::socket s(io);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  boost::asio::write(s, boost::asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
+  char c;
+  beast::error_code ec;
+  s.read_some(boost::asio::buffer(&c, 1), ec);  // a TLS alert or a close, never an HTTP answer
+  EXPECT_TRUE(ec || c != 'H');
+}
+
+TEST(Tls, AMissingOrMismatchedCertificateIsAConfigError) {
+  SelfSigned a, b;
+  server::Config config;
+  config.listen = "127.0.0.1:0";
+  config.data_dir = ::testing::TempDir() + "tls-config";
+  config.tls_cert = "/nonexistent.pem";
+  config.tls_key = a.key;
+  EXPECT_THROW(server::App{config}, server::ConfigError);
+  config.tls_cert = a.cert;
+  config.tls_key = b.key;  // another key
+  EXPECT_THROW(server::App{config}, server::ConfigError);
+  config.tls_key.clear();
+  EXPECT_THROW(server::validate(config), server::ConfigError);
+}
+
+}  // namespace
+}  // namespace sb::test
