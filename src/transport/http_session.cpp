@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 
+#include "transport/deflate.hpp"
 #include "transport/tls.hpp"
 #include "transport/ws_connection.hpp"
 
@@ -214,6 +215,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, websocket_accept_key(key));
+    if (worker_.limits().deflate) {
+      std::string extensions = negotiate_deflate(request.header("Sec-WebSocket-Extensions"));
+      deflate_ = !extensions.empty();
+      if (deflate_) res->set(http::field::sec_websocket_extensions, extensions);
+    }
     stream_.expires_after(worker_.limits().handshake_timeout);
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
@@ -227,7 +233,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     tcp::socket socket = stream_.release_socket();
     const tcp protocol = socket.local_endpoint().protocol();
     const int fd = socket.release();
-    auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(already_read));
+    auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(already_read), nullptr, deflate_);
     connection->start(std::move(pending_handler_));
   }
 
@@ -264,6 +270,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::buffer_body>> body_parser_;
   std::unique_ptr<WsHandler> pending_handler_;  // decided, waiting for the 101 to be written
   bool keep_alive_ = false;
+  bool deflate_ = false;  // permessage-deflate accepted in the 101
 };
 
 // The same conversation over TLS. Beast's parser is fed by hand from SSL_read, responses are
@@ -363,6 +370,11 @@ class TlsHttpSession : public std::enable_shared_from_this<TlsHttpSession> {
       res.set(http::field::upgrade, "websocket");
       res.set(http::field::connection, "Upgrade");
       res.set(http::field::sec_websocket_accept, websocket_accept_key(request.header("Sec-WebSocket-Key")));
+      if (worker_.limits().deflate) {
+        std::string extensions = negotiate_deflate(request.header("Sec-WebSocket-Extensions"));
+        deflate_ = !extensions.empty();
+        if (deflate_) res.set(http::field::sec_websocket_extensions, extensions);
+      }
       std::ostringstream head;
       head << res;
       return send(head.str(), After::upgrade);
@@ -407,7 +419,7 @@ class TlsHttpSession : public std::enable_shared_from_this<TlsHttpSession> {
         closed_ = true;  // this session is done; the connection lives on
         const tcp protocol = socket_.local_endpoint().protocol();
         const int fd = socket_.release();
-        auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(in_), ssl_.release());
+        auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(in_), ssl_.release(), deflate_);
         connection->start(std::move(pending_handler_));
         return;
       }
@@ -438,6 +450,7 @@ class TlsHttpSession : public std::enable_shared_from_this<TlsHttpSession> {
   std::unique_ptr<WsHandler> pending_handler_;
   bool keep_alive_ = false;
   bool closed_ = false;
+  bool deflate_ = false;
 };
 
 }  // namespace

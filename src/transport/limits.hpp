@@ -22,6 +22,9 @@ struct Limits {
   std::chrono::seconds ping_timeout{10};
   // An HTTP request (including a WebSocket upgrade) must arrive whole within this time.
   std::chrono::seconds handshake_timeout{10};
+  // Accept permessage-deflate when a client offers it (browsers always do): their messages may
+  // arrive compressed and are inflated up to max_message_size. Server frames stay uncompressed.
+  bool deflate = true;
   // Time a closing connection gets for the peer's close frame before the socket is dropped.
   std::chrono::seconds close_timeout{3};
 };

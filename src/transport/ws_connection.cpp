@@ -9,6 +9,7 @@
 
 #include <boost/asio/bind_allocator.hpp>
 
+#include "transport/deflate.hpp"
 #include "transport/worker.hpp"
 
 namespace sb::transport {
@@ -36,9 +37,30 @@ struct ExactAllocator {
 constexpr std::size_t max_iov = 256;
 }  // namespace
 
-WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read, SSL* ssl)
+WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read, SSL* ssl,
+                           bool deflate)
     : worker_(worker), socket_(worker.context().get_executor(), protocol, fd), ssl_(ssl),
-      leftover_(std::move(already_read)) {}
+      leftover_(std::move(already_read)), deflate_(deflate) {}
+
+bool WsConnection::deliver_message(std::string_view payload, bool compressed) {
+  if (state_ != State::open) return state_ != State::closed;
+  if (!compressed) {
+    handler_->on_message(payload);
+    return state_ != State::closed;
+  }
+  std::string inflated;
+  switch (inflate_message(payload, worker_.limits().max_message_size, inflated)) {
+    case InflateStatus::ok: break;
+    case InflateStatus::too_big:
+      fail(close_code::message_too_big, "message too big");
+      return false;
+    case InflateStatus::invalid:
+      fail(close_code::invalid_payload, "invalid compressed data");
+      return false;
+  }
+  handler_->on_message(inflated);
+  return state_ != State::closed;
+}
 
 long WsConnection::read_some(char* buffer, std::size_t capacity) {
   if (ssl_) {
@@ -199,7 +221,7 @@ std::size_t WsConnection::process(char* data, std::size_t size) {
   std::size_t pos = 0;
   const std::size_t limit = worker_.limits().max_message_size;
   while (pos < size && state_ != State::closed) {
-    WsParseResult r = parse_client_frame(data + pos, size - pos, limit);
+    WsParseResult r = parse_client_frame(data + pos, size - pos, limit, deflate_);
     if (r.status == WsParseStatus::need_more) break;
     if (r.status == WsParseStatus::protocol_error) {
       fail(close_code::protocol_error, "protocol error");
@@ -252,7 +274,8 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
       return false;
     }
     case WsOpcode::continuation:
-      if (!in_message_) {
+      // RSV1 marks a message on its first frame only (RFC 7692 6.1).
+      if (!in_message_ || frame.compressed) {
         fail(close_code::protocol_error, "unexpected continuation");
         return false;
       }
@@ -263,11 +286,9 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
         fail(close_code::protocol_error, "expected continuation");
         return false;
       }
-      if (frame.fin) {
-        if (state_ == State::open) handler_->on_message(frame.payload);
-        return state_ != State::closed;
-      }
+      if (frame.fin) return deliver_message(frame.payload, frame.compressed);
       in_message_ = true;
+      message_compressed_ = frame.compressed;
       break;
   }
   // A fragment: assemble, within the message limit.
@@ -280,7 +301,7 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
     in_message_ = false;
     std::string whole = std::move(message_);
     message_ = std::string();
-    if (state_ == State::open) handler_->on_message(whole);
+    return deliver_message(whole, message_compressed_);
   }
   return state_ != State::closed;
 }

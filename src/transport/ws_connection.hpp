@@ -33,7 +33,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
   // Takes over the descriptor of an upgraded HTTP connection (`fd`, a connected TCP socket) and,
   // on a TLS port, its TLS session (`ssl`, owned from now on).
-  WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read, SSL* ssl = nullptr);
+  // `deflate`: permessage-deflate was negotiated (compressed messages are inflated, bounded).
+  WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read, SSL* ssl = nullptr,
+               bool deflate = false);
   ~WsConnection();
   WsConnection(const WsConnection&) = delete;
   WsConnection& operator=(const WsConnection&) = delete;
@@ -67,6 +69,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // npos after the connection failed.
   std::size_t process(char* data, std::size_t size);
   bool on_frame(const WsFrameView& frame);
+  // Hands a complete message to the handler, inflating it first when it came compressed.
+  bool deliver_message(std::string_view payload, bool compressed);
   void queue_control(std::string frame);
   void flush();  // writes as much of the queue as the socket takes
   void flush_tls();
@@ -99,6 +103,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   bool close_after_flush_ = false;  // shut the socket once the queue (with our close frame) is out
   bool close_received_ = false;
   bool in_message_ = false;  // a fragmented message is being assembled
+  bool deflate_ = false;          // permessage-deflate negotiated
+  bool message_compressed_ = false;  // the message being assembled had RSV1 on its first frame
 };
 
 }  // namespace sb::transport

@@ -39,17 +39,21 @@ static bool known_opcode(std::uint8_t op) {
   return op == 0x0 || op == 0x1 || op == 0x2 || op == 0x8 || op == 0x9 || op == 0xA;
 }
 
-WsParseResult parse_client_frame(char* data, std::size_t size, std::size_t max_payload) {
+WsParseResult parse_client_frame(char* data, std::size_t size, std::size_t max_payload, bool deflate) {
   auto* p = reinterpret_cast<unsigned char*>(data);
   if (size < 2) return {WsParseStatus::need_more};
   const bool fin = p[0] & 0x80;
   const std::uint8_t rsv = p[0] & 0x70;
+  const bool rsv1 = rsv == 0x40;
   const std::uint8_t op = p[0] & 0x0F;
   const bool masked = p[1] & 0x80;
   std::uint64_t len = p[1] & 0x7F;
   // No extension is negotiated, so reserved bits must be zero.
-  if (rsv != 0 || !known_opcode(op) || !masked) return {WsParseStatus::protocol_error};
   const bool control = op >= 0x8;
+  // RSV2/RSV3 never; RSV1 only on a data frame of a connection that negotiated permessage-deflate
+  // (whether it may stand on a continuation frame is the connection's business).
+  if ((rsv != 0 && !(rsv1 && deflate && !control)) || !known_opcode(op) || !masked)
+    return {WsParseStatus::protocol_error};
   if (control && (!fin || len > 125)) return {WsParseStatus::protocol_error};
 
   std::size_t pos = 2;
@@ -74,7 +78,7 @@ WsParseResult parse_client_frame(char* data, std::size_t size, std::size_t max_p
   unsigned char* payload = p + pos;
   for (std::size_t i = 0; i < len; ++i) payload[i] ^= mask[i & 3];
   WsParseResult result{WsParseStatus::complete};
-  result.frame = WsFrameView{static_cast<WsOpcode>(op), fin,
+  result.frame = WsFrameView{static_cast<WsOpcode>(op), fin, rsv1,
                              std::string_view(reinterpret_cast<char*>(payload), static_cast<std::size_t>(len))};
   result.consumed = pos + static_cast<std::size_t>(len);
   return result;

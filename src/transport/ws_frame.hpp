@@ -23,7 +23,7 @@ namespace close_code {
 inline constexpr std::uint16_t normal = 1000;
 inline constexpr std::uint16_t going_away = 1001;        // server shutting down: reconnect elsewhere
 inline constexpr std::uint16_t protocol_error = 1002;    // broken framing
-inline constexpr std::uint16_t invalid_payload = 1007;   // text frame that is not UTF-8
+inline constexpr std::uint16_t invalid_payload = 1007;   // a compressed message that does not inflate
 inline constexpr std::uint16_t policy_violation = 1008;
 inline constexpr std::uint16_t message_too_big = 1009;   // above max_message_size
 inline constexpr std::uint16_t internal_error = 1011;    // a bug of ours in this session
@@ -44,6 +44,7 @@ std::string encode_close_frame(std::uint16_t code, std::string_view reason);
 struct WsFrameView {
   WsOpcode opcode;
   bool fin;
+  bool compressed;           // RSV1: the message is deflated (permessage-deflate, RFC 7692)
   std::string_view payload;  // already unmasked, points into the parsed buffer
 };
 
@@ -61,7 +62,8 @@ struct WsParseResult {
 };
 
 // Parses one client frame at the start of `data`, unmasking its payload in place. Client frames
-// must be masked (RFC 6455 5.3); control frames must be final and at most 125 bytes.
-WsParseResult parse_client_frame(char* data, std::size_t size, std::size_t max_payload);
+// must be masked (RFC 6455 5.3); control frames must be final and at most 125 bytes. RSV1 is
+// accepted only with `deflate` (permessage-deflate negotiated), and only on data frames.
+WsParseResult parse_client_frame(char* data, std::size_t size, std::size_t max_payload, bool deflate = false);
 
 }  // namespace sb::transport

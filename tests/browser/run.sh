@@ -64,6 +64,7 @@ presence = true
 join_leave = true
 
 [namespaces.ai]
+client_publish = true
 history_size = 100
 TOML
 

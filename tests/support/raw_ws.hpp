@@ -52,9 +52,10 @@ class RawWs {
   void write(const std::string& bytes) { boost::asio::write(socket_, boost::asio::buffer(bytes)); }
 
   // A client frame; masked unless told otherwise.
-  static std::string frame(std::uint8_t opcode, const std::string& payload, bool fin = true, bool masked = true) {
+  static std::string frame(std::uint8_t opcode, const std::string& payload, bool fin = true, bool masked = true,
+                           bool rsv1 = false) {
     std::string f;
-    f.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
+    f.push_back(static_cast<char>((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode));
     const std::uint8_t mask_bit = masked ? 0x80 : 0;
     if (payload.size() < 126) {
       f.push_back(static_cast<char>(mask_bit | payload.size()));

@@ -46,6 +46,7 @@ ping_timeout = 6
 handshake_timeout = 7
 close_timeout = 8
 max_subscriptions = 9
+deflate = false
 [namespaces.default]
 client_publish = false
 [namespaces.chat]
@@ -66,6 +67,7 @@ client_publish = true
   EXPECT_EQ(c.limits.handshake_timeout.count(), 7);
   EXPECT_EQ(c.limits.close_timeout.count(), 8);
   EXPECT_EQ(c.max_subscriptions, 9u);
+  EXPECT_FALSE(c.limits.deflate);
   EXPECT_FALSE(c.default_namespace.client_publish);
   ASSERT_EQ(c.namespaces.size(), 1u);
   EXPECT_EQ(c.namespaces[0].name, "chat");
