@@ -11,12 +11,15 @@ static std::string sha256(std::string_view s) {
   return std::string(reinterpret_cast<char*>(d), sizeof d);
 }
 
-ApiKeys::ApiKeys(std::vector<std::string> keys) {
-  for (const auto& k : keys)
-    if (!k.empty()) digests_.push_back(sha256(k));
+ApiKeys::ApiKeys(std::vector<std::string> keys, std::vector<std::string> names) {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i].empty()) continue;
+    digests_.push_back(sha256(keys[i]));
+    names_.push_back(i < names.size() && !names[i].empty() ? names[i] : "key" + std::to_string(i + 1));
+  }
 }
 
-Status ApiKeys::check(std::string_view header, bool loopback) const {
+Status ApiKeys::check(std::string_view header, bool loopback, std::string* matched) const {
   if (digests_.empty()) {
     if (loopback) return Ok{};
     return make_error(ErrorCode::auth_failed, "no API key is configured: the HTTP API answers on loopback only");
@@ -29,10 +32,12 @@ Status ApiKeys::check(std::string_view header, bool loopback) const {
   if (!scheme_ok)
     return make_error(ErrorCode::auth_failed, "missing 'Authorization: Bearer <api key>'");
   const std::string digest = sha256(header.substr(scheme.size()));
-  bool match = false;
+  std::size_t which = digests_.size();
   // Compare with every key, without stopping early, so timing does not tell which one matched.
-  for (const auto& d : digests_) match |= CRYPTO_memcmp(d.data(), digest.data(), d.size()) == 0;
-  if (!match) return make_error(ErrorCode::auth_failed, "invalid API key");
+  for (std::size_t i = 0; i < digests_.size(); ++i)
+    if (CRYPTO_memcmp(digests_[i].data(), digest.data(), digest.size()) == 0) which = i;
+  if (which == digests_.size()) return make_error(ErrorCode::auth_failed, "invalid API key");
+  if (matched) *matched = names_[which];
   return Ok{};
 }
 

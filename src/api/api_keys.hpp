@@ -11,14 +11,17 @@ namespace sb::api {
 
 class ApiKeys {
  public:
-  explicit ApiKeys(std::vector<std::string> keys);
+  // `names` (parallel to `keys`, may be shorter) label the keys in logs; unnamed ones are keyN.
+  explicit ApiKeys(std::vector<std::string> keys, std::vector<std::string> names = {});
   bool empty() const noexcept { return digests_.empty(); }
   // Checks the Authorization header of a request from `loopback` or not.
-  Status check(std::string_view authorization_header, bool loopback) const;
+  // On success with a key, `matched` (if given) gets the key's name.
+  Status check(std::string_view authorization_header, bool loopback, std::string* matched = nullptr) const;
 
  private:
   // SHA-256 of each key: comparing digests in constant time hides both content and length.
   std::vector<std::string> digests_;
+  std::vector<std::string> names_;
 };
 
 }  // namespace sb::api

@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <mutex>
 
@@ -80,11 +82,14 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
   if (!is_api && path != "/metrics")
     return error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path)));
 
-  if (auto auth = d_.keys.check(request.header("Authorization"), request.remote_is_loopback); !auth) {
+  std::string key_name;
+  if (auto auth = d_.keys.check(request.header("Authorization"), request.remote_is_loopback, &key_name); !auth) {
     HttpResponse r = error_response(auth.error());
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;
   }
+  // Which key was used: what a rotation needs to know before the old key goes.
+  if (!key_name.empty()) spdlog::debug("{} {} with API key '{}'", request.method, path, key_name);
   const HttpResponse later{0, {}, {}, {}};
   if (path == "/metrics") return method == "GET" ? metrics() : method_not_allowed("GET");
   if (path == "/api/publish") {

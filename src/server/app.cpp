@@ -20,7 +20,7 @@
 namespace sb::server {
 
 App::App(Config config)
-    : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys), web_(config_.web_root),
+    : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys, config_.api_key_names), web_(config_.web_root),
       admission_(config_.max_connections, config_.max_connections_per_ip,
                  session::RateLimits{config_.rate_per_connection, config_.rate_burst, config_.rate_per_user,
                                      config_.rate_user_burst}) {

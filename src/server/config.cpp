@@ -93,10 +93,23 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "tls_cert") c.tls_cert = string_value(node, key);
     else if (key == "tls_key") c.tls_key = string_value(node, key);
     else if (key == "api_keys") {
-      const toml::array* a = node.as_array();
-      if (!a) throw ConfigError(key, "expected an array of strings");
+      // Either a list of keys, or named keys ({ ci = "...", dashboard = "..." }) whose names show
+      // in the logs: rotate by adding the new key, moving clients, then removing the old one.
       c.api_keys.clear();
-      for (const auto& item : *a) c.api_keys.push_back(string_value(item, key));
+      c.api_key_names.clear();
+      if (const toml::array* a = node.as_array()) {
+        for (const auto& item : *a) {
+          c.api_keys.push_back(string_value(item, key));
+          c.api_key_names.push_back("key" + std::to_string(c.api_keys.size()));
+        }
+      } else if (const toml::table* t = node.as_table()) {
+        for (const auto& [name, item] : *t) {
+          c.api_keys.push_back(string_value(item, key + "." + std::string(name.str())));
+          c.api_key_names.emplace_back(name.str());
+        }
+      } else {
+        throw ConfigError(key, "expected an array of strings or a table of named keys");
+      }
     } else if (key == "limits") {
       if (!node.is_table()) throw ConfigError(key, "expected a table");
       apply_limits(c, *node.as_table());
@@ -222,6 +235,7 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
   }
   if (auto v = get("SWITCHBOARD_API_KEYS")) {
     c.api_keys.clear();
+    c.api_key_names.clear();
     std::string_view rest = *v;
     while (!rest.empty()) {
       auto comma = rest.find(',');
@@ -236,7 +250,10 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
 void apply_overrides(Config& c, const ConfigOverrides& o) {
   if (o.listen) c.listen = *o.listen;
   if (o.data_dir) c.data_dir = *o.data_dir;
-  if (!o.api_keys.empty()) c.api_keys = o.api_keys;
+  if (!o.api_keys.empty()) {
+    c.api_keys = o.api_keys;
+    c.api_key_names.clear();
+  }
   if (o.threads) c.threads = *o.threads;
   if (o.log_level) c.log_level = *o.log_level;
   if (o.log_format) c.log_format = *o.log_format;

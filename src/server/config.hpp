@@ -28,6 +28,7 @@ struct Config {
   std::string listen = "0.0.0.0:8080";
   std::string data_dir = "./data";
   std::vector<std::string> api_keys;  // none: the HTTP API answers on loopback only
+  std::vector<std::string> api_key_names;  // parallel to api_keys when named; else generated
   std::size_t threads = 0;            // 0: one per core
   std::string log_level = "info";     // trace, debug, info, warn, error, off
   std::string log_format = "text";    // text or json

@@ -19,6 +19,18 @@ TEST(ApiKeys, AnyConfiguredKeyIsAcceptedForRotation) {
   EXPECT_TRUE(keys.check("Bearer new-key", true).ok());
 }
 
+TEST(ApiKeys, NamedKeysSayWhichOneWasUsed) {
+  ApiKeys keys({"old-key-0123456789", "new-key-0123456789"}, {"2025", "2026"});
+  std::string name;
+  ASSERT_TRUE(keys.check("Bearer new-key-0123456789", false, &name).ok());
+  EXPECT_EQ(name, "2026");
+  ASSERT_TRUE(keys.check("Bearer old-key-0123456789", false, &name).ok());
+  EXPECT_EQ(name, "2025");
+  ApiKeys unnamed({"a-key-0123456789ab"});
+  ASSERT_TRUE(unnamed.check("bearer a-key-0123456789ab", false, &name).ok());
+  EXPECT_EQ(name, "key1");
+}
+
 TEST(ApiKeys, WrongMissingOrMalformedCredentialsAreRefusedEvenOnLoopback) {
   ApiKeys keys({"secret"});
   for (const char* header : {"", "Bearer", "Bearer ", "Bearer secre", "Bearer secret2", "Basic secret", "secret"}) {

@@ -101,6 +101,15 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(config_error([&] { validate(bad_level); }).find("log_level"), std::string::npos);
 }
 
+TEST(Config, ApiKeysMayBeNamed) {
+  Config c;
+  apply_config_text(c, "[api_keys]\nci = \"ci-key-0123456789ab\"\ndashboard = \"dash-key-0123456789\"\n", "t");
+  validate(c);
+  EXPECT_EQ(c.api_keys, (std::vector<std::string>{"ci-key-0123456789ab", "dash-key-0123456789"}));
+  EXPECT_EQ(c.api_key_names, (std::vector<std::string>{"ci", "dashboard"}));
+  EXPECT_NE(config_error([&] { apply_config_text(c, "api_keys = 3", "t"); }).find("api_keys"), std::string::npos);
+}
+
 TEST(Config, MissingFileIsAnError) {
   Config c;
   EXPECT_NE(config_error([&] { apply_config_file(c, "/nonexistent/switchboard.toml"); }), "");
