@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
   try {
     sb::server::Config config = build_config(config_path, overrides);
     if (check_cmd->parsed()) {
+      // Key and certificate files too, not only the syntax: what serve would load.
+      (void)sb::server::load_jwt_keys(config);
+      (void)sb::server::load_tls(config);
       std::cout << "configuration is valid: listen " << config.listen << ", data_dir " << config.data_dir << ", "
                 << config.api_keys.size() << " API key(s), " << config.namespaces.size() + 1 << " namespace(s)\n";
       return 0;

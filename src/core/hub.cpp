@@ -303,10 +303,13 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
   Shard& shard = *shards_[shard_index];
   auto it = shard.subscribers.find(delivery.channel);
   if (it == shard.subscribers.end()) return;
-  for (Subscriber* s : it->second)
-    if (s != delivery.exclude) s->deliver(delivery.frame, delivery.channel, delivery.offset, delivery.stream);
-  shard.deliveries.store(shard.deliveries.load(std::memory_order_relaxed) + it->second.size(),
-                         std::memory_order_relaxed);
+  std::size_t delivered = 0;
+  for (Subscriber* s : it->second) {
+    if (s == delivery.exclude) continue;
+    s->deliver(delivery.frame, delivery.channel, delivery.offset, delivery.stream);
+    ++delivered;
+  }
+  shard.deliveries.store(shard.deliveries.load(std::memory_order_relaxed) + delivered, std::memory_order_relaxed);
 }
 
 std::vector<ChannelInfo> Hub::channels(std::string_view prefix) const {

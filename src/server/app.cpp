@@ -19,22 +19,35 @@
 
 namespace sb::server {
 
+std::vector<auth::JwtKey> load_jwt_keys(const Config& config) {
+  std::vector<auth::JwtKey> keys;
+  try {
+    if (!config.jwt_secret.empty()) keys.push_back(auth::key_from_secret(config.jwt_secret));
+    if (!config.jwt_public_key.empty()) keys.push_back(auth::key_from_pem_file(config.jwt_public_key));
+    if (!config.jwks_file.empty())
+      for (auto& k : auth::keys_from_jwks_file(config.jwks_file)) keys.push_back(std::move(k));
+  } catch (const std::runtime_error& e) {
+    throw ConfigError("auth", e.what());
+  }
+  return keys;
+}
+
+std::shared_ptr<transport::TlsContext> load_tls(const Config& config) {
+  if (config.tls_cert.empty()) return nullptr;
+  try {
+    return std::make_shared<transport::TlsContext>(config.tls_cert, config.tls_key);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError("tls_cert", e.what());
+  }
+}
+
 App::App(Config config)
     : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys, config_.api_key_names), web_(config_.web_root),
       admission_(config_.max_connections, config_.max_connections_per_ip,
                  session::RateLimits{config_.rate_per_connection, config_.rate_burst, config_.rate_per_user,
                                      config_.rate_user_burst}) {
   validate(config_);
-  std::vector<auth::JwtKey> keys;
-  try {
-    if (!config_.jwt_secret.empty()) keys.push_back(auth::key_from_secret(config_.jwt_secret));
-    if (!config_.jwt_public_key.empty()) keys.push_back(auth::key_from_pem_file(config_.jwt_public_key));
-    if (!config_.jwks_file.empty())
-      for (auto& k : auth::keys_from_jwks_file(config_.jwks_file)) keys.push_back(std::move(k));
-  } catch (const std::runtime_error& e) {
-    throw ConfigError("auth", e.what());
-  }
-  verifier_ = auth::JwtVerifier(std::move(keys), config_.jwt_leeway);
+  verifier_ = auth::JwtVerifier(load_jwt_keys(config_), config_.jwt_leeway);
   for (const auto& ns : config_.namespaces) namespaces_.add(ns);
 
   transport::ServerOptions options;
@@ -42,13 +55,7 @@ App::App(Config config)
   options.port = config_.listen_port();
   options.threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
   options.limits = config_.limits;
-  if (!config_.tls_cert.empty()) {
-    try {
-      options.tls = std::make_shared<transport::TlsContext>(config_.tls_cert, config_.tls_key);
-    } catch (const std::runtime_error& e) {
-      throw ConfigError("tls_cert", e.what());
-    }
-  }
+  options.tls = load_tls(config_);
   server_ = std::make_unique<transport::Server>(
       options,
       [this](transport::Worker& w, const transport::HttpRequest& r, transport::HttpResponse& reject) {

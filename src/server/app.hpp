@@ -22,6 +22,11 @@
 
 namespace sb::server {
 
+// The files a configuration names, loaded as serve would (check-config uses them too). Throw
+// ConfigError naming the key when a file is missing or unusable.
+std::vector<auth::JwtKey> load_jwt_keys(const Config& config);
+std::shared_ptr<transport::TlsContext> load_tls(const Config& config);
+
 class App {
  public:
   explicit App(Config config);

@@ -150,6 +150,14 @@ TEST(Lifecycle, ABadConfigIsOneClearErrorAndExitCode2) {
   Child flags({"serve", "--listen", "nonsense"}, dir + "flags.log");
   EXPECT_EQ(flags.wait_exit(), 2);
   EXPECT_NE(read_file(dir + "flags.log").find("listen"), std::string::npos);
+
+  // check-config loads the files a config names, as serve would.
+  {
+    std::ofstream(dir + "keys.toml") << "[auth]\njwks_file = \"/nonexistent/jwks.json\"\n";
+  }
+  Child check({"check-config", "--config", dir + "keys.toml"}, dir + "check.log");
+  EXPECT_EQ(check.wait_exit(), 2);
+  EXPECT_NE(read_file(dir + "check.log").find("auth"), std::string::npos) << read_file(dir + "check.log");
 }
 
 }  // namespace
