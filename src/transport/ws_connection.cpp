@@ -114,22 +114,19 @@ void WsConnection::start(std::unique_ptr<WsHandler> handler) {
 
 void WsConnection::send(SharedBytes frame) {
   if (state_ != State::open) return;
-  queued_bytes_ += frame->size();
-  if (queued_bytes_ > worker_.limits().max_send_queue) {
+  if (queued_bytes_ + frame->size() > worker_.limits().max_send_queue) {
     worker_.stats().add(worker_.stats().slow_consumers);
     fail(close_code::slow_consumer, "slow consumer");
     return;
   }
-  queue_.push_back(std::move(frame));
-  if (!writing_ && !flush_scheduled_) {
-    flush_scheduled_ = true;
-    worker_.schedule_flush(shared_from_this());
-  }
+  enqueue(std::move(frame));
 }
 
-void WsConnection::queue_control(std::string frame) {
-  queued_bytes_ += frame.size();
-  queue_.push_back(make_shared_bytes(std::move(frame)));
+void WsConnection::queue_control(std::string frame) { enqueue(make_shared_bytes(std::move(frame))); }
+
+void WsConnection::enqueue(SharedBytes frame) {
+  queued_bytes_ += frame->size();
+  queue_.push_back(std::move(frame));
   if (!writing_ && !flush_scheduled_) {
     flush_scheduled_ = true;
     worker_.schedule_flush(shared_from_this());

@@ -71,7 +71,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   bool on_frame(const WsFrameView& frame);
   // Hands a complete message to the handler, inflating it first when it came compressed.
   bool deliver_message(std::string_view payload, bool compressed);
-  void queue_control(std::string frame);
+  void queue_control(std::string frame);  // bypasses the send-queue limit: pings, pongs, closes
+  void enqueue(SharedBytes frame);         // queues and schedules a flush if none is due
   void flush();  // writes as much of the queue as the socket takes
   void flush_tls();
   // Reads what the socket (or the TLS session) has; n > 0 bytes, 0 when the peer closed, -1
