@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
 #include <mutex>
 
 #include "core/channel_name.hpp"
@@ -111,7 +112,8 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
   if (path == "/api/presence") return method == "GET" ? presence(request, false) : method_not_allowed("GET");
   if (path == "/api/presence_stats") return method == "GET" ? presence(request, true) : method_not_allowed("GET");
   if (path == "/api/channels") return method == "GET" ? channels(request) : method_not_allowed("GET");
-  if (path == "/api/stats") return method == "GET" ? stats() : method_not_allowed("GET");
+  if (path == "/api/stats") return method == "GET" ? stats(request) : method_not_allowed("GET");
+  if (path == "/api/nodes") return method == "GET" ? nodes() : method_not_allowed("GET");
   if (path == "/api/disconnect") return method == "POST" ? disconnect(request) : method_not_allowed("POST");
   return error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path)));
 }
@@ -374,34 +376,137 @@ HttpResponse HttpApi::presence(const HttpRequest& request, bool stats_only) cons
     return error_response(make_error(ErrorCode::permission_denied, "presence is off in this namespace"));
   if (stats_only) {
     auto stats = d_.hub.presence_stats(channel);
-    return json_response(json::object{{"channel", channel}, {"clients", stats.clients}, {"users", stats.users}});
+    if (!stats) return error_response(stats.error());
+    return json_response(json::object{{"channel", channel}, {"clients", stats->clients}, {"users", stats->users}});
   }
+  auto members = d_.hub.presence(channel);
+  if (!members) return error_response(members.error());
   std::string body = R"({"channel":)" + protocol::native::json_quote(channel) + R"(,"members":)" +
-                     protocol::native::members_json(d_.hub.presence(channel)) + "}";
+                     protocol::native::members_json(*members) + "}";
   return HttpResponse{200, "application/json", std::move(body), {}};
+}
+
+namespace {
+
+json::object stats_json(const Stats& s) {
+  return json::object{{"connections", s.connections},
+                      {"connections_total", s.connections_total},
+                      {"subscriptions", s.subscriptions},
+                      {"channels", s.channels},
+                      {"messages_in", s.messages_in},
+                      {"messages_out", s.messages_out},
+                      {"bytes_in", s.bytes_in},
+                      {"bytes_out", s.bytes_out},
+                      {"slow_consumers", s.slow_consumers},
+                      {"uptime_seconds", static_cast<std::uint64_t>(s.uptime_seconds)}};
+}
+
+bool cluster_scope(const HttpRequest& request, Status& bad) {
+  std::string scope;
+  if (!request.query_param("scope", scope) || scope == "node") return false;
+  if (scope != "cluster") bad = invalid("'scope' is node or cluster, got '" + scope + "'");
+  return true;
+}
+
+void close_client(session::Client& c) { c.disconnect(transport::close_code::disconnected, "disconnected by the server"); }
+
+}  // namespace
+
+std::string HttpApi::answer(std::string_view question, std::string_view argument) const {
+  if (question == "stats") return json::serialize(stats_json(d_.stats()));
+  if (question == "channels") {
+    json::array list;
+    for (const auto& c : d_.hub.channels(argument))
+      list.push_back(json::object{{"channel", c.channel}, {"subscribers", c.subscribers}});
+    return json::serialize(list);
+  }
+  if (question == "disconnect_user") return std::to_string(d_.registry.with_user(argument, close_client));
+  if (question == "disconnect_client") return std::to_string(d_.registry.with_client(argument, close_client));
+  return "null";
+}
+
+Result<std::vector<core::NodeAnswer>> HttpApi::ask_all(std::string_view question, std::string_view argument) const {
+  if (!d_.cluster) return std::vector<core::NodeAnswer>{core::NodeAnswer{"", answer(question, argument)}};
+  return d_.cluster->ask(question, argument);
 }
 
 HttpResponse HttpApi::channels(const HttpRequest& request) const {
   std::string prefix;
   request.query_param("prefix", prefix);
+  Status bad = Ok{};
+  if (!cluster_scope(request, bad)) {
+    json::array list;
+    for (const auto& c : d_.hub.channels(prefix))
+      list.push_back(json::object{{"channel", c.channel}, {"subscribers", c.subscribers}});
+    return json_response(json::object{{"channels", std::move(list)}});
+  }
+  if (!bad) return error_response(bad.error());
+  auto answers = ask_all("channels", prefix);
+  if (!answers) return error_response(answers.error());
+  // Summed over the nodes, with the nodes that have subscribers.
+  std::map<std::string, std::pair<std::uint64_t, json::array>> merged;
+  for (const auto& a : *answers) {
+    json::error_code ec;
+    json::value list = json::parse(a.answer, ec);
+    if (ec || !list.is_array()) continue;
+    for (const auto& item : list.get_array()) {
+      if (!item.is_object()) continue;
+      const auto* name = item.get_object().if_contains("channel");
+      const auto* count = item.get_object().if_contains("subscribers");
+      if (!name || !name->is_string() || !count || !count->is_number()) continue;
+      auto& entry = merged[std::string(name->get_string())];
+      entry.first += count->to_number<std::uint64_t>();
+      entry.second.push_back(json::object{{"node", a.node}, {"subscribers", *count}});
+    }
+  }
   json::array list;
-  for (const auto& c : d_.hub.channels(prefix))
-    list.push_back(json::object{{"channel", c.channel}, {"subscribers", c.subscribers}});
-  return json_response(json::object{{"channels", std::move(list)}});
+  for (auto& [name, entry] : merged)
+    list.push_back(json::object{{"channel", name}, {"subscribers", entry.first}, {"nodes", std::move(entry.second)}});
+  return json_response(json::object{{"scope", "cluster"}, {"nodes_answered", answers->size()}, {"channels", std::move(list)}});
 }
 
-HttpResponse HttpApi::stats() const {
-  Stats s = d_.stats();
-  return json_response(json::object{{"connections", s.connections},
-                                    {"connections_total", s.connections_total},
-                                    {"subscriptions", s.subscriptions},
-                                    {"channels", s.channels},
-                                    {"messages_in", s.messages_in},
-                                    {"messages_out", s.messages_out},
-                                    {"bytes_in", s.bytes_in},
-                                    {"bytes_out", s.bytes_out},
-                                    {"slow_consumers", s.slow_consumers},
-                                    {"uptime_seconds", static_cast<std::uint64_t>(s.uptime_seconds)}});
+HttpResponse HttpApi::stats(const HttpRequest& request) const {
+  Status bad = Ok{};
+  if (!cluster_scope(request, bad)) return json_response(stats_json(d_.stats()));
+  if (!bad) return error_response(bad.error());
+  auto answers = ask_all("stats", "");
+  if (!answers) return error_response(answers.error());
+  json::object total;
+  json::array per_node;
+  for (const auto& a : *answers) {
+    json::error_code ec;
+    json::value figures = json::parse(a.answer, ec);
+    if (ec || !figures.is_object()) continue;
+    for (const auto& [k, v] : figures.get_object()) {
+      if (!v.is_number() || k == "uptime_seconds") continue;  // a sum of uptimes means nothing
+      total[k] = (total.contains(k) ? total[k].to_number<std::uint64_t>() : 0) + v.to_number<std::uint64_t>();
+    }
+    json::object node = figures.get_object();
+    node["node"] = a.node;
+    per_node.push_back(std::move(node));
+  }
+  total["scope"] = "cluster";
+  total["nodes"] = std::move(per_node);
+  return json_response(total);
+}
+
+HttpResponse HttpApi::nodes() const {
+  if (!d_.cluster) {
+    Stats s = d_.stats();
+    return json_response(json::object{{"nodes", json::array{json::object{{"node", ""}, {"self", true}, {"stats", stats_json(s)}}}}});
+  }
+  auto live = d_.cluster->nodes();
+  if (!live) return error_response(live.error());
+  json::array list;
+  for (const auto& n : *live) {
+    json::error_code ec;
+    json::value info = json::parse(n.info, ec);
+    list.push_back(json::object{{"node", n.id},
+                                {"self", n.id == d_.cluster->node_id()},
+                                {"last_seen", n.last_seen_ms},
+                                {"info", ec ? json::value(json::object{}) : std::move(info)}});
+  }
+  return json_response(json::object{{"nodes", std::move(list)}});
 }
 
 HttpResponse HttpApi::disconnect(const HttpRequest& request) const {
@@ -413,9 +518,15 @@ HttpResponse HttpApi::disconnect(const HttpRequest& request) const {
     return error_response(invalid("give exactly one of 'client' or 'user'"));
   const json::value* which = client ? client : user;
   if (!which->is_string()) return error_response(invalid(client ? "'client' must be a string" : "'user' must be a string"));
-  auto close = [](session::Client& c) { c.disconnect(transport::close_code::disconnected, "disconnected by the server"); };
-  std::size_t n = client ? d_.registry.with_client(which->get_string(), close)
-                         : d_.registry.with_user(which->get_string(), close);
+  // Every node closes its own connections of that client or user.
+  auto answers = ask_all(client ? "disconnect_client" : "disconnect_user", which->get_string());
+  if (!answers) return error_response(answers.error());
+  std::uint64_t n = 0;
+  for (const auto& a : *answers) {
+    std::uint64_t count = 0;
+    std::from_chars(a.answer.data(), a.answer.data() + a.answer.size(), count);
+    n += count;
+  }
   return json_response(json::object{{"disconnected", n}});
 }
 

@@ -1,11 +1,14 @@
 #pragma once
 // The HTTP API (docs/http-api.md): JSON in and out, routed by method and path. Handlers run on
-// the worker thread that read the request and never block on I/O.
+// the worker thread that read the request. On one node they never block on I/O; in a cluster,
+// reads that need Redis or the other nodes (history, presence, ?scope=cluster) wait for them,
+// at most the broker's timeout.
 #include <functional>
 
 #include "api/api_keys.hpp"
 #include "api/static_files.hpp"
 #include "api/stats.hpp"
+#include "core/cluster.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
 #include "session/registry.hpp"
@@ -25,6 +28,7 @@ class HttpApi {
     std::function<Stats()> stats;
     session::Streams& streams;
     const StaticFiles& web;
+    core::Cluster* cluster = nullptr;  // null: this node alone
   };
   explicit HttpApi(Dependencies dependencies);
 
@@ -33,6 +37,9 @@ class HttpApi {
   void handle(const transport::HttpRequest& request, transport::HttpReply reply) const;
   // POST /api/streams/{id}/pipe, authorized: its body is appended line by line as it arrives.
   std::unique_ptr<transport::BodySink> body_stream(const transport::HttpRequest& head) const;
+  // This node's answer to a question another node's API asked the cluster (see cluster_answers).
+  // Runs on the broker's thread; never blocks.
+  std::string answer(std::string_view question, std::string_view argument) const;
 
  private:
   transport::HttpResponse route(const transport::HttpRequest& request, transport::HttpReply& reply) const;
@@ -43,8 +50,11 @@ class HttpApi {
   // POST /api/streams, /api/streams/{id}/append, /api/streams/{id}/end
   void streams(const transport::HttpRequest& request, transport::HttpReply reply) const;
   transport::HttpResponse channels(const transport::HttpRequest& request) const;
-  transport::HttpResponse stats() const;
+  transport::HttpResponse stats(const transport::HttpRequest& request) const;
+  transport::HttpResponse nodes() const;
   transport::HttpResponse disconnect(const transport::HttpRequest& request) const;
+  // Every node's answer (this one's included); on one node, just this one's.
+  Result<std::vector<core::NodeAnswer>> ask_all(std::string_view question, std::string_view argument) const;
   transport::HttpResponse metrics() const;
 
   Dependencies d_;

@@ -14,14 +14,15 @@ namespace sb::core {
 std::string Hub::new_epoch() { return random_hex(6); }
 
 Hub::Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history,
-         std::size_t max_recovery_bytes)
-    : encoder_(encoder), history_(history), max_recovery_bytes_(max_recovery_bytes) {
+         std::size_t max_recovery_bytes, Broker* broker)
+    : encoder_(encoder), history_(broker ? nullptr : history), max_recovery_bytes_(max_recovery_bytes), broker_(broker) {
   if (shards.empty() || shards.size() > 64) throw std::invalid_argument("Hub needs 1 to 64 shards");
   for (auto* context : shards) {
     auto shard = std::make_unique<Shard>();
     shard->context = context;
     shards_.push_back(std::move(shard));
   }
+  if (broker_) broker_->set_listener(this);
   if (history_) {
     writer_ = std::make_unique<HistoryWriter>(
         *history_, [this](std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
@@ -59,11 +60,22 @@ Result<Hub::ChannelState*> Hub::state_locked(Stripe& stripe, std::string_view ch
 Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view channel, Subscriber& subscriber,
                                        const HistoryPolicy& policy, const StreamPosition* since) {
   SubscribeResult result;
+  Stripe& stripe = stripe_for(channel);
+  if (broker_) {
+    auto joined = join_cluster_channel(channel);
+    if (!joined) {
+      std::lock_guard lock(stripe.mutex);
+      auto it = stripe.channels.find(channel);
+      --it->second.joining;
+      release_locked(stripe, it);
+      return joined.error();
+    }
+  }
   {
-    Stripe& stripe = stripe_for(channel);
     std::lock_guard lock(stripe.mutex);
     auto state = state_locked(stripe, channel, policy);
     if (!state) return state.error();
+    if (broker_) --(*state)->joining;
     Shard& shard = *shards_[shard_index];
     auto it = shard.subscribers.find(channel);
     if (it == shard.subscribers.end())
@@ -89,12 +101,12 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
     result.recovered = true;
     return result;
   }
-  if (!policy.enabled() || !history_) return result;
+  if (!policy.enabled() || !(history_ || broker_)) return result;
   HistoryQuery query;
   query.after = since->offset;
   // Everything retained after `since`: at most the namespace's size.
   query.limit = policy.size;
-  auto page = history_->read(channel, query);
+  auto page = broker_ ? broker_->read(channel, policy, query) : history_->read(channel, query);
   // The subscription stands either way; a store that cannot be read means the client reloads.
   if (!page) return result;
   // Too much to send in one go would overflow the connection's send queue: reload instead.
@@ -106,6 +118,8 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
     // Nothing retained after `since` is fine only if nothing was committed after it yet.
     if (!(page->position.offset <= since->offset)) return result;
   }
+  // And nothing may be missing in between (a message past its TTL, say).
+  if (!page->messages.empty() && page->messages.front().offset != since->offset + 1) return result;
   result.missed = std::move(page->messages);
   result.recovered = true;
   return result;
@@ -130,10 +144,82 @@ bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscri
   if (state == stripe.channels.end()) return true;
   --state->second.subscribers;
   if (shard_empty) state->second.shard_mask &= ~(std::uint64_t{1} << shard_index);
-  // Without subscribers or history the channel's state is only a counter nobody can use: drop
-  // it, so memory follows live channels. Its next publication starts a new epoch.
-  if (state->second.subscribers == 0 && !state->second.persistent) stripe.channels.erase(state);
+  release_locked(stripe, state);
   return true;
+}
+
+void Hub::release_locked(Stripe& stripe, ChannelMap::iterator it) {
+  const ChannelState& s = it->second;
+  // Without subscribers or history the channel's state is only a counter nobody can use: drop
+  // it, so memory follows live channels. Its next publication starts a new epoch (on one node;
+  // in a cluster the broker keeps the channel's position).
+  if (s.subscribers != 0 || s.persistent || s.joining != 0) return;
+  if (broker_) broker_->unwatch(it->first);  // under the lock: ordered with the next watch
+  stripe.channels.erase(it);
+}
+
+Status Hub::join_cluster_channel(std::string_view channel) {
+  Stripe& stripe = stripe_for(channel);
+  std::shared_ptr<std::promise<Status>> leading;
+  std::future<Status> watched;
+  std::shared_future<Status> ready;
+  {
+    std::lock_guard lock(stripe.mutex);
+    auto it = stripe.channels.find(channel);
+    if (it == stripe.channels.end()) {
+      ChannelState state;
+      state.synced = false;
+      it = stripe.channels.emplace(std::string(channel), std::move(state)).first;
+    }
+    ChannelState& s = it->second;
+    if (!s.synced && !s.ready.valid()) {
+      // The first subscriber here (or the first since a failed try): watch the channel, then
+      // learn where it stands. Whatever arrives meanwhile moves the position on (on_publication).
+      leading = std::make_shared<std::promise<Status>>();
+      s.ready = leading->get_future().share();
+      auto watch_result = std::make_shared<std::promise<Status>>();
+      watched = watch_result->get_future();
+      broker_->watch(channel, [watch_result](Status r) { watch_result->set_value(std::move(r)); });
+    }
+    ++it->second.joining;
+    if (it->second.synced) return Ok{};
+    ready = it->second.ready;
+  }
+  if (!leading) {
+    // Another subscriber is doing the work; its result is ours.
+    if (ready.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+      return make_error(ErrorCode::timeout, "the cluster did not answer in time");
+    return ready.get();
+  }
+  Status status = watched.wait_for(std::chrono::seconds(10)) == std::future_status::ready
+                      ? watched.get()
+                      : Status(make_error(ErrorCode::timeout, "the cluster did not answer in time"));
+  Result<std::vector<StreamPosition>> position = std::vector<StreamPosition>{};
+  if (status) {
+    const std::string name(channel);
+    position = broker_->positions(std::span<const std::string>(&name, 1));
+    if (!position) status = position.error();
+  }
+  {
+    std::lock_guard lock(stripe.mutex);
+    ChannelState& s = stripe.channels.find(channel)->second;
+    if (status) {
+      const StreamPosition& p = position->front();
+      if (s.epoch != p.epoch) {
+        s.epoch = p.epoch;
+        s.delivered_offset = s.last_offset = p.offset;
+      } else {
+        s.delivered_offset = s.last_offset = std::max(s.delivered_offset, p.offset);
+      }
+      s.synced = true;
+    } else {
+      // The next subscriber tries again from the start.
+      s.ready = {};
+      s.synced = false;
+    }
+  }
+  leading->set_value(status);
+  return status;
 }
 
 StreamPosition Hub::publish(std::string_view channel, std::string_view data) {
@@ -145,6 +231,11 @@ StreamPosition Hub::publish(std::string_view channel, std::string_view data) {
 void Hub::publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done) {
   publications_.fetch_add(1, std::memory_order_relaxed);
   const std::int64_t ts = unix_millis();
+  if (broker_) {
+    // Offset, history and delivery to every node (this one too) are the broker's one step.
+    broker_->publish(channel, data, ts, policy, std::move(done));
+    return;
+  }
   Stripe& stripe = stripe_for(channel);
   std::unique_lock lock(stripe.mutex);
   const bool keep = policy.enabled() && history_;
@@ -224,18 +315,26 @@ void Hub::on_history_written(std::vector<PendingPublication>& batch, const std::
 
 bool Hub::presence_add(std::string_view channel, Member member) {
   Stripe& stripe = stripe_for(channel);
-  std::lock_guard lock(stripe.mutex);
-  auto it = stripe.channels.find(channel);
-  if (it == stripe.channels.end()) return false;  // only subscribers are members
-  auto& members = it->second.members;
-  if (!members) members = std::make_unique<std::vector<Member>>();
-  for (const auto& m : *members)
-    if (m.client == member.client) return false;
-  members->push_back(std::move(member));
+  {
+    std::lock_guard lock(stripe.mutex);
+    auto it = stripe.channels.find(channel);
+    if (it == stripe.channels.end()) return false;  // only subscribers are members
+    auto& members = it->second.members;
+    if (!members) members = std::make_unique<std::vector<Member>>();
+    for (const auto& m : *members)
+      if (m.client == member.client) return false;
+    members->push_back(member);
+  }
+  // In a cluster the local list is what this node puts back after Redis lost it; the truth is
+  // the broker's.
+  if (broker_ && !broker_->presence_add(channel, member)) {
+    presence_remove_local(channel, member.client);
+    return false;
+  }
   return true;
 }
 
-bool Hub::presence_remove(std::string_view channel, std::string_view client) {
+bool Hub::presence_remove_local(std::string_view channel, std::string_view client) {
   Stripe& stripe = stripe_for(channel);
   std::lock_guard lock(stripe.mutex);
   auto it = stripe.channels.find(channel);
@@ -249,22 +348,30 @@ bool Hub::presence_remove(std::string_view channel, std::string_view client) {
   return true;
 }
 
-std::vector<Member> Hub::presence(std::string_view channel) const {
+bool Hub::presence_remove(std::string_view channel, std::string_view client) {
+  if (!presence_remove_local(channel, client)) return false;
+  if (broker_) broker_->presence_remove(channel, client);
+  return true;
+}
+
+Result<std::vector<Member>> Hub::presence(std::string_view channel) const {
+  if (broker_) return broker_->presence(channel);
   Stripe& stripe = stripe_for(channel);
   std::lock_guard lock(stripe.mutex);
   auto it = stripe.channels.find(channel);
-  if (it == stripe.channels.end() || !it->second.members) return {};
+  if (it == stripe.channels.end() || !it->second.members) return std::vector<Member>{};
   return *it->second.members;
 }
 
-PresenceStats Hub::presence_stats(std::string_view channel) const {
-  std::vector<Member> members = presence(channel);
+Result<PresenceStats> Hub::presence_stats(std::string_view channel) const {
+  auto members = presence(channel);
+  if (!members) return members.error();
   std::vector<std::string_view> users;
-  for (const auto& m : members)
+  for (const auto& m : *members)
     if (!m.user.empty()) users.push_back(m.user);
   std::sort(users.begin(), users.end());
   users.erase(std::unique(users.begin(), users.end()), users.end());
-  return PresenceStats{members.size(), users.size()};
+  return PresenceStats{members->size(), users.size()};
 }
 
 void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude, std::string_view stream,
@@ -272,10 +379,12 @@ void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* e
   Stripe& stripe = stripe_for(channel);
   std::lock_guard lock(stripe.mutex);
   auto it = stripe.channels.find(channel);
+  if (broker_) broker_->relay(channel, frame, stream, sequence);
   if (it != stripe.channels.end()) fan_out_locked(it->second, channel, std::move(frame), sequence, exclude, stream);
 }
 
 Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
+  if (broker_) return broker_->read(channel, policy, query);
   StreamPosition position;
   bool known = false;
   {
@@ -303,6 +412,10 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
   Shard& shard = *shards_[shard_index];
   auto it = shard.subscribers.find(delivery.channel);
   if (it == shard.subscribers.end()) return;
+  if (delivery.gap) {
+    for (Subscriber* s : it->second) s->on_gap(delivery.channel);
+    return;
+  }
   std::size_t delivered = 0;
   for (Subscriber* s : it->second) {
     if (s == delivery.exclude) continue;
@@ -310,6 +423,78 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
     ++delivered;
   }
   shard.deliveries.store(shard.deliveries.load(std::memory_order_relaxed) + delivered, std::memory_order_relaxed);
+}
+
+// ---- cluster -----------------------------------------------------------------------------------
+
+void Hub::notify_gap_locked(const ChannelState& state, std::string_view channel) {
+  if (state.shard_mask == 0) return;
+  auto delivery = std::make_shared<Delivery>(Delivery{std::string(channel), nullptr, 0, nullptr, {}, true});
+  for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
+    const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
+    boost::asio::post(*shards_[shard]->context, [this, shard, delivery] { deliver_local(shard, *delivery); });
+  }
+}
+
+void Hub::on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,
+                         std::string_view data) {
+  Stripe& stripe = stripe_for(channel);
+  std::lock_guard lock(stripe.mutex);
+  auto it = stripe.channels.find(channel);
+  if (it == stripe.channels.end()) return;  // nobody here any more
+  ChannelState& s = it->second;
+  if (s.epoch != epoch) {
+    // A new epoch (Redis lost the channel, or it expired): positions of the old one are void.
+    if (s.synced) notify_gap_locked(s, channel);
+    s.epoch = std::string(epoch);
+  } else if (offset <= s.delivered_offset) {
+    return;  // already covered by the position this node read
+  } else if (s.synced && offset != s.delivered_offset + 1) {
+    notify_gap_locked(s, channel);  // some never reached this node
+  }
+  s.delivered_offset = s.last_offset = offset;
+  if (s.shard_mask == 0) return;
+  fan_out_locked(s, channel, encoder_.encode(Publication{channel, data, offset, ts}), offset);
+}
+
+void Hub::on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) {
+  Stripe& stripe = stripe_for(channel);
+  std::lock_guard lock(stripe.mutex);
+  auto it = stripe.channels.find(channel);
+  if (it != stripe.channels.end()) fan_out_locked(it->second, channel, std::move(frame), sequence, nullptr, stream);
+}
+
+void Hub::on_reconnected() {
+  // What was published while this node was cut off never reached it: compare every watched
+  // channel with the cluster, and tell the subscribers of those that moved to recover.
+  std::vector<std::string> names;
+  std::vector<std::pair<std::string, Member>> members;
+  for (auto& stripe : stripes_) {
+    std::lock_guard lock(stripe.mutex);
+    for (const auto& [name, state] : stripe.channels) {
+      if (!state.synced) continue;
+      names.push_back(name);
+      if (state.members)
+        for (const auto& m : *state.members) members.emplace_back(name, m);
+    }
+  }
+  auto positions = broker_->positions(names);
+  if (!positions) return;  // down again: the next reconnection checks again
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const StreamPosition& p = (*positions)[i];
+    Stripe& stripe = stripe_for(names[i]);
+    std::lock_guard lock(stripe.mutex);
+    auto it = stripe.channels.find(names[i]);
+    if (it == stripe.channels.end() || !it->second.synced) continue;
+    ChannelState& s = it->second;
+    if (s.epoch == p.epoch && s.delivered_offset >= p.offset) continue;
+    notify_gap_locked(s, names[i]);
+    s.epoch = p.epoch;
+    s.delivered_offset = s.last_offset = p.offset;
+  }
+  // Members are put back where Redis lost them (a restart without persistence, or this node
+  // taken for dead while it was cut off).
+  for (const auto& [channel, member] : members) (void)broker_->presence_add(channel, member);
 }
 
 std::vector<ChannelInfo> Hub::channels(std::string_view prefix) const {

@@ -20,6 +20,13 @@
 // is in has been appended to the store. So nothing is delivered or acknowledged that a restart
 // could lose (within the store's durability, docs/guarantees.md), and a subscriber that
 // recovers reads exactly what live subscribers got.
+//
+// Cluster. With a Broker (several nodes, docs/scaling.md) the broker assigns offsets, keeps
+// history and presence, and sends every publication to every node watching its channel; the hub
+// watches a channel while it has subscribers here, and fans out what arrives, in the order it
+// arrives. A channel's state here is then a cache of where the cluster stands, filled when its
+// first local subscriber comes (watch, then read the position) and checked again when the broker
+// reconnects; subscribers whose position may have a gap are told so (Subscriber::on_gap).
 #include <boost/asio/io_context.hpp>
 
 #include <array>
@@ -33,9 +40,11 @@
 #include <vector>
 
 #include <functional>
+#include <future>
 #include <optional>
 
 #include "common/error.hpp"
+#include "core/broker.hpp"
 #include "core/history.hpp"
 #include "core/history_writer.hpp"
 #include "core/publication.hpp"
@@ -69,14 +78,15 @@ struct SubscribeResult {
 
 using PublishDone = std::function<void(Result<StreamPosition>)>;
 
-class Hub {
+class Hub final : private BrokerListener {
  public:
   // shards[i] runs the subscribers that subscribe with shard index i. At most 64 shards.
   // `history` may be null when no namespace keeps history.
   // A recovery larger than `max_recovery_bytes` is refused (recovered: false): it would not fit
   // the connection's send queue.
+  // With a `broker`, `history` is unused: the broker keeps history.
   Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history = nullptr,
-      std::size_t max_recovery_bytes = 2 * 1024 * 1024);
+      std::size_t max_recovery_bytes = 2 * 1024 * 1024, Broker* broker = nullptr);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -97,13 +107,13 @@ class Hub {
   // Without history and without a callback: the position at once.
   StreamPosition publish(std::string_view channel, std::string_view data);
 
-  // Presence. Any thread. add() returns false if the client was already a member; remove()
-  // returns false if it was not. Members live as long as their subscription: the session
-  // removes them before it unsubscribes.
+  // Presence. Any thread. add() returns false if the client was already a member (or, in a
+  // cluster, could not be added); remove() returns false if it was not. Members live as long as
+  // their subscription: the session removes them before it unsubscribes.
   bool presence_add(std::string_view channel, Member member);
   bool presence_remove(std::string_view channel, std::string_view client);
-  std::vector<Member> presence(std::string_view channel) const;
-  PresenceStats presence_stats(std::string_view channel) const;
+  Result<std::vector<Member>> presence(std::string_view channel) const;
+  Result<PresenceStats> presence_stats(std::string_view channel) const;
 
   // Any thread. Sends an already encoded frame that is not a publication (join, leave, typing,
   // client events) to the channel's subscribers except `exclude`: no offset, never stored.
@@ -128,6 +138,12 @@ class Hub {
     std::uint64_t shard_mask = 0;  // bit i: shard i has subscribers
     bool persistent = false;       // has history: kept while messages may be in flight to the store
     std::unique_ptr<std::vector<Member>> members;  // presence, only for channels that keep it
+    // Cluster: the position is known once the first subscriber's watch and read are done;
+    // until then `ready` is what later subscribers wait for, and `joining` keeps the state
+    // alive for subscribers on their way in.
+    bool synced = true;
+    std::uint32_t joining = 0;
+    std::shared_future<Status> ready;
   };
   struct StringHash {
     using is_transparent = void;
@@ -154,6 +170,7 @@ class Hub {
     std::uint64_t offset;  // 0: not a publication (relayed)
     const Subscriber* exclude = nullptr;
     std::string stream;
+    bool gap = false;  // not a frame: tells the subscribers their position may have a gap
   };
 
   Stripe& stripe_for(std::string_view channel) const;
@@ -163,6 +180,18 @@ class Hub {
   void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
                       const Subscriber* exclude = nullptr, std::string_view stream = {});
   void deliver_local(std::size_t shard, const Delivery& delivery);
+  // Cluster: makes sure the broker sends this channel here and its position is known; the
+  // caller holds one `joining` on the channel's state afterwards, success or not.
+  Status join_cluster_channel(std::string_view channel);
+  // Drops a channel's state nobody uses any more (and stops watching it).
+  void release_locked(Stripe& stripe, ChannelMap::iterator it);
+  bool presence_remove_local(std::string_view channel, std::string_view client);
+  void notify_gap_locked(const ChannelState& state, std::string_view channel);
+  // BrokerListener
+  void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,
+                      std::string_view data) override;
+  void on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) override;
+  void on_reconnected() override;
   void on_history_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
                           const Status& status);
 
@@ -172,6 +201,7 @@ class Hub {
   std::atomic<std::uint64_t> publications_{0};
   HistoryStore* history_;
   std::size_t max_recovery_bytes_;
+  Broker* broker_;
   std::unique_ptr<HistoryWriter> writer_;  // last: its thread calls back into the hub
 };
 

@@ -18,6 +18,9 @@ class Subscriber {
   // those of a stream: `stream` is its id and `offset` the frame's sequence number in it.
   virtual void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
                        std::string_view stream) = 0;
+  // In a cluster: publications of `channel` may have been missed (the broker reconnected, or the
+  // channel's epoch changed). The subscriber is to recover from its last offset. Same thread.
+  virtual void on_gap(std::string_view channel) { (void)channel; }
 };
 
 // Turns a publication into the bytes subscribers receive, once per publication. The native

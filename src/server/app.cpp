@@ -13,6 +13,9 @@
 #include "storage/sqlite_history.hpp"
 #include "api/origin.hpp"
 #include "common/clock.hpp"
+#include "common/random.hpp"
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include "transport/http_client.hpp"
 #include "transport/tls.hpp"
 #include <thread>
@@ -76,8 +79,20 @@ App::App(Config config)
       throw std::runtime_error("data_dir '" + config_.data_dir + "' is in use by another switchboard process");
     }
   }
-  bool any_history = config_.default_namespace.history.enabled();
-  for (const auto& ns : config_.namespaces) any_history |= ns.history.enabled();
+  if (config_.broker == "redis") {
+    broker::RedisBrokerOptions options;
+    for (const auto& url : config_.redis_urls) options.redis.push_back(*broker::parse_redis_url(url));
+    options.prefix = config_.redis_prefix;
+    options.node_id = config_.node_name.empty() ? random_hex(6) : config_.node_name;
+    options.timeout = config_.redis_timeout;
+    options.heartbeat = config_.heartbeat_interval;
+    options.node_timeout = config_.node_timeout;
+    options.meta_ttl = config_.channel_ttl;
+    broker_ = std::make_unique<broker::RedisBroker>(std::move(options));
+  }
+  // In a cluster, history lives in Redis with the offsets.
+  bool any_history = !broker_ && config_.default_namespace.history.enabled();
+  for (const auto& ns : config_.namespaces) any_history |= !broker_ && ns.history.enabled();
   if (any_history) {
     if (config_.history_engine == "memory") {
       history_ = std::make_unique<storage::MemoryHistory>();
@@ -95,7 +110,8 @@ App::App(Config config)
   std::vector<boost::asio::io_context*> shards;
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
   // Half the send queue: the rest stays for live traffic during the recovery.
-  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get(), config_.limits.max_send_queue / 2);
+  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get(), config_.limits.max_send_queue / 2,
+                                     broker_.get());
   session::StreamOptions stream_options{config_.stream_idle_timeout, config_.stream_cancel_url,
                                        config_.stream_cancel_secret};
   auto& webhook_context = server_->worker(0).context();
@@ -111,7 +127,24 @@ App::App(Config config)
       verifier_.empty() ? nullptr : &verifier_, &admission_, /*refresh_before_seconds=*/30,
       /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10});
   api_ = std::make_unique<api::HttpApi>(
-      api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_});
+      api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_,
+                                 broker_.get()});
+  if (broker_) {
+    broker_->set_answerer([this](std::string_view question, std::string_view argument) {
+      return api_->answer(question, argument);
+    });
+    // The node that found a dead one says goodbye for its members, once, on every node.
+    broker_->set_member_lost([this](const std::string& channel, const core::Member& member) {
+      auto ns = namespaces_.find(channel);
+      if (ns && (*ns)->join_leave) hub_->relay(channel, make_shared_bytes(protocol::native::encode_leave(channel, member)));
+    });
+    broker_->set_node_info([this] {
+      const api::Stats s = stats();
+      return fmt::format(R"({{"listen":"{}","connections":{},"subscriptions":{},"channels":{},"uptime_seconds":{}}})",
+                         config_.listen_host() + ":" + std::to_string(server_->port()), s.connections, s.subscriptions, s.channels,
+                         static_cast<std::uint64_t>(s.uptime_seconds));
+    });
+  }
 }
 
 App::~App() {
@@ -120,6 +153,9 @@ App::~App() {
   // finish. Then the io_contexts, with whatever is left in them.
   server_->halt();
   streams_.reset();
+  // The broker calls into the hub from its thread: it stops first, after sending what the
+  // closing sessions queued (leaves, presence removals).
+  if (broker_) broker_->stop();
   hub_.reset();
   server_.reset();
   if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
@@ -130,10 +166,21 @@ void App::start() {
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec) throw ConfigError("data_dir", "cannot create '" + config_.data_dir + "': " + ec.message());
   server_->listen();
+  if (broker_) broker_->start();
   server_->start();
   if (keys_.empty()) spdlog::warn("no API key configured: the HTTP API answers on loopback only");
   spdlog::info("switchboard listening on {}:{} ({}) with {} threads", config_.listen_host(), server_->port(),
                config_.tls_cert.empty() ? "ws, http" : "wss, https", server_->worker_count());
+  if (broker_) {
+    // Host and port only: a URL may carry the password.
+    std::vector<std::string> where;
+    for (const auto& url : config_.redis_urls) {
+      auto a = *broker::parse_redis_url(url);
+      where.push_back(a.host + ":" + std::to_string(a.port));
+    }
+    spdlog::info("cluster node {} on redis {} (prefix '{}')", broker_->node_id(), fmt::join(where, ", "),
+                 config_.redis_prefix);
+  }
 }
 
 void App::stop() {

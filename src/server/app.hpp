@@ -8,6 +8,7 @@
 #include "api/api_keys.hpp"
 #include "api/http_api.hpp"
 #include "auth/jwt.hpp"
+#include "broker/redis_broker.hpp"
 #include "session/limits.hpp"
 #include "api/stats.hpp"
 #include "core/history.hpp"
@@ -54,7 +55,8 @@ class App {
   auth::JwtVerifier verifier_;
   session::Admission admission_;
   std::unique_ptr<transport::Server> server_;
-  std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history
+  std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history, or in a cluster
+  std::unique_ptr<broker::RedisBroker> broker_;  // null: this node alone
   std::unique_ptr<core::Hub> hub_;
   std::unique_ptr<session::Streams> streams_;
   std::unique_ptr<session::SessionContext> session_context_;

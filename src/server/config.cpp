@@ -1,5 +1,7 @@
 #include "server/config.hpp"
 
+#include "broker/redis_address.hpp"
+
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -122,6 +124,27 @@ void apply_table(Config& c, const toml::table& root) {
         else if (hk.str() == "fsync") c.history_fsync = bool_value(value, sub);
         else throw ConfigError(sub, "unknown key");
       }
+    } else if (key == "cluster") {
+      const toml::table* t = node.as_table();
+      if (!t) throw ConfigError(key, "expected a table");
+      for (const auto& [ck, value] : *t) {
+        const std::string sub = "cluster." + std::string(ck.str());
+        const std::string_view name = ck.str();
+        if (name == "broker") c.broker = string_value(value, sub);
+        else if (name == "redis_url") c.redis_urls = {string_value(value, sub)};
+        else if (name == "redis_urls") {
+          const toml::array* a = value.as_array();
+          if (!a) throw ConfigError(sub, "expected an array of redis:// URLs");
+          c.redis_urls.clear();
+          for (const auto& item : *a) c.redis_urls.push_back(string_value(item, sub));
+        } else if (name == "prefix") c.redis_prefix = string_value(value, sub);
+        else if (name == "node_name") c.node_name = string_value(value, sub);
+        else if (name == "redis_timeout_ms") c.redis_timeout = std::chrono::milliseconds(positive_integer(value, sub));
+        else if (name == "heartbeat_ms") c.heartbeat_interval = std::chrono::milliseconds(positive_integer(value, sub));
+        else if (name == "node_timeout_ms") c.node_timeout = std::chrono::milliseconds(positive_integer(value, sub));
+        else if (name == "channel_ttl") c.channel_ttl = std::chrono::seconds(positive_integer(value, sub));
+        else throw ConfigError(sub, "unknown key");
+      }
     } else if (key == "auth") {
       const toml::table* t = node.as_table();
       if (!t) throw ConfigError(key, "expected a table");
@@ -226,6 +249,9 @@ void apply_environment(Config& c, const std::map<std::string, std::string>& env)
   if (auto v = get("SWITCHBOARD_JWT_SECRET")) c.jwt_secret = *v;
   if (auto v = get("SWITCHBOARD_TLS_CERT")) c.tls_cert = *v;
   if (auto v = get("SWITCHBOARD_TLS_KEY")) c.tls_key = *v;
+  if (auto v = get("SWITCHBOARD_BROKER")) c.broker = *v;
+  if (auto v = get("SWITCHBOARD_REDIS_URL")) c.redis_urls = {*v};
+  if (auto v = get("SWITCHBOARD_NODE_NAME")) c.node_name = *v;
   if (auto v = get("SWITCHBOARD_THREADS")) {
     std::size_t n = 0;
     auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
@@ -297,6 +323,19 @@ void validate(const Config& c) {
     throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
   if (c.limits.max_message_size > 16 * 1024 * 1024)
     throw ConfigError("limits.max_message_size", "at most 16 MiB");
+  if (c.broker != "memory" && c.broker != "redis")
+    throw ConfigError("cluster.broker", "expected memory or redis, got '" + c.broker + "'");
+  if (c.broker == "redis") {
+    if (c.redis_urls.empty()) throw ConfigError("cluster.redis_url", "broker = \"redis\" needs redis_url (or redis_urls)");
+    for (const auto& url : c.redis_urls)
+      if (auto address = broker::parse_redis_url(url); !address) throw ConfigError("cluster.redis_url", address.error().message);
+  }
+  if (c.redis_prefix.empty() || c.redis_prefix.find_first_of(" {}\n") != std::string::npos)
+    throw ConfigError("cluster.prefix", "must be a non-empty word without spaces or braces");
+  if (c.node_name.find_first_of(" \n") != std::string::npos)
+    throw ConfigError("cluster.node_name", "must not contain spaces or newlines");
+  if (c.node_timeout < 2 * c.heartbeat_interval)
+    throw ConfigError("cluster.node_timeout_ms", "must be at least twice heartbeat_ms, or a slow beat takes a live node for dead");
 }
 
 std::map<std::string, std::string> process_environment() {

@@ -73,6 +73,16 @@ struct Config {
   // sqlite: fsync every commit (survives a machine crash, slower). Off: a commit survives the
   // process being killed, not the machine losing power.
   bool history_fsync = false;
+  // [cluster]: several nodes sharing channels through Redis (docs/scaling.md). "memory": this
+  // node alone, with history in history_engine. "redis": offsets, history and presence in Redis.
+  std::string broker = "memory";
+  std::vector<std::string> redis_urls;  // redis_url, or redis_urls to shard channels over several
+  std::string redis_prefix = "sb";      // of keys and pub/sub channels: clusters may share a Redis
+  std::string node_name;                // empty: a random id per process
+  std::chrono::milliseconds redis_timeout{1000};
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds node_timeout{5000};
+  std::chrono::seconds channel_ttl{30 * 24 * 3600};  // a channel's epoch and offset outlive its last message this long
 
   // host and port of `listen`; throws ConfigError("listen", ...) when malformed.
   std::string listen_host() const;

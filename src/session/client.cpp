@@ -306,9 +306,14 @@ void Client::on_presence(const native::Command& command) {
   if (!(*ns)->presence)
     return send_error(command.id, make_error(ErrorCode::permission_denied, "presence is off in this namespace"));
   if (auto allowed = check_read(**ns, command.channel); !allowed) return send_error(command.id, allowed.error());
-  if (command.type == CommandType::presence)
-    return send_frame(native::encode_presence(command.id, command.channel, context_.hub.presence(command.channel)));
-  send_frame(native::encode_presence_stats(command.id, command.channel, context_.hub.presence_stats(command.channel)));
+  if (command.type == CommandType::presence) {
+    auto members = context_.hub.presence(command.channel);
+    if (!members) return send_error(command.id, members.error());
+    return send_frame(native::encode_presence(command.id, command.channel, *members));
+  }
+  auto stats = context_.hub.presence_stats(command.channel);
+  if (!stats) return send_error(command.id, stats.error());
+  send_frame(native::encode_presence_stats(command.id, command.channel, *stats));
 }
 
 void Client::on_event(const native::Command& command) {
@@ -376,6 +381,10 @@ void Client::deliver(const SharedBytes& frame, std::string_view channel, std::ui
     }
   }
   connection_->send(frame);
+}
+
+void Client::on_gap(std::string_view channel) {
+  if (connection_) send_frame(native::encode_recover(channel));
 }
 
 void Client::disconnect(std::uint16_t code, std::string_view reason) {

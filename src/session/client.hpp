@@ -59,6 +59,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // core::Subscriber
   void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
                std::string_view stream) override;
+  void on_gap(std::string_view channel) override;
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);

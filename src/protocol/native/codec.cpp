@@ -357,6 +357,10 @@ std::string encode_refresh_required(std::int64_t expires_in_seconds) {
   return frame(start("refresh_required", {}) + R"(,"expires_in":)" + std::to_string(expires_in_seconds) + "}");
 }
 
+std::string encode_recover(std::string_view channel) {
+  return frame(start("recover", {}) + R"(,"channel":)" + json_quote(channel) + "}");
+}
+
 std::string encode_refreshed(std::string_view id, std::int64_t expires_at) {
   return frame(start("refreshed", id) + R"(,"expires_at":)" + std::to_string(expires_at) + "}");
 }

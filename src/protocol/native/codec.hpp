@@ -87,6 +87,9 @@ std::string encode_pong(std::string_view id);
 std::string encode_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
 // Sent before the connection's token expires: answer with `refresh` {token}.
 std::string encode_refresh_required(std::int64_t expires_in_seconds);
+// In a cluster, when messages of a channel may not have reached this node: the client is to
+// subscribe again with `since` its last offset (docs/protocol.md).
+std::string encode_recover(std::string_view channel);
 std::string encode_refreshed(std::string_view id, std::int64_t expires_at);
 // The payload of a `message` frame, without the WebSocket header (also used by the HTTP API).
 std::string message_json(const core::Publication& publication);

@@ -1,0 +1,542 @@
+#include "broker/redis_broker.hpp"
+
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
+#include <charconv>
+#include <future>
+#include <optional>
+
+#include "broker/redis_scripts.hpp"
+#include "common/clock.hpp"
+#include "common/random.hpp"
+
+namespace sb::broker {
+
+namespace asio = boost::asio;
+using Type = RedisValue::Type;
+
+namespace {
+
+std::string sha1_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out.push_back(hex[digest[i] >> 4]);
+    out.push_back(hex[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::uint64_t to_u64(std::string_view s) {
+  std::uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+std::int64_t to_i64(std::string_view s) {
+  std::int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+// Splits "a\nb\nc\nrest" into `n` fields, the last one taking the rest (which may hold newlines).
+bool split_fields(std::string_view s, std::size_t n, std::string_view* out) {
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    auto nl = s.find('\n');
+    if (nl == std::string_view::npos) return false;
+    out[i] = s.substr(0, nl);
+    s.remove_prefix(nl + 1);
+  }
+  out[n - 1] = s;
+  return true;
+}
+
+Error bad_reply(std::string_view what) {
+  return make_error(ErrorCode::server_error, "unexpected reply from redis to " + std::string(what));
+}
+
+Result<core::StreamPosition> position_of(const RedisValue& v) {
+  if (v.type != Type::array || v.elements.size() != 2) return bad_reply("a position");
+  const auto& offset = v.elements[0];
+  return core::StreamPosition{static_cast<std::uint64_t>(offset.type == Type::integer ? offset.integer : to_i64(offset.str)),
+                              v.elements[1].str};
+}
+
+core::Member member_of(std::string_view client, std::string_view value) {
+  std::string_view f[3];
+  if (!split_fields(value, 3, f)) return core::Member{std::string(client), {}, {}};
+  return core::Member{std::string(client), std::string(f[1]), std::string(f[2])};
+}
+
+}  // namespace
+
+// A question asked of every node, waiting for their answers on the broker thread.
+struct RedisBroker::Gather {
+  std::size_t expected = 0;
+  std::vector<core::NodeAnswer> answers;
+  std::promise<std::vector<core::NodeAnswer>> done;
+  bool finished = false;
+  std::unique_ptr<asio::steady_timer> timer;
+  void finish() {
+    if (finished) return;
+    finished = true;
+    done.set_value(std::move(answers));
+  }
+};
+
+RedisBroker::RedisBroker(RedisBrokerOptions options) : options_(std::move(options)), heartbeat_timer_(io_) {
+  if (options_.redis.empty()) throw std::invalid_argument("the Redis broker needs at least one Redis");
+  if (options_.node_id.empty()) options_.node_id = random_hex(6);
+  for (std::size_t i = 0; i < options_.redis.size(); ++i) {
+    Instance instance;
+    const std::string where = "#" + std::to_string(i);
+    instance.commands = std::make_shared<RedisLink>(
+        io_, RedisLink::Options{options_.redis[i], "switchboard-" + options_.node_id + "-commands" + where, options_.timeout},
+        [this](bool up) {
+          if (up) ++links_up_;
+          else --links_up_;
+        });
+    instance.pubsub = std::make_shared<RedisLink>(
+        io_, RedisLink::Options{options_.redis[i], "switchboard-" + options_.node_id + "-pubsub" + where, options_.timeout},
+        [this, i](bool up) { on_pubsub_state(i, up); },
+        [this, i](RedisValue& message) { on_message(i, message); });
+    instances_.push_back(std::move(instance));
+  }
+}
+
+RedisBroker::~RedisBroker() { stop(); }
+
+void RedisBroker::start() {
+  asio::post(io_, [this] {
+    for (auto& instance : instances_) {
+      instance.commands->start();
+      instance.pubsub->start();
+    }
+    beat();
+  });
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void RedisBroker::stop() {
+  if (stopping_.exchange(true) || !thread_.joinable()) return;
+  // Leave the registry (and whatever presence entries are left) rather than wait to be found
+  // dead, then let the links write what is queued before they close.
+  std::promise<void> said_goodbye;
+  asio::post(io_, [this, &said_goodbye] {
+    heartbeat_timer_.cancel();
+    auto remaining = std::make_shared<std::size_t>(instances_.size() + 1);
+    auto done = [remaining, &said_goodbye](Result<RedisValue>) {
+      if (--*remaining == 0) said_goodbye.set_value();
+    };
+    instances_[0].commands->command({"ZREM", options_.prefix + ":nodes", options_.node_id}, done);
+    for (std::size_t i = 0; i < instances_.size(); ++i)
+      eval(i, scripts::forget_node, {options_.prefix + ":node:" + options_.node_id + ":ch"},
+           {options_.node_id, options_.prefix}, done);
+  });
+  said_goodbye.get_future().wait_for(options_.timeout);
+  asio::post(io_, [this] {
+    for (auto& instance : instances_) {
+      instance.commands->stop();
+      instance.pubsub->stop();
+    }
+    for (auto& [id, gather] : gathers_) gather->finish();
+    gathers_.clear();
+    io_.stop();
+  });
+  thread_.join();
+  if (resync_thread_.joinable()) resync_thread_.join();
+}
+
+void RedisBroker::set_listener(core::BrokerListener* listener) {
+  // Set before start(), or on the broker thread.
+  listener_ = listener;
+}
+void RedisBroker::set_member_lost(MemberLost handler) { member_lost_ = std::move(handler); }
+void RedisBroker::set_node_info(std::function<std::string()> info) { node_info_ = std::move(info); }
+void RedisBroker::set_answerer(Answerer answerer) { answerer_ = std::move(answerer); }
+
+std::size_t RedisBroker::shard_of(std::string_view channel) const noexcept {
+  // FNV-1a: the same channel maps to the same Redis on every node, whatever compiler built it.
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : channel) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<std::size_t>(h % instances_.size());
+}
+
+std::string RedisBroker::key(std::string_view channel, char kind) const {
+  // The braces make the channel the hash tag: the keys of one channel stay together if the
+  // operator later moves to Redis Cluster.
+  std::string k = options_.prefix;
+  k.append(":{").append(channel).append("}:");
+  k.push_back(kind);
+  return k;
+}
+
+void RedisBroker::eval(std::size_t instance, std::string_view script, std::vector<std::string> keys,
+                       std::vector<std::string> args, RedisCallback callback) {
+  const std::string text(script);
+  auto& sha = script_sha_[text];
+  if (sha.empty()) sha = sha1_hex(text);
+  std::vector<std::string> command;
+  command.reserve(3 + keys.size() + args.size());
+  command.push_back("EVALSHA");
+  command.push_back(sha);
+  command.push_back(std::to_string(keys.size()));
+  for (auto& k : keys) command.push_back(std::move(k));
+  for (auto& a : args) command.push_back(std::move(a));
+  auto link = instances_[instance].commands;
+  link->command(command, [link, text, command, callback = std::move(callback)](Result<RedisValue> r) mutable {
+    if (r || r.error().message.find("NOSCRIPT") == std::string::npos) return callback(std::move(r));
+    // Redis restarted (or never saw it): send the text once; it is cached from then on.
+    command[0] = "EVAL";
+    command[1] = text;
+    link->command(std::move(command), std::move(callback));
+  });
+}
+
+template <typename F>
+Result<RedisValue> RedisBroker::blocking(F&& submit) {
+  auto promise = std::make_shared<std::promise<Result<RedisValue>>>();
+  auto future = promise->get_future();
+  asio::post(io_, [submit = std::forward<F>(submit), promise]() mutable {
+    submit([promise](Result<RedisValue> r) { promise->set_value(std::move(r)); });
+  });
+  // The link fails every pending command after `timeout`; the margin covers the hop between threads.
+  if (future.wait_for(options_.timeout * 2) != std::future_status::ready)
+    return make_error(ErrorCode::timeout, "redis did not answer in time");
+  return future.get();
+}
+
+Result<RedisValue> RedisBroker::call(std::size_t instance, std::vector<std::string> args) {
+  return blocking([this, instance, args = std::move(args)](RedisCallback cb) mutable {
+    instances_[instance].commands->command(std::move(args), std::move(cb));
+  });
+}
+
+Result<RedisValue> RedisBroker::call_eval(std::size_t instance, std::string_view script, std::vector<std::string> keys,
+                                          std::vector<std::string> args) {
+  return blocking([this, instance, script, keys = std::move(keys), args = std::move(args)](RedisCallback cb) mutable {
+    eval(instance, script, std::move(keys), std::move(args), std::move(cb));
+  });
+}
+
+// ---- publishing -----------------------------------------------------------------------------
+
+void RedisBroker::publish(std::string_view channel, std::string_view data, std::int64_t ts,
+                          const core::HistoryPolicy& policy, PublishDone done) {
+  const std::size_t instance = shard_of(channel);
+  std::vector<std::string> keys{key(channel, 'm'), key(channel, 'h')};
+  const auto meta_ttl = std::max<std::int64_t>(options_.meta_ttl.count(), policy.ttl.count());
+  std::vector<std::string> args{random_hex(6),
+                                std::to_string(ts),
+                                std::string(data),
+                                std::to_string(policy.size),
+                                std::to_string(policy.ttl.count()),
+                                std::to_string(meta_ttl),
+                                topic(channel)};
+  asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), done = std::move(done)]() mutable {
+    eval(instance, scripts::publish, std::move(keys), std::move(args), [done = std::move(done)](Result<RedisValue> r) {
+      if (!r) return done(r.error());
+      done(position_of(*r));
+    });
+  });
+}
+
+void RedisBroker::relay(std::string_view channel, const SharedBytes& frame, std::string_view stream,
+                        std::uint64_t sequence) {
+  std::string payload = "R" + options_.node_id + "\n" + std::string(stream) + "\n" + std::to_string(sequence) + "\n";
+  payload.append(*frame);
+  asio::post(io_, [this, instance = shard_of(channel), topic = topic(channel), payload = std::move(payload)]() mutable {
+    // Fire and forget: relayed frames (typing, join, stream deltas) are not stored either.
+    instances_[instance].commands->command({"PUBLISH", std::move(topic), std::move(payload)}, [](Result<RedisValue>) {});
+  });
+}
+
+// ---- receiving --------------------------------------------------------------------------------
+
+void RedisBroker::watch(std::string_view channel, WatchDone done) {
+  asio::post(io_, [this, channel = std::string(channel), done = std::move(done)]() mutable {
+    watched_.insert(channel);
+    const std::size_t instance = shard_of(channel);
+    instances_[instance].pubsub->command({"SUBSCRIBE", topic(channel)}, [done = std::move(done)](Result<RedisValue> r) {
+      if (!r) return done(r.error());
+      done(Ok{});
+    });
+  });
+}
+
+void RedisBroker::unwatch(std::string_view channel) {
+  asio::post(io_, [this, channel = std::string(channel)] {
+    // Watching is not counted: the hub watches a channel (once or more) while it keeps its state
+    // and unwatches it once when it drops it.
+    if (watched_.erase(channel) == 0) return;
+    instances_[shard_of(channel)].pubsub->command({"UNSUBSCRIBE", topic(channel)}, [](Result<RedisValue>) {});
+  });
+}
+
+void RedisBroker::on_pubsub_state(std::size_t instance, bool up) {
+  if (up) ++links_up_;
+  else --links_up_;
+  if (!up || stopping_) return;
+  auto& link = instances_[instance].pubsub;
+  if (instance == 0) {
+    link->command({"SUBSCRIBE", options_.prefix + ".ctl"}, [](Result<RedisValue>) {});
+    link->command({"SUBSCRIBE", options_.prefix + ".ctl." + options_.node_id}, [](Result<RedisValue>) {});
+  }
+  const bool again = instances_[instance].pubsub_was_up;
+  instances_[instance].pubsub_was_up = true;
+  std::size_t count = 0;
+  for (const auto& channel : watched_) {
+    if (shard_of(channel) != instance) continue;
+    ++count;
+    ++resubscribing_;
+    link->command({"SUBSCRIBE", topic(channel)}, [this](Result<RedisValue>) {
+      // Once every channel is subscribed again, the hub learns what it missed meanwhile.
+      if (--resubscribing_ == 0 && listener_) {
+        if (resync_thread_.joinable()) resync_thread_.join();
+        resync_thread_ = std::thread([this] { listener_->on_reconnected(); });
+      }
+    });
+  }
+  if (again) spdlog::info("redis #{}: subscribed again to {} channels", instance, count);
+}
+
+void RedisBroker::on_message(std::size_t, RedisValue& message) {
+  const std::string& name = message.elements[1].str;
+  std::string_view payload = message.elements[2].str;
+  const std::string channel_prefix = options_.prefix + ".c.";
+  if (name.compare(0, channel_prefix.size(), channel_prefix) != 0) return on_control(payload);
+  if (!listener_ || payload.empty()) return;
+  std::string_view channel = std::string_view(name).substr(channel_prefix.size());
+  const char kind = payload[0];
+  payload.remove_prefix(1);
+  if (kind == 'P') {
+    std::string_view f[4];  // epoch, offset, ts, data
+    if (!split_fields(payload, 4, f)) return;
+    listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3]);
+  } else if (kind == 'R') {
+    std::string_view f[4];  // node, stream, sequence, frame
+    if (!split_fields(payload, 4, f) || f[0] == options_.node_id) return;  // ours went out locally
+    listener_->on_relay(channel, make_shared_bytes(std::string(f[3])), f[1], to_u64(f[2]));
+  }
+}
+
+// ---- history and positions -------------------------------------------------------------------
+
+Result<std::vector<core::StreamPosition>> RedisBroker::positions(std::span<const std::string> channels) {
+  if (channels.empty()) return std::vector<core::StreamPosition>{};
+  // All of them pipelined: one round trip however many channels. The batch is shared with the
+  // callbacks, which may outlive this call when it times out.
+  struct Batch {
+    std::vector<std::string> channels;
+    std::vector<core::StreamPosition> out;
+    std::size_t remaining = 0;
+    std::optional<Error> error;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->channels.assign(channels.begin(), channels.end());
+  batch->out.resize(channels.size());
+  batch->remaining = channels.size();
+  auto result = blocking([this, batch](RedisCallback cb) {
+    auto finish = std::make_shared<RedisCallback>(std::move(cb));
+    for (std::size_t i = 0; i < batch->channels.size(); ++i) {
+      const auto& c = batch->channels[i];
+      eval(shard_of(c), scripts::position, {key(c, 'm'), key(c, 'h')},
+           {random_hex(6), std::to_string(options_.meta_ttl.count())}, [batch, finish, i](Result<RedisValue> r) {
+             if (r) {
+               auto p = position_of(*r);
+               if (p) batch->out[i] = std::move(*p);
+               else batch->error = p.error();
+             } else {
+               batch->error = r.error();
+             }
+             if (--batch->remaining > 0) return;
+             if (batch->error) (*finish)(*batch->error);
+             else (*finish)(RedisValue{});
+           });
+    }
+  });
+  if (!result) return result.error();
+  return std::move(batch->out);
+}
+
+Result<core::HistoryPage> RedisBroker::read(std::string_view channel, const core::HistoryPolicy& policy,
+                                            const core::HistoryQuery& query) {
+  const std::size_t instance = shard_of(channel);
+  auto position = call_eval(instance, scripts::position, {key(channel, 'm'), key(channel, 'h')},
+                            {random_hex(6), std::to_string(options_.meta_ttl.count())});
+  if (!position) return position.error();
+  auto where = position_of(*position);
+  if (!where) return where.error();
+  core::HistoryPage page;
+  page.position = std::move(*where);
+  if (!policy.enabled() || page.position.offset == 0) return page;
+
+  const std::string low = query.after > 0 ? std::to_string(query.after + 1) + "-0" : "-";
+  const std::string high = query.before > 0 ? (query.before <= 1 ? std::string("0-0") : std::to_string(query.before - 1) + "-0") : "+";
+  if (query.before == 1) return page;
+  std::vector<std::string> range = query.newest_first
+      ? std::vector<std::string>{"XREVRANGE", key(channel, 'h'), high, low, "COUNT", std::to_string(query.limit)}
+      : std::vector<std::string>{"XRANGE", key(channel, 'h'), low, high, "COUNT", std::to_string(query.limit)};
+  auto entries = call(instance, std::move(range));
+  if (!entries) return entries.error();
+  auto first = call(instance, {"XRANGE", key(channel, 'h'), "-", "+", "COUNT", "1"});
+  if (!first) return first.error();
+
+  // Redis keeps a message up to TTL after the last publication; what is older than TTL is past
+  // retention here as it is on one node.
+  const std::int64_t cutoff = policy.ttl.count() > 0 ? unix_millis() - policy.ttl.count() * 1000 : 0;
+  auto offset_of = [](const std::string& id) { return to_u64(std::string_view(id).substr(0, id.find('-'))); };
+  if (first->type == Type::array && !first->elements.empty()) page.first_offset = offset_of(first->elements[0].elements[0].str);
+  if (entries->type != Type::array) return bad_reply("XRANGE");
+  for (const auto& e : entries->elements) {
+    if (e.type != Type::array || e.elements.size() != 2 || e.elements[1].elements.size() != 4) continue;
+    core::StoredMessage m;
+    m.offset = offset_of(e.elements[0].str);
+    m.ts = to_i64(e.elements[1].elements[1].str);
+    m.data = e.elements[1].elements[3].str;
+    if (m.ts < cutoff) continue;
+    page.messages.push_back(std::move(m));
+  }
+  return page;
+}
+
+// ---- presence ---------------------------------------------------------------------------------
+
+Status RedisBroker::presence_add(std::string_view channel, const core::Member& member) {
+  const std::size_t instance = shard_of(channel);
+  // The channel goes into this node's set first: if the node dies between the two, its member
+  // is still found and removed.
+  auto noted = call(instance, {"SADD", options_.prefix + ":node:" + options_.node_id + ":ch", std::string(channel)});
+  if (!noted) return noted.error();
+  auto added = call(instance, {"HSET", key(channel, 'u'), member.client,
+                               options_.node_id + "\n" + member.user + "\n" + member.info});
+  if (!added) return added.error();
+  return Ok{};
+}
+
+void RedisBroker::presence_remove(std::string_view channel, std::string_view client) {
+  asio::post(io_, [this, instance = shard_of(channel), k = key(channel, 'u'), client = std::string(client)]() mutable {
+    instances_[instance].commands->command({"HDEL", std::move(k), std::move(client)}, [](Result<RedisValue>) {});
+  });
+}
+
+Result<std::vector<core::Member>> RedisBroker::presence(std::string_view channel) {
+  auto all = call(shard_of(channel), {"HGETALL", key(channel, 'u')});
+  if (!all) return all.error();
+  std::vector<core::Member> members;
+  for (std::size_t i = 0; i + 1 < all->elements.size(); i += 2)
+    members.push_back(member_of(all->elements[i].str, all->elements[i + 1].str));
+  return members;
+}
+
+// ---- nodes ------------------------------------------------------------------------------------
+
+void RedisBroker::beat() {
+  if (stopping_) return;
+  const std::string info = node_info_ ? node_info_() : options_.node_info;
+  eval(0, scripts::heartbeat, {options_.prefix + ":nodes", options_.prefix + ":node:" + options_.node_id},
+       {options_.node_id, info, std::to_string(options_.node_timeout.count())}, [this](Result<RedisValue> r) {
+         if (!r || r->type != Type::array) return;
+         for (const auto& dead : r->elements) forget_node(dead.str);
+       });
+  heartbeat_timer_.expires_after(options_.heartbeat);
+  heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) beat();
+  });
+}
+
+void RedisBroker::forget_node(const std::string& node) {
+  spdlog::warn("cluster: node {} stopped sending heartbeats; removing its presence members", node);
+  for (std::size_t i = 0; i < instances_.size(); ++i) {
+    eval(i, scripts::forget_node, {options_.prefix + ":node:" + node + ":ch"}, {node, options_.prefix},
+         [this](Result<RedisValue> r) {
+           if (!r || r->type != Type::array || !member_lost_) return;
+           for (std::size_t j = 0; j + 2 < r->elements.size(); j += 3)
+             member_lost_(r->elements[j].str, member_of(r->elements[j + 1].str, r->elements[j + 2].str));
+         });
+  }
+}
+
+Result<std::vector<core::NodeStatus>> RedisBroker::nodes() {
+  auto r = call_eval(0, scripts::nodes, {options_.prefix + ":nodes"},
+                     {std::to_string(options_.node_timeout.count()), options_.prefix});
+  if (!r) return r.error();
+  std::vector<core::NodeStatus> out;
+  for (std::size_t i = 0; i + 2 < r->elements.size(); i += 3)
+    out.push_back(core::NodeStatus{r->elements[i].str, to_i64(r->elements[i + 1].str), r->elements[i + 2].str});
+  return out;
+}
+
+Result<std::vector<core::NodeAnswer>> RedisBroker::ask(std::string_view question, std::string_view argument,
+                                                       std::size_t* expected) {
+  auto live = nodes();
+  if (!live) return live.error();
+  auto gather = std::make_shared<Gather>();
+  gather->expected = live->size();
+  if (expected) *expected = live->size();
+  auto future = gather->done.get_future();
+  const std::string id = random_hex(8);
+  std::string payload = "Q" + id + "\n" + options_.node_id + "\n" + std::string(question) + "\n" + std::string(argument);
+  asio::post(io_, [this, id, gather, payload = std::move(payload)]() mutable {
+    if (stopping_) return gather->finish();
+    gathers_[id] = gather;
+    gather->timer = std::make_unique<asio::steady_timer>(io_, options_.timeout);
+    gather->timer->async_wait([this, id](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto it = gathers_.find(id); it != gathers_.end()) {
+        it->second->finish();
+        gathers_.erase(it);
+      }
+    });
+    instances_[0].commands->command({"PUBLISH", options_.prefix + ".ctl", std::move(payload)},
+                                    [this, id](Result<RedisValue> r) {
+                                      if (r) return;
+                                      if (auto it = gathers_.find(id); it != gathers_.end()) {
+                                        it->second->finish();
+                                        gathers_.erase(it);
+                                      }
+                                    });
+  });
+  if (future.wait_for(options_.timeout * 3) != std::future_status::ready)
+    return make_error(ErrorCode::timeout, "the cluster did not answer in time");
+  return future.get();
+}
+
+void RedisBroker::on_control(std::string_view payload) {
+  if (payload.empty()) return;
+  const char kind = payload[0];
+  payload.remove_prefix(1);
+  if (kind == 'Q') {
+    std::string_view f[4];  // id, origin, question, argument
+    if (!split_fields(payload, 4, f)) return;
+    std::string answer = answerer_ ? answerer_(f[2], f[3]) : std::string("{}");
+    std::string reply = "A" + std::string(f[0]) + "\n" + options_.node_id + "\n" + answer;
+    instances_[0].commands->command({"PUBLISH", options_.prefix + ".ctl." + std::string(f[1]), std::move(reply)},
+                                    [](Result<RedisValue>) {});
+  } else if (kind == 'A') {
+    std::string_view f[3];  // id, node, answer
+    if (!split_fields(payload, 3, f)) return;
+    auto it = gathers_.find(std::string(f[0]));
+    if (it == gathers_.end()) return;  // too late
+    it->second->answers.push_back(core::NodeAnswer{std::string(f[1]), std::string(f[2])});
+    if (it->second->answers.size() >= it->second->expected) {
+      it->second->timer->cancel();
+      it->second->finish();
+      gathers_.erase(it);
+    }
+  }
+}
+
+}  // namespace sb::broker
