@@ -98,10 +98,7 @@ RedisBroker::RedisBroker(RedisBrokerOptions options) : options_(std::move(option
     const std::string where = "#" + std::to_string(i);
     instance.commands = std::make_shared<RedisLink>(
         io_, RedisLink::Options{options_.redis[i], "switchboard-" + options_.node_id + "-commands" + where, options_.timeout},
-        [this](bool up) {
-          if (up) ++links_up_;
-          else --links_up_;
-        });
+        [this, i](bool up) { on_commands_state(i, up); });
     instance.pubsub = std::make_shared<RedisLink>(
         io_, RedisLink::Options{options_.redis[i], "switchboard-" + options_.node_id + "-pubsub" + where, options_.timeout},
         [this, i](bool up) { on_pubsub_state(i, up); },
@@ -124,10 +121,25 @@ void RedisBroker::start() {
     auto guard = asio::make_work_guard(io_);
     io_.run();
   });
+  resync_thread_ = std::thread([this] {
+    for (;;) {
+      {
+        std::unique_lock lock(resync_mutex_);
+        resync_wanted_.wait(lock, [this] { return resync_requested_ || stopping_; });
+        if (stopping_) return;
+        resync_requested_ = false;
+      }
+      if (listener_) listener_->on_reconnected();
+    }
+  });
 }
 
 void RedisBroker::stop() {
   if (stopping_.exchange(true) || !thread_.joinable()) return;
+  {
+    std::lock_guard lock(resync_mutex_);
+    resync_wanted_.notify_one();
+  }
   // Leave the registry (and whatever presence entries are left) rather than wait to be found
   // dead, then let the links write what is queued before they close.
   std::promise<void> said_goodbye;
@@ -285,17 +297,33 @@ void RedisBroker::unwatch(std::string_view channel) {
   });
 }
 
+void RedisBroker::on_commands_state(std::size_t instance, bool up) {
+  if (up) ++links_up_;
+  else --links_up_;
+  if (!up || stopping_) return;
+  // Registered as soon as it can be, not one heartbeat later.
+  if (instance == 0) beat();
+  if (instances_[instance].resubscribe_pending && instances_[instance].pubsub->up()) resubscribe(instance);
+}
+
 void RedisBroker::on_pubsub_state(std::size_t instance, bool up) {
   if (up) ++links_up_;
   else --links_up_;
   if (!up || stopping_) return;
-  auto& link = instances_[instance].pubsub;
   if (instance == 0) {
+    auto& link = instances_[0].pubsub;
     link->command({"SUBSCRIBE", options_.prefix + ".ctl"}, [](Result<RedisValue>) {});
     link->command({"SUBSCRIBE", options_.prefix + ".ctl." + options_.node_id}, [](Result<RedisValue>) {});
   }
+  if (instances_[instance].commands->up()) resubscribe(instance);
+  else instances_[instance].resubscribe_pending = true;
+}
+
+void RedisBroker::resubscribe(std::size_t instance) {
+  instances_[instance].resubscribe_pending = false;
   const bool again = instances_[instance].pubsub_was_up;
   instances_[instance].pubsub_was_up = true;
+  auto& link = instances_[instance].pubsub;
   std::size_t count = 0;
   for (const auto& channel : watched_) {
     if (shard_of(channel) != instance) continue;
@@ -303,9 +331,10 @@ void RedisBroker::on_pubsub_state(std::size_t instance, bool up) {
     ++resubscribing_;
     link->command({"SUBSCRIBE", topic(channel)}, [this](Result<RedisValue>) {
       // Once every channel is subscribed again, the hub learns what it missed meanwhile.
-      if (--resubscribing_ == 0 && listener_) {
-        if (resync_thread_.joinable()) resync_thread_.join();
-        resync_thread_ = std::thread([this] { listener_->on_reconnected(); });
+      if (--resubscribing_ == 0) {
+        std::lock_guard lock(resync_mutex_);
+        resync_requested_ = true;
+        resync_wanted_.notify_one();
       }
     });
   }
@@ -416,12 +445,12 @@ Result<core::HistoryPage> RedisBroker::read(std::string_view channel, const core
 
 Status RedisBroker::presence_add(std::string_view channel, const core::Member& member) {
   const std::size_t instance = shard_of(channel);
-  // The channel goes into this node's set first: if the node dies between the two, its member
-  // is still found and removed.
-  auto noted = call(instance, {"SADD", options_.prefix + ":node:" + options_.node_id + ":ch", std::string(channel)});
-  if (!noted) return noted.error();
-  auto added = call(instance, {"HSET", key(channel, 'u'), member.client,
-                               options_.node_id + "\n" + member.user + "\n" + member.info});
+  // The registry is on the first Redis; with several, the member's Redis gets the node's entry
+  // too, harmlessly (nodes are listed from the first only).
+  auto added = call_eval(instance, scripts::presence_add,
+                         {options_.prefix + ":nodes", options_.prefix + ":node:" + options_.node_id + ":ch", key(channel, 'u')},
+                         {options_.node_id, std::string(channel), member.client,
+                          options_.node_id + "\n" + member.user + "\n" + member.info});
   if (!added) return added.error();
   return Ok{};
 }
@@ -445,6 +474,7 @@ Result<std::vector<core::Member>> RedisBroker::presence(std::string_view channel
 
 void RedisBroker::beat() {
   if (stopping_) return;
+  heartbeat_timer_.cancel();
   const std::string info = node_info_ ? node_info_() : options_.node_info;
   eval(0, scripts::heartbeat, {options_.prefix + ":nodes", options_.prefix + ":node:" + options_.node_id},
        {options_.node_id, info, std::to_string(options_.node_timeout.count())}, [this](Result<RedisValue> r) {

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -81,6 +82,9 @@ class RedisBroker final : public core::Broker, public core::Cluster {
     std::shared_ptr<RedisLink> commands;
     std::shared_ptr<RedisLink> pubsub;
     bool pubsub_was_up = false;
+    // The pub/sub link is back but the command link is not: channels are subscribed again only
+    // once both are, or a node would receive messages after a gap it cannot yet read.
+    bool resubscribe_pending = false;
   };
   struct Gather;
 
@@ -98,6 +102,8 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   Result<RedisValue> blocking(F&& submit);
 
   void on_pubsub_state(std::size_t instance, bool up);
+  void on_commands_state(std::size_t instance, bool up);
+  void resubscribe(std::size_t instance);
   void on_message(std::size_t instance, RedisValue& message);
   void on_control(std::string_view payload);
   void beat();
@@ -108,7 +114,11 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   std::vector<Instance> instances_;
   boost::asio::steady_timer heartbeat_timer_;
   std::thread thread_;
-  std::thread resync_thread_;  // runs the listener's on_reconnected, which may block
+  // Runs the listener's on_reconnected, which blocks on calls the broker thread answers.
+  std::thread resync_thread_;
+  std::mutex resync_mutex_;
+  std::condition_variable resync_wanted_;
+  bool resync_requested_ = false;
   std::atomic<std::size_t> links_up_{0};
   std::atomic<bool> stopping_{false};
 

@@ -69,6 +69,18 @@ for _, id in ipairs(dead) do redis.call('ZREM', KEYS[1], id) end
 return dead
 )lua";
 
+// KEYS: nodes, the node's channel set, the channel's presence hash. ARGV: node id, channel,
+// client, member value. The node is registered if it is not (yet, or any more): a member is
+// never added by a node that others could not find dead.
+inline constexpr std::string_view presence_add = R"lua(
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+end
+redis.call('SADD', KEYS[2], ARGV[2])
+return redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+)lua";
+
 // KEYS: nodes. ARGV: node timeout (ms), key prefix. Returns {id, last heartbeat ms, info, ...}
 // for the live nodes.
 inline constexpr std::string_view nodes = R"lua(

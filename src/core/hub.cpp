@@ -413,7 +413,10 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
   auto it = shard.subscribers.find(delivery.channel);
   if (it == shard.subscribers.end()) return;
   if (delivery.gap) {
-    for (Subscriber* s : it->second) s->on_gap(delivery.channel);
+    const StreamPosition last{delivery.offset, delivery.epoch};
+    // A copy: recovering re-subscribes, which must not change the list being walked.
+    const std::vector<Subscriber*> subscribers = it->second;
+    for (Subscriber* s : subscribers) s->on_gap(delivery.channel, last);
     return;
   }
   std::size_t delivered = 0;
@@ -429,7 +432,8 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
 
 void Hub::notify_gap_locked(const ChannelState& state, std::string_view channel) {
   if (state.shard_mask == 0) return;
-  auto delivery = std::make_shared<Delivery>(Delivery{std::string(channel), nullptr, 0, nullptr, {}, true});
+  auto delivery = std::make_shared<Delivery>(
+      Delivery{std::string(channel), nullptr, state.delivered_offset, nullptr, {}, true, state.epoch});
   for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
     const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
     boost::asio::post(*shards_[shard]->context, [this, shard, delivery] { deliver_local(shard, *delivery); });

@@ -171,6 +171,7 @@ class Hub final : private BrokerListener {
     const Subscriber* exclude = nullptr;
     std::string stream;
     bool gap = false;  // not a frame: tells the subscribers their position may have a gap
+    std::string epoch;  // of a gap: with `offset`, the last position fanned out before it
   };
 
   Stripe& stripe_for(std::string_view channel) const;

@@ -18,9 +18,14 @@ class Subscriber {
   // those of a stream: `stream` is its id and `offset` the frame's sequence number in it.
   virtual void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
                        std::string_view stream) = 0;
-  // In a cluster: publications of `channel` may have been missed (the broker reconnected, or the
-  // channel's epoch changed). The subscriber is to recover from its last offset. Same thread.
-  virtual void on_gap(std::string_view channel) { (void)channel; }
+  // In a cluster: publications of `channel` after `last` (the last one this node fanned out) may
+  // not have reached this node (the broker reconnected, or the channel's epoch changed). Comes
+  // before any publication after the gap, on the same thread; the subscriber recovers from
+  // `last`, and drops the live copies of what it recovered.
+  virtual void on_gap(std::string_view channel, const struct StreamPosition& last) {
+    (void)channel;
+    (void)last;
+  }
 };
 
 // Turns a publication into the bytes subscribers receive, once per publication. The native

@@ -152,21 +152,41 @@ void Client::on_subscribe(const native::Command& command) {
   // Live copies of messages at or below what this reply (and any recovery) covered may still be
   // on their way to this worker: they are dropped, so the client sees each offset once.
   // A repeated subscribe without `since` changes nothing: the live flow already covers it.
-  std::uint64_t floor = result->added ? result->position.offset : 0;
-  if (since && result->recovered) {
-    floor = since->offset;
-    for (const auto& m : result->missed) {
-      send_frame(native::encode_message(command.channel, m));
-      floor = m.offset;
-    }
-  }
-  auto sub = std::find_if(subscriptions_.begin(), subscriptions_.end(),
-                          [&](const Subscription& s) { return s.channel == command.channel; });
-  if (floor > sub->floor) {
-    if (sub->floor == 0) ++floors_;
-    sub->floor = floor;
-  }
+  if (since && result->recovered) send_recovered(command.channel, since->offset, result->missed);
+  else if (result->added) raise_floor(command.channel, result->position.offset);
   if (result->added) catch_up_streams(command.channel);
+}
+
+void Client::send_recovered(const std::string& channel, std::uint64_t since, std::vector<core::StoredMessage>& missed) {
+  std::uint64_t floor = since;
+  for (const auto& m : missed) {
+    send_frame(native::encode_message(channel, m));
+    floor = m.offset;
+  }
+  raise_floor(channel, floor);
+}
+
+void Client::raise_floor(const std::string& channel, std::uint64_t offset) {
+  Subscription* sub = find_subscription(channel);
+  if (!sub || offset <= sub->floor) return;
+  if (sub->floor == 0) ++floors_;
+  sub->floor = offset;
+}
+
+void Client::on_gap(std::string_view channel, const core::StreamPosition& last) {
+  if (!connection_ || !find_subscription(channel)) return;
+  const std::string name(channel);
+  auto ns = context_.namespaces.find(name);
+  if (!ns) return;
+  // The node missed messages after `last`; this client got everything up to it. Recover like a
+  // re-subscribe with `since`, before any live message after the gap (they come after this).
+  auto result = context_.hub.subscribe(shard_, name, *this, (*ns)->history, &last);
+  if (result && result->recovered) return send_recovered(name, last.offset, result->missed);
+  // Lost for good (no history, past retention, a new epoch): the client reloads its state, and
+  // goes on after the position given; live copies up to it are dropped.
+  core::StreamPosition now = result ? result->position : last;
+  send_frame(native::encode_reset(name, now));
+  raise_floor(name, now.offset);
 }
 
 void Client::catch_up_streams(const std::string& channel) {
@@ -381,10 +401,6 @@ void Client::deliver(const SharedBytes& frame, std::string_view channel, std::ui
     }
   }
   connection_->send(frame);
-}
-
-void Client::on_gap(std::string_view channel) {
-  if (connection_) send_frame(native::encode_recover(channel));
 }
 
 void Client::disconnect(std::uint16_t code, std::string_view reason) {

@@ -59,7 +59,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // core::Subscriber
   void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
                std::string_view stream) override;
-  void on_gap(std::string_view channel) override;
+  void on_gap(std::string_view channel, const core::StreamPosition& last) override;
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);
@@ -83,6 +83,10 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_event(const protocol::native::Command& command);
   void on_typing(const protocol::native::Command& command);
   void on_stream_cancel(const protocol::native::Command& command);
+  // Sends what a recovery found and sets the subscription's floor past it.
+  void send_recovered(const std::string& channel, std::uint64_t since, std::vector<core::StoredMessage>& missed);
+  // Drops live copies of messages at or below `offset` on this subscription.
+  void raise_floor(const std::string& channel, std::uint64_t offset);
   // Sends the streams running on a channel to this client, which just subscribed.
   void catch_up_streams(const std::string& channel);
   core::Member member() const { return core::Member{id_, identity_.user, identity_.info}; }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "server/app.hpp"
+#include "support/waiting.hpp"
 
 namespace sb::test {
 
@@ -47,15 +48,5 @@ class TestServer {
   std::string data_dir_;
 };
 
-// Polls `condition` until it holds or `timeout` passes; tests wait for conditions, never sleep.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return condition();
-}
 
 }  // namespace sb::test

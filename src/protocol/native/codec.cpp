@@ -357,8 +357,12 @@ std::string encode_refresh_required(std::int64_t expires_in_seconds) {
   return frame(start("refresh_required", {}) + R"(,"expires_in":)" + std::to_string(expires_in_seconds) + "}");
 }
 
-std::string encode_recover(std::string_view channel) {
-  return frame(start("recover", {}) + R"(,"channel":)" + json_quote(channel) + "}");
+std::string encode_reset(std::string_view channel, const core::StreamPosition& position) {
+  std::string s = start("reset", {});
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  append_position(s, position);
+  s.push_back('}');
+  return frame(s);
 }
 
 std::string encode_refreshed(std::string_view id, std::int64_t expires_at) {

@@ -87,9 +87,10 @@ std::string encode_pong(std::string_view id);
 std::string encode_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
 // Sent before the connection's token expires: answer with `refresh` {token}.
 std::string encode_refresh_required(std::int64_t expires_in_seconds);
-// In a cluster, when messages of a channel may not have reached this node: the client is to
-// subscribe again with `since` its last offset (docs/protocol.md).
-std::string encode_recover(std::string_view channel);
+// Messages of a subscribed channel were lost for this connection and cannot be recovered (in a
+// cluster, when the node was cut off from Redis beyond what history keeps): the client reloads
+// the channel's state; live messages go on after `position` (docs/protocol.md).
+std::string encode_reset(std::string_view channel, const core::StreamPosition& position);
 std::string encode_refreshed(std::string_view id, std::int64_t expires_at);
 // The payload of a `message` frame, without the WebSocket header (also used by the HTTP API).
 std::string message_json(const core::Publication& publication);
