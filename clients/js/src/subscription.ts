@@ -56,8 +56,9 @@ export interface SubscriptionEvents<T> {
   message: Message<T>;
   subscribed: SubscribedEvent;
   /**
-   * The server could not continue from the position the client held (`recovered: false`): messages
-   * were missed and cannot be replayed. Reload the channel's state (from your backend or
+   * The server could not continue from the position the client held (`recovered: false`, or a
+   * `reset` frame from a cluster node that was cut off from Redis): messages were missed and
+   * cannot be replayed. Reload the channel's state (from your backend or
    * `history`) and go on from the live messages.
    */
   reset: ResetEvent;
@@ -330,6 +331,17 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
           ts: Number(frame.ts),
           epoch: this._position?.epoch ?? '',
         });
+      case 'reset': {
+        // In a cluster: messages were lost for this connection (its node was cut off from Redis
+        // beyond what history keeps). Live messages go on after the position given.
+        const previous = this._position;
+        const offset = Number(frame.offset);
+        const epoch = String(frame.epoch);
+        this.generation += 1; // a gap fill in flight is moot
+        this.held = null;
+        this._position = { offset, epoch };
+        return this.emit('reset', { channel: this.channel, previous, offset, epoch });
+      }
       case 'join':
       case 'leave': {
         const e: JoinLeaveEvent = { channel: this.channel, client: String(frame.client), user: String(frame.user ?? '') };

@@ -143,6 +143,27 @@ describe('frame order', () => {
   });
 });
 
+describe('reset from the server', () => {
+  it('emits reset and goes on after the position the server gave', async () => {
+    const c = client();
+    const sub = c.subscribe<string>('chat:cut');
+    const got: number[] = [];
+    const resets: unknown[] = [];
+    sub.on('message', (m) => got.push(m.offset));
+    sub.on('reset', (e) => resets.push(e));
+    await waitFor(() => FakeSocket.all[0]?.last('subscribe') !== undefined);
+    const ws = FakeSocket.all[0]!;
+    ws.push({ type: 'subscribed', id: ws.last('subscribe')!.id, channel: 'chat:cut', offset: 4, epoch: 'e' });
+    ws.push({ type: 'message', channel: 'chat:cut', data: 'a', offset: 5, ts: 1 });
+    ws.push({ type: 'reset', channel: 'chat:cut', offset: 40, epoch: 'e' });
+    ws.push({ type: 'message', channel: 'chat:cut', data: 'old', offset: 39, ts: 1 });
+    ws.push({ type: 'message', channel: 'chat:cut', data: 'b', offset: 41, ts: 1 });
+    expect(resets).toEqual([{ channel: 'chat:cut', previous: { offset: 5, epoch: 'e' }, offset: 40, epoch: 'e' }]);
+    expect(got).toEqual([5, 41]);
+    expect(sub.position).toEqual({ offset: 41, epoch: 'e' });
+  });
+});
+
 describe('authentication (forward-compatible)', () => {
   it('sends the token from getToken in connect, and answers refresh_required', async () => {
     let n = 0;
