@@ -29,10 +29,13 @@ if size > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 't', ARGV[2], 'd', ARGV[3])
   local ttl = tonumber(ARGV[5])
   if ttl > 0 then
-    -- Drop what outlived the TTL from the head, a few at a time: each message once.
+    -- Drop what outlived the TTL from the head: usually one look at the oldest entry, and at
+    -- most a few deletions per publication (each message is deleted once).
     local cutoff = tonumber(ARGV[2]) - ttl * 1000
-    for _, e in ipairs(redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 16)) do
-      if tonumber(e[2][2]) < cutoff then redis.call('XDEL', KEYS[2], e[1]) else break end
+    for _ = 1, 8 do
+      local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+      if not head or tonumber(head[2][2]) >= cutoff then break end
+      redis.call('XDEL', KEYS[2], head[1])
     end
     redis.call('EXPIRE', KEYS[2], ttl)
   end

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "broker/redis_broker.hpp"
+#include "common/clock.hpp"
 #include "support/redis_server.hpp"
 
 namespace sb::broker {
@@ -63,9 +64,10 @@ struct Node {
     broker->watch(channel, [&](Status s) { p.set_value(std::move(s)); });
     return p.get_future().get();
   }
-  Result<core::StreamPosition> publish(const std::string& channel, const std::string& data, core::HistoryPolicy policy = {}) {
+  Result<core::StreamPosition> publish(const std::string& channel, const std::string& data, core::HistoryPolicy policy = {},
+                                       std::int64_t ts = 1000) {
     std::promise<Result<core::StreamPosition>> p;
-    broker->publish(channel, data, 1000, policy, [&](Result<core::StreamPosition> r) { p.set_value(std::move(r)); });
+    broker->publish(channel, data, ts, policy, [&](Result<core::StreamPosition> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   Recorder recorder;
@@ -142,6 +144,27 @@ TEST(RedisBroker, HistoryIsBoundedAndReadsBothWaysWithThePosition) {
   ASSERT_TRUE(page);
   ASSERT_EQ(page->messages.size(), 2u);  // 16 and 17
   EXPECT_EQ(page->messages.back().offset, 17u);
+}
+
+TEST(RedisBroker, MessagesOlderThanTheTtlAreNeitherReadNorKept) {
+  RedisServer redis;
+  Node a(redis, "a");
+  a.start();
+  core::HistoryPolicy policy{100, std::chrono::seconds(5)};
+  const std::int64_t now = unix_millis();
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(a.publish("ttl", std::to_string(i), policy, now - 10'000));
+  auto page = a.broker->read("ttl", policy, core::HistoryQuery{});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->position.offset, 5u);
+  EXPECT_TRUE(page->messages.empty()) << "older than the TTL";
+  // The next publication trims the expired head of the stream.
+  ASSERT_TRUE(a.publish("ttl", "6", policy, now));
+  EXPECT_EQ(redis.command({"XLEN", "sb:{ttl}:h"}), ":1");
+  page = a.broker->read("ttl", policy, core::HistoryQuery{});
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->messages.size(), 1u);
+  EXPECT_EQ(page->messages[0].offset, 6u);
+  EXPECT_EQ(page->first_offset, 6u);
 }
 
 TEST(RedisBroker, EveryNodeGetsTheSameEpochForAChannelNeverPublished) {
