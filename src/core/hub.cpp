@@ -491,7 +491,10 @@ void Hub::on_reconnected() {
     auto it = stripe.channels.find(names[i]);
     if (it == stripe.channels.end() || !it->second.synced) continue;
     ChannelState& s = it->second;
-    if (s.epoch == p.epoch && s.delivered_offset >= p.offset) continue;
+    // Behind: messages to recover. Ahead: Redis lost its last writes (a restart without
+    // fsync, a failover to a replica that lagged) and will hand out those offsets again; the
+    // subscribers are reset to where Redis is, or the node would drop them as old.
+    if (s.epoch == p.epoch && s.delivered_offset == p.offset) continue;
     notify_gap_locked(s, names[i]);
     s.epoch = p.epoch;
     s.delivered_offset = s.last_offset = p.offset;
