@@ -26,9 +26,14 @@ import sys
 from pathlib import Path
 
 SERVERS = ["switchboard", "ws", "socketio", "nats"]
-SERVER_LABEL = {"switchboard": "Switchboard", "ws": "Node ws", "socketio": "Socket.IO", "nats": "NATS"}
+SERVER_LABEL = {"switchboard": "Switchboard", "ws": "Node ws", "socketio": "Socket.IO", "nats": "NATS",
+                "switchboard-cluster": "Switchboard 2 nodes + Redis",
+                "socketio-cluster": "Socket.IO 2 nodes + Redis adapter"}
 PEERS = ["ws", "socketio", "nats"]
 COLORS = {"switchboard": "#1f77b4", "ws": "#ff7f0e", "socketio": "#2ca02c", "nats": "#9467bd"}
+# The cluster scenarios run each of these servers on one node (the server's own name) and on
+# two nodes sharing one Redis (SERVER-cluster), and compare the two.
+CLUSTER_SERVERS = ["switchboard", "socketio"]
 
 # name -> (description, kind); kind selects the metrics shown.
 SCENARIOS = {
@@ -45,6 +50,10 @@ SCENARIOS = {
     "idle-100k": ("100,000 idle connections, one channel each", "idle"),
     "history-off": ("wide shape on channels without history (server started with the bench config)", "load"),
     "history-on": ("wide shape on bench-history: channels (history_size = 1000)", "load"),
+    "cluster": ("fanout shape, closed loop, on one node and on two nodes sharing one Redis "
+                "(subscribers alternate between the nodes, the publisher is on node 1)", "cluster"),
+    "cluster-fixed": ("the cluster scenario's deployments at a fixed 50 publishes/s (50,000 deliveries/s), "
+                      "open loop", "cluster-fixed"),
 }
 
 # Metrics: key -> (label, unit, better, formatter). better: "high" or "low".
@@ -54,6 +63,12 @@ METRICS = {
     "latency_us.p50": ("p50 latency", "ms", "low"),
     "latency_us.p99": ("p99 latency", "ms", "low"),
     "latency_us.p999": ("p99.9 latency", "ms", "low"),
+    "latency_us_node1.p50": ("p50, node-1 subscribers", "ms", "low"),
+    "latency_us_node2.p50": ("p50, node-2 subscribers", "ms", "low"),
+    "latency_us_node1.p99": ("p99, node-1 subscribers", "ms", "low"),
+    "latency_us_node2.p99": ("p99, node-2 subscribers", "ms", "low"),
+    "deliveries_per_s_node1": ("deliveries/s to node 1", "", "high"),
+    "deliveries_per_s_node2": ("deliveries/s to node 2", "", "high"),
     "rate_target": ("publishes/s offered", "", None),
     "connect_rate": ("connects/s", "", "high"),
     "rss_per_conn_bytes": ("memory/connection", "KiB", "low"),
@@ -69,6 +84,10 @@ KIND_METRICS = {
     "latency": ["rate_target", "deliveries_per_s", "latency_us.p50", "latency_us.p99", "latency_us.p999"],
     "fixed": ["deliveries_per_s", "latency_us.p50", "latency_us.p99", "latency_us.p999"],
     "idle": ["connect_rate", "rss_per_conn_bytes", "rss_after_kb", "latency_us.p99"],
+    "cluster": ["deliveries_per_s", "latency_us.p50", "latency_us.p99", "latency_us_node1.p99",
+                "latency_us_node2.p99", "server_cpu_pct", "client_cpu_pct"],
+    "cluster-fixed": ["latency_us.p50", "latency_us.p99", "latency_us.p999", "latency_us_node1.p99",
+                      "latency_us_node2.p99", "server_cpu_pct"],
 }
 # The rows that go into the Markdown summary table (scenario, metric).
 SUMMARY_ROWS = {
@@ -76,7 +95,13 @@ SUMMARY_ROWS = {
     "latency": ["rate_target", "latency_us.p50", "latency_us.p99"],
     "fixed": ["latency_us.p50", "latency_us.p99"],
     "idle": ["connect_rate", "rss_per_conn_bytes"],
+    # The cluster scenarios have their own table (cluster_markdown).
+    "cluster": ["deliveries_per_s", "latency_us.p99", "latency_us_node1.p99", "latency_us_node2.p99", "server_cpu_pct"],
+    # At the same load, server CPU is what the cluster costs in work, latency aside.
+    "cluster-fixed": ["latency_us.p50", "latency_us.p99", "latency_us_node1.p99", "latency_us_node2.p99",
+                      "server_cpu_pct"],
 }
+CLUSTER_KINDS = ("cluster", "cluster-fixed")
 
 
 def get(d, dotted):
@@ -136,6 +161,10 @@ def cmd_append(args):
         else:
             parts.append(f"deliveries/s={r.get('deliveries_per_s')} publishes/s={r.get('publishes_per_s')}")
         parts.append(f"p99={lat} us lost={r.get('lost')} errors={(r.get('errors') or {}).get('total')}")
+        if r.get("nodes") == 2:
+            p99s = [((r.get(f"latency_us_node{n}") or {}).get("p99")) for n in (1, 2)]
+            parts.append(f"node1/node2: deliveries/s={r.get('deliveries_per_s_node1')}/{r.get('deliveries_per_s_node2')} "
+                         f"p99={p99s[0]}/{p99s[1]} us")
         if r.get("client_bound"):
             parts.append("CLIENT-BOUND")
         if r.get("error"):
@@ -254,13 +283,19 @@ def cell(summary, key):
     return text + marks
 
 
-def ratio(a, b, key):
+def ratio_value(a, b, key):
+    """a's median over b's, or None when either has no figure."""
     if not a or not b or a.get("skipped") or b.get("skipped"):
-        return "–"
+        return None
     ma, mb = a["metrics"].get(key), b["metrics"].get(key)
     if not ma or not mb or not mb["median"]:
-        return "–"
-    return f"{ma['median'] / mb['median']:.2f}×"
+        return None
+    return ma["median"] / mb["median"]
+
+
+def ratio(a, b, key):
+    v = ratio_value(a, b, key)
+    return "–" if v is None else f"{v:.2f}×"
 
 
 def metric_label(key):
@@ -273,14 +308,68 @@ def metric_label(key):
     return text
 
 
+def cluster_ratios(summary):
+    """scenario -> server -> metric -> two nodes' median over one node's (cluster scenarios)."""
+    out = {}
+    for sc, (_, kind) in SCENARIOS.items():
+        if kind not in CLUSTER_KINDS or sc not in summary:
+            continue
+        for base in CLUSTER_SERVERS:
+            one, two = summary[sc].get(base), summary[sc].get(base + "-cluster")
+            vals = {key: ratio_value(two, one, key)
+                    for key in ("deliveries_per_s", "latency_us.p50", "latency_us.p99", "server_cpu_pct")}
+            vals = {k: round(v, 3) for k, v in vals.items() if v is not None}
+            if vals:
+                out.setdefault(sc, {})[base] = vals
+    return out
+
+
+def cluster_markdown(summary, meta):
+    """The cluster table: per server, one node, two nodes on Redis, and two nodes / one node."""
+    present = [sc for sc, (_, kind) in SCENARIOS.items() if kind in CLUSTER_KINDS and sc in summary]
+    if not present:
+        return []
+    bases = [b for b in CLUSTER_SERVERS if any(b in summary[sc] or b + "-cluster" in summary[sc] for sc in present)]
+    lines = ["## Cluster: two nodes on one Redis against one node", ""]
+    lines.append("1 channel × 1,000 subscribers, 1 publisher. On two nodes the subscribers alternate between "
+                 "the nodes and the publisher is on node 1, so every publish must reach the other node for half of its "
+                 "subscribers. "
+                 f"Pinning: {meta.get('cluster pinning', meta.get('pinning', '?'))}. "
+                 "Server CPU is the sum over the nodes and Redis. "
+                 "The 2/1 columns divide the two-node median by the one-node median.")
+    lines.append("")
+    head = ["Scenario", "Metric"]
+    for b in bases:
+        head += [f"{SERVER_LABEL[b]} 1 node", SERVER_LABEL[b + "-cluster"], "2/1"]
+    both = all(b in bases for b in CLUSTER_SERVERS)
+    if both:
+        head.append("SB/Socket.IO 2 nodes")
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+    for sc in present:
+        per = summary[sc]
+        for i, key in enumerate(SUMMARY_ROWS[SCENARIOS[sc][1]]):
+            per_node = key.startswith("latency_us_node")
+            row = [f"`{sc}`" if i == 0 else "", metric_label(key)]
+            for b in bases:
+                one, two = per.get(b), per.get(b + "-cluster")
+                row += ["–" if per_node else cell(one, key), cell(two, key),
+                        "–" if per_node else ratio(two, one, key)]
+            if both:
+                row.append(ratio(per.get("switchboard-cluster"), per.get("socketio-cluster"), key))
+            lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    return lines
+
+
 def build_markdown(summary, meta, servers):
     lines = []
     lines.append("# Switchboard benchmark results")
     lines.append("")
     lines.append(f"Generated {meta.get('generated')} by `bench/run.sh{' --quick' if meta.get('quick') else ''}` "
                  f"({meta.get('reps')} run(s) per scenario, {meta.get('duration_s')} s measured each).")
-    for k in ("machine", "kernel", "pinning", "switchboard", "switchboard config", "node", "ws", "socket.io",
-              "nats-server"):
+    for k in ("machine", "kernel", "pinning", "cluster pinning", "switchboard", "switchboard config", "node", "ws",
+              "socket.io", "redis", "nats-server"):
         if meta.get(k):
             lines.append(f"- {k}: {meta[k]}")
     lines.append("")
@@ -294,10 +383,9 @@ def build_markdown(summary, meta, servers):
     peers = [p for p in PEERS if p in servers]
     head = ["Scenario", "Metric"] + [SERVER_LABEL[s] for s in servers] + \
            ([f"SB/{SERVER_LABEL[p]}" for p in peers] if "switchboard" in servers else [])
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+    rows = []
     for sc, (desc, kind) in SCENARIOS.items():
-        if sc not in summary or sc.startswith("history"):
+        if sc not in summary or sc.startswith("history") or kind in CLUSTER_KINDS:
             continue
         per = summary[sc]
         if all(per.get(s) is None for s in servers):
@@ -307,8 +395,13 @@ def build_markdown(summary, meta, servers):
             row += [cell(per.get(s), key) for s in servers]
             if "switchboard" in servers:
                 row += [ratio(per.get("switchboard"), per.get(p), key) for p in peers]
-            lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
+            rows.append("| " + " | ".join(row) + " |")
+    if rows:
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+        lines += rows
+        lines.append("")
+    lines += cluster_markdown(summary, meta)
 
     if "history-on" in summary or "history-off" in summary:
         lines.append("## Switchboard: history on vs off")
@@ -436,10 +529,15 @@ def build_svg(summary, meta, servers):
              f'Switchboard vs peers: {esc(meta.get("generated", ""))}{" (quick)" if meta.get("quick") else ""}</text>']
     tp_groups = [(sc, sc) for sc in ("fanout", "fanout-http", "wide", "wide-1k", "wide-16k") if sc in summary]
     lat_groups = [(sc, sc) for sc in ("fanout-lat50", "wide-lat50", "fanout-fixed", "wide-fixed") if sc in summary]
-    parts += bar_panel(90, 70, 500, 300, "Throughput, closed loop (deliveries/s, higher is better)",
-                       tp_groups, servers, summary, "deliveries_per_s", 1.0, "deliveries/s")
-    parts += bar_panel(690, 70, 380, 300, "p99 latency, open loop (ms, log scale, lower is better)",
-                       lat_groups, servers, summary, "latency_us.p99", 1e-3, "ms", log=True)
+    if not tp_groups and not lat_groups:
+        # A run of the cluster scenarios alone: their comparison is a table in latest.md.
+        parts.append(f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" font-size="14" fill="#444">'
+                     'No single-server throughput or latency scenario in this run: see latest.md</text>')
+    else:
+        parts += bar_panel(90, 70, 500, 300, "Throughput, closed loop (deliveries/s, higher is better)",
+                           tp_groups, servers, summary, "deliveries_per_s", 1.0, "deliveries/s")
+        parts += bar_panel(690, 70, 380, 300, "p99 latency, open loop (ms, log scale, lower is better)",
+                           lat_groups, servers, summary, "latency_us.p99", 1e-3, "ms", log=True)
     lx = 90
     for s in servers:
         parts.append(f'<rect x="{lx}" y="{H - 44}" width="14" height="14" fill="{COLORS[s]}"/>')
@@ -473,6 +571,7 @@ def cmd_build(args):
     doc = {"meta": meta, "servers": servers,
            "scenarios": {sc: {"description": SCENARIOS.get(sc, ("", ""))[0], "servers": per}
                          for sc, per in summary.items()},
+           "cluster_ratios": cluster_ratios(summary),
            "runs": runs}
     (out_dir / "latest.json").write_text(json.dumps(doc, indent=1) + "\n")
     (out_dir / "latest.md").write_text(build_markdown(summary, meta, servers))

@@ -4,9 +4,14 @@
 #
 #   bench/run.sh [--quick] [--servers "switchboard ws socketio nats"] [--only "fanout wide ..."]
 #
-#   --quick     1 run per scenario, 2 s measurements, no 100k-connection scenario (< 5 min)
+#   --quick     1 run per scenario, 2 s measurements, no 100k-connection scenario (about 5 min)
 #   --servers   which servers to run (default: all four; a missing one is reported as skipped)
-#   --only      which scenarios to run (default: all; see SCENARIOS below)
+#   --only      which scenarios to run (default: all; see SCENARIOS below); `cluster` runs
+#               both cluster scenarios (cluster and cluster-fixed)
+#
+# The cluster scenarios run Switchboard and Socket.IO twice each: one node, then two nodes
+# on one Redis (redis-server, started on a free port for each run) with the subscribers
+# split across them.
 #
 # Environment: SWITCHBOARD_BIN (default build-bench/switchboard), SB_LOADGEN (default: found
 # in the build trees, or built standalone), BENCH_REPS / BENCH_DURATION to override the
@@ -33,7 +38,7 @@ while [ $# -gt 0 ]; do
     --servers=*) SERVERS=${1#*=} ;;
     --only) ONLY=$2; shift ;;
     --only=*) ONLY=${1#*=} ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) log "run.sh: unknown argument '$1'"; exit 2 ;;
   esac
   shift
@@ -41,12 +46,18 @@ done
 
 if [ "$QUICK" = 1 ]; then
   REPS=${BENCH_REPS:-1}; DURATION=${BENCH_DURATION:-2}; WARMUP=0.5; DRAIN=2; HOLD=1; QUIET_WAIT=15; QUIET_BUDGET=30; RETRIES_LEFT=3
-  SCENARIOS="fanout fanout-http wide fanout-lat50 wide-lat50 fanout-fixed wide-fixed wide-1k wide-16k idle-10k history-off history-on"
+  SCENARIOS="fanout fanout-http wide fanout-lat50 wide-lat50 fanout-fixed wide-fixed wide-1k wide-16k idle-10k history-off history-on cluster cluster-fixed"
 else
   REPS=${BENCH_REPS:-3}; DURATION=${BENCH_DURATION:-10}; WARMUP=2; DRAIN=5; HOLD=5; QUIET_WAIT=120; QUIET_BUDGET=1800; RETRIES_LEFT=40
-  SCENARIOS="fanout fanout-http wide fanout-lat50 wide-lat50 fanout-fixed wide-fixed wide-1k wide-16k idle-10k idle-100k history-off history-on"
+  SCENARIOS="fanout fanout-http wide fanout-lat50 wide-lat50 fanout-fixed wide-fixed wide-1k wide-16k idle-10k idle-100k history-off history-on cluster cluster-fixed"
 fi
-[ -n "$ONLY" ] && SCENARIOS=$ONLY
+if [ -n "$ONLY" ]; then
+  SCENARIOS=""
+  for sc in $ONLY; do
+    # `cluster` names the family: its throughput and its fixed-rate latency scenario.
+    if [ "$sc" = cluster ]; then SCENARIOS+=" cluster cluster-fixed"; else SCENARIOS+=" $sc"; fi
+  done
+fi
 
 SWITCHBOARD_BIN=${SWITCHBOARD_BIN:-build-bench/switchboard}
 case $SWITCHBOARD_BIN in /*) ;; *) SWITCHBOARD_BIN="$ROOT_DIR/$SWITCHBOARD_BIN" ;; esac
@@ -78,11 +89,15 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   SERVER_CPU=(taskset -c 0)
   CLIENT_CPU=(taskset -c 1)
   PINNING="server on CPU 0, loadgen on CPU 1"
+  # A cluster gets the same one core as a single node: both nodes and their Redis share CPU 0,
+  # so cluster/one-node is the cost of the broker hop at equal CPU, not a scale-out gain.
+  CLUSTER_PINNING="both nodes and Redis share CPU 0, loadgen on CPU 1"
 else
   # shellcheck disable=SC2034 # used by lib.sh
   SERVER_CPU=()
   CLIENT_CPU=()
   PINNING="none ($(nproc) CPU)"
+  CLUSTER_PINNING="none ($(nproc) CPU): nodes, Redis and loadgen share the machine"
 fi
 
 LOADGEN=$(find_loadgen) || { log "run.sh: cannot build sb-loadgen"; exit 1; }
@@ -119,6 +134,10 @@ for s in $SERVERS; do
 done
 for s in "${!UNAVAILABLE[@]}"; do log "WARNING: $s will be skipped: ${UNAVAILABLE[$s]}"; done
 
+is_cluster_scenario() { [[ $1 == cluster || $1 == cluster-* ]]; }
+WANT_CLUSTER=0
+for sc in $SCENARIOS; do is_cluster_scenario "$sc" && WANT_CLUSTER=1; done
+
 # Switchboard runs with bench/switchboard-bench.toml (lifted per-connection rate limits, and
 # the bench-history namespace). If the server refuses it, the history scenarios are skipped
 # and the others run with the server's defaults.
@@ -139,7 +158,26 @@ if [[ " $SERVERS " == *" switchboard "* ]] && [ -z "${UNAVAILABLE[switchboard]:-
   stop_server
 fi
 
-dialect_of() { echo "$1"; }  # the loadgen dialects are named after the servers
+# The two-node deployments (switchboard-cluster, socketio-cluster) need redis-server, and
+# Switchboard must accept a [cluster] table (check-config says so without starting a node).
+declare -A CLUSTER_UNAVAILABLE=()
+CLUSTER_NOTE=""
+if [ "$WANT_CLUSTER" = 1 ]; then
+  if ! command -v redis-server >/dev/null; then
+    for s in switchboard socketio; do CLUSTER_UNAVAILABLE[$s]="redis-server not installed (apt-get install redis-server)"; done
+  elif [[ " $SERVERS " == *" switchboard "* ]] && [ -z "${UNAVAILABLE[switchboard]:-}" ]; then
+    probe_conf="$WORK_DIR/cluster-probe.toml"
+    cluster_config "${SB_CONFIG[1]:-}" "$probe_conf" "redis://127.0.0.1:$(free_port)"
+    if ! probe_out=$("$SWITCHBOARD_BIN" check-config --config "$probe_conf" 2>&1); then
+      CLUSTER_UNAVAILABLE[switchboard]="switchboard does not accept a [cluster] table: $(printf '%s' "$probe_out" | tail -n 2 | tr '\n' ' ' | cut -c1-200)"
+    fi
+  fi
+  for s in "${!CLUSTER_UNAVAILABLE[@]}"; do log "WARNING: $s on two nodes will be skipped: ${CLUSTER_UNAVAILABLE[$s]}"; done
+  CLUSTER_NOTE="$(redis-server --version 2>/dev/null | sed -n 's/.*\(v=[^ ]*\).*/redis-server \1/p')"
+fi
+
+# The loadgen dialects are named after the servers; a cluster speaks its nodes' dialect.
+dialect_of() { echo "${1%-cluster}"; }
 
 FANOUT="--channels 1 --subs-per-channel 1000 --publishers 1"
 WIDE="--channels 100 --subs-per-channel 100 --publishers 4"
@@ -184,6 +222,10 @@ args_for() {
       ;;
     history-off) echo "$WIDE $TIMING $WINDOW --rate max --channel-prefix bench." ;;
     history-on) echo "$WIDE $TIMING $WINDOW --rate max --channel-prefix bench-history:" ;;
+    # One node, or two on Redis (run_one adds --port2): the fanout shape, whose every publish
+    # must reach the other node for half of its subscribers.
+    cluster) echo "$FANOUT $TIMING $WINDOW --rate max" ;;
+    cluster-fixed) echo "$FANOUT $TIMING --rate 50" ;;
     *) echo "unknown scenario" >&3 ;;
   esac
 }
@@ -191,12 +233,19 @@ args_for() {
 applies_to() {  # scenario server -> true if the scenario runs on that server
   case $1 in
     fanout-http | history-*) [ "$2" = switchboard ] ;;
+    cluster | cluster-*) [ "$2" = switchboard ] || [ "$2" = socketio ] ;;
     *) true ;;
   esac
 }
 
+# deployments_of SCENARIO SERVER: what runs the scenario: the server itself, and for the
+# cluster scenarios also SERVER-cluster (two nodes on one Redis), reported side by side.
+deployments_of() {
+  if is_cluster_scenario "$1"; then echo "$2 $2-cluster"; else echo "$2"; fi
+}
+
 run_one() {  # scenario server rep args
-  local sc=$1 srv=$2 rep=$3 args=$4 port logfile out code extra=() attempt other
+  local sc=$1 srv=$2 rep=$3 args=$4 port logfile out code extra=() attempt other target
   RUN_NO+=1
   if [ "$srv" = switchboard ]; then
     extra=("${SB_CONFIG[@]}")
@@ -209,21 +258,36 @@ run_one() {  # scenario server rep args
     wait_quiet "$max_wait" || true
     QUIET_USED=$((QUIET_USED + SECONDS - t0))
 
-    port=$(free_port)
     logfile="$WORK_DIR/$sc-$srv-$rep.log"
-    log "[$RUN_NO] $sc on $srv (run $rep/$REPS, port $port): $args"
-    if ! start_server "$srv" "$port" "$logfile" "${extra[@]}"; then
-      local why
-      why="server did not start: $(tail -n 3 "$logfile" 2>/dev/null | tr '\n' ' ' | cut -c1-300)"
-      echo "" | "${REPORT[@]}" append "$RUNS" "$sc" "$srv" "$rep" "$args" "$why" >&2
-      FAILED=1
-      return
+    if [[ $srv == *-cluster ]]; then
+      # Redis and both nodes on fresh free ports; the loadgen's stderr goes to $logfile, the
+      # processes' output to $sc-$srv-$rep-{redis,node1,node2}.log.
+      log "[$RUN_NO] $sc on $srv (run $rep/$REPS, two nodes on Redis): $args"
+      if ! start_cluster "${srv%-cluster}" "${logfile%.log}" "${SB_CONFIG[1]:-}" 2>>"$logfile"; then
+        local why
+        why="cluster did not start: $(tail -n 1 "$logfile" 2>/dev/null | cut -c1-300)"
+        echo "" | "${REPORT[@]}" append "$RUNS" "$sc" "$srv" "$rep" "$args" "$why" >&2
+        FAILED=1
+        return
+      fi
+      target="--port ${CLUSTER_PORTS[0]} --port2 ${CLUSTER_PORTS[1]} --server-pid $CLUSTER_PIDS"
+    else
+      port=$(free_port)
+      log "[$RUN_NO] $sc on $srv (run $rep/$REPS, port $port): $args"
+      if ! start_server "$srv" "$port" "$logfile" "${extra[@]}"; then
+        local why
+        why="server did not start: $(tail -n 3 "$logfile" 2>/dev/null | tr '\n' ' ' | cut -c1-300)"
+        echo "" | "${REPORT[@]}" append "$RUNS" "$sc" "$srv" "$rep" "$args" "$why" >&2
+        FAILED=1
+        return
+      fi
+      target="--port $port --server-pid $SERVER_PID"
     fi
     # In the background, so that a signal reaches the trap at once (bash runs traps only
     # between commands, but `wait` returns early for them).
-    # shellcheck disable=SC2086 # $args is a list of flags
-    timeout 900 "${CLIENT_CPU[@]}" "$LOADGEN" --quiet --port "$port" --dialect "$(dialect_of "$srv")" \
-      --server-pid "$SERVER_PID" $args >"$WORK_DIR/out.json" 2>>"$logfile" &
+    # shellcheck disable=SC2086 # $target and $args are lists of flags
+    timeout 900 "${CLIENT_CPU[@]}" "$LOADGEN" --quiet --dialect "$(dialect_of "$srv")" $target $args \
+      >"$WORK_DIR/out.json" 2>>"$logfile" &
     LOADGEN_PID=$!
     wait "$LOADGEN_PID"
     code=$?
@@ -245,23 +309,29 @@ run_one() {  # scenario server rep args
 START=$(date +%s)
 for sc in $SCENARIOS; do
   for rep in $(seq 1 "$REPS"); do
-    for srv in $SERVERS; do
-      applies_to "$sc" "$srv" || continue
-      if [ -n "${UNAVAILABLE[$srv]:-}" ]; then
-        [ "$rep" = 1 ] && "${REPORT[@]}" skip "$RUNS" "$sc" "$srv" "${UNAVAILABLE[$srv]}" >&2
-        continue
-      fi
-      if [[ $sc == history-* ]] && [ -n "$HISTORY_SKIP" ]; then
-        [ "$rep" = 1 ] && "${REPORT[@]}" skip "$RUNS" "$sc" "$srv" "$HISTORY_SKIP" >&2
-        continue
-      fi
-      reason=$( { args_for "$sc" "$srv" >/dev/null; } 3>&1 )
-      if [ -n "$reason" ]; then
-        [ "$rep" = 1 ] && "${REPORT[@]}" skip "$RUNS" "$sc" "$srv" "$reason" >&2
-        continue
-      fi
-      args=$(args_for "$sc" "$srv" 3>/dev/null)
-      run_one "$sc" "$srv" "$rep" "$args"
+    for base in $SERVERS; do
+      applies_to "$sc" "$base" || continue
+      for srv in $(deployments_of "$sc" "$base"); do
+        if [ -n "${UNAVAILABLE[$base]:-}" ]; then
+          [ "$rep" = 1 ] && "${REPORT[@]}" skip "$RUNS" "$sc" "$srv" "${UNAVAILABLE[$base]}" >&2
+          continue
+        fi
+        if [[ $srv == *-cluster ]] && [ -n "${CLUSTER_UNAVAILABLE[$base]:-}" ]; then
+          [ "$rep" = 1 ] && "${REPORT[@]}" skip "$RUNS" "$sc" "$srv" "${CLUSTER_UNAVAILABLE[$base]}" >&2
+          continue
+        fi
+        if [[ $sc == history-* ]] && [ -n "$HISTORY_SKIP" ]; then
+          [ "$rep" = 1 ] && "${REPORT[@]}" skip "$RUNS" "$sc" "$srv" "$HISTORY_SKIP" >&2
+          continue
+        fi
+        reason=$( { args_for "$sc" "$srv" >/dev/null; } 3>&1 )
+        if [ -n "$reason" ]; then
+          [ "$rep" = 1 ] && "${REPORT[@]}" skip "$RUNS" "$sc" "$srv" "$reason" >&2
+          continue
+        fi
+        args=$(args_for "$sc" "$srv" 3>/dev/null)
+        run_one "$sc" "$srv" "$rep" "$args"
+      done
     done
   done
 done
@@ -279,6 +349,10 @@ META=(--meta "machine=$(nproc) CPU, $(sed -n 's/^model name[[:space:]]*: //p' /p
   --meta "elapsed_s=$ELAPSED" --meta "switchboard=$SB_VERSION" --meta "switchboard config=$SB_CONFIG_NOTE"
   --meta "node=$(ver node --version)" --meta "ws=$(pkg_ver ws)" --meta "socket.io=$(pkg_ver socket.io)"
   --meta "nats-server=$(ver nats-server --version)")
+if [ "$WANT_CLUSTER" = 1 ]; then
+  META+=(--meta "cluster pinning=$CLUSTER_PINNING"
+    --meta "redis=${CLUSTER_NOTE:-not installed}, @socket.io/redis-adapter $(pkg_ver @socket.io/redis-adapter), redis (node client) $(pkg_ver redis)")
+fi
 [ "$QUICK" = 1 ] && META+=(--quick)
 "${REPORT[@]}" build "$RUNS" "$RESULTS_DIR" "${META[@]}" >&2 || exit 1
 cat "$RESULTS_DIR/latest.md"

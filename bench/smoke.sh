@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark harness against Switchboard: starts the server on a free
 # loopback port, runs every Switchboard scenario of bench/run.sh for about a second at small
-# scale, and fails if a scenario errors or loses a message.
+# scale, and fails if a scenario errors or loses a message. The cluster scenario (two nodes
+# on one Redis) runs too when redis-server is installed and the server accepts a [cluster]
+# table; otherwise it is reported as SKIP.
 #
 #   SWITCHBOARD_BIN=build/switchboard bench/smoke.sh
 #
@@ -64,7 +66,7 @@ else:
   if [[ $verdict == OK* ]]; then pass "$name: ${verdict#OK }"; else fail "$name: $verdict"; fi
 }
 
-# run_scenario NAME PORT ARGS...
+# run_scenario NAME PORT ARGS...   (ARGS may name more servers: --port2, --server-pid)
 run_scenario() {
   local name=$1 port=$2 out
   shift 2
@@ -98,6 +100,9 @@ run_scenario "open loop (fixed rate)" "$PORT" --channels 2 --subs-per-channel 20
 run_scenario "payload 1 KiB" "$PORT" --channels 4 --subs-per-channel 10 --publishers 2 --rate max --window 400 --payload 1024
 run_scenario "payload 16 KiB" "$PORT" --channels 4 --subs-per-channel 10 --publishers 2 --rate max --window 200 --payload 16384
 run_scenario "idle 200" "$PORT" --idle 200 --sample 50
+# The loadgen's two-node split, against one server given twice (the cluster run below needs Redis).
+run_scenario "subscribers split over --port and --port2" "$PORT" --port2 "$PORT" --channels 2 --subs-per-channel 20 \
+  --publishers 1 --rate max --window 400
 if [ ${#CONFIG[@]} -gt 0 ]; then
   run_scenario "history on" "$PORT" --channels 4 --subs-per-channel 10 --publishers 2 --rate max --window 400 \
     --channel-prefix bench-history:
@@ -105,6 +110,23 @@ if [ ${#CONFIG[@]} -gt 0 ]; then
     --channel-prefix bench.
 fi
 stop_server
+
+# cluster: two nodes on one Redis, subscribers split across them (a few seconds).
+if ! command -v redis-server >/dev/null; then
+  log "SKIP cluster: redis-server not installed"
+else
+  probe=$WORK_DIR/cluster-probe.toml
+  cluster_config "${CONFIG[1]:-}" "$probe" "redis://127.0.0.1:$(free_port)"
+  if ! probe_out=$("$SWITCHBOARD_BIN" check-config --config "$probe" 2>&1); then
+    log "SKIP cluster: switchboard does not accept a [cluster] table: $(printf '%s' "$probe_out" | tail -n 1)"
+  elif ! start_cluster switchboard "$WORK_DIR/cluster" "${CONFIG[1]:-}"; then
+    fail "cluster: two nodes on Redis did not start: $(tail -n 5 "$WORK_DIR"/cluster-node*.log 2>/dev/null | tr '\n' ' ' | cut -c1-400)"
+  else
+    run_scenario "cluster (two nodes on Redis, subscribers split)" "${CLUSTER_PORTS[0]}" --port2 "${CLUSTER_PORTS[1]}" \
+      --server-pid "$CLUSTER_PIDS" --channels 2 --subs-per-channel 20 --publishers 1 --rate max --window 400
+  fi
+  stop_server
+fi
 
 if [ "$FAILED" -gt 0 ]; then
   log "--- loadgen stderr ---"

@@ -58,6 +58,7 @@ const char* dialect_name(Dialect d) {
 struct Options {
   std::string host = "127.0.0.1";
   int port = 0;
+  int port2 = 0;  // a second node: subscribers alternate between port and port2
   Dialect dialect = Dialect::Switchboard;
   std::string path;  // websocket path; empty = the dialect's default
   uint32_t channels = 1;
@@ -77,15 +78,26 @@ struct Options {
   uint32_t connect_concurrency = 200;
   double connect_timeout = 120;
   uint32_t src_addrs = 254;
-  int server_pid = 0;
+  std::vector<int> server_pids;  // a cluster's processes (nodes, broker): CPU and RSS are summed
   bool quiet = false;
 };
+
+// Which node (0: --port, 1: --port2) subscriber connection i uses. Subscriber i is on channel
+// i % channels, so alternating on i / channels splits every channel's subscribers evenly
+// across the two nodes (alternating on i would put each channel on one node when the channel
+// count is even); with one subscriber per channel (idle mode), whole channels alternate.
+uint8_t node_of(uint32_t i, uint32_t channels, uint32_t subs_per_channel) {
+  const uint32_t k = subs_per_channel > 1 ? i / std::max<uint32_t>(1, channels) : i;
+  return static_cast<uint8_t>(k % 2);
+}
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: sb-loadgen --port N [options]\n"
                "  --host ADDR               server address (default 127.0.0.1)\n"
                "  --port N                  server port (required)\n"
+               "  --port2 N                 a second node of the same cluster: subscribers alternate\n"
+               "                            between --port and --port2, publishers use --port\n"
                "  --dialect D               switchboard | ws | socketio | nats (default switchboard)\n"
                "  --path P                  websocket path (default /ws, socket.io's, or / for nats)\n"
                "  --channels C              channels (default 1)\n"
@@ -104,7 +116,8 @@ struct Options {
                "  --connect-concurrency N   connections being set up at once (default 200)\n"
                "  --connect-timeout SECS    give up connecting after this long (default 120)\n"
                "  --src-addrs N             bind sources round-robin over 127.0.0.1..N (default 254, 0 = off)\n"
-               "  --server-pid PID          read the server's RSS and CPU time from /proc\n"
+               "  --server-pid PID[,PID..]  read the server's RSS and CPU time from /proc (several:\n"
+               "                            a cluster's processes, summed, and per process in *_by_pid)\n"
                "  --quiet                   no progress on stderr\n"
                "  --self-test               run the built-in unit checks and exit\n");
   std::exit(code);
@@ -167,6 +180,13 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--host") o.host = val();
     else if (a == "--port") o.port = static_cast<int>(parse_uint(a, val()));
+    else if (a == "--port2") {
+      o.port2 = static_cast<int>(parse_uint(a, val()));
+      if (o.port2 <= 0 || o.port2 > 65535) {
+        std::fprintf(stderr, "sb-loadgen: bad value for --port2\n");
+        std::exit(2);
+      }
+    }
     else if (a == "--dialect") {
       const std::string d = val();
       if (d == "switchboard") o.dialect = Dialect::Switchboard;
@@ -211,7 +231,14 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--connect-concurrency") o.connect_concurrency = std::max<uint32_t>(1, parse_u32(a, val()));
     else if (a == "--connect-timeout") o.connect_timeout = parse_double(a, val());
     else if (a == "--src-addrs") o.src_addrs = std::min<uint32_t>(254, parse_u32(a, val()));
-    else if (a == "--server-pid") o.server_pid = static_cast<int>(parse_uint(a, val()));
+    else if (a == "--server-pid") {
+      o.server_pids.clear();
+      std::stringstream list(val());
+      for (std::string pid; std::getline(list, pid, ',');) {
+        const uint64_t n = parse_uint(a, pid);
+        if (n > 0) o.server_pids.push_back(static_cast<int>(n));
+      }
+    }
     else {
       std::fprintf(stderr, "sb-loadgen: unknown argument '%s'\n", a.c_str());
       usage(2);
@@ -319,6 +346,34 @@ std::optional<SystemCpu> read_system_cpu() {
   return SystemCpu{static_cast<double>(v[0] + v[1] + v[2] + v[7]) / div, static_cast<double>(v[5] + v[6]) / div};
 }
 
+// Sums over a cluster's processes; nothing when any of them cannot be read.
+std::optional<uint64_t> read_rss_kb(const std::vector<int>& pids) {
+  if (pids.empty()) return std::nullopt;
+  uint64_t sum = 0;
+  for (const int pid : pids) {
+    const auto kb = read_rss_kb(pid);
+    if (!kb) return std::nullopt;
+    sum += *kb;
+  }
+  return sum;
+}
+
+std::vector<std::optional<double>> read_proc_cpu_s(const std::vector<int>& pids) {
+  std::vector<std::optional<double>> out;
+  for (const int pid : pids) out.push_back(read_proc_cpu_s(pid));
+  return out;
+}
+
+std::optional<double> sum_cpu(const std::vector<std::optional<double>>& v) {
+  if (v.empty()) return std::nullopt;
+  double sum = 0;
+  for (const auto& x : v) {
+    if (!x) return std::nullopt;
+    sum += *x;
+  }
+  return sum;
+}
+
 double self_cpu_s() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -336,6 +391,7 @@ struct Conn {
   bool close_sent = false;
   uint8_t frag_op = 0;
   uint32_t channel = 0;
+  uint8_t node = 0;  // index into the server addresses (0 unless --port2)
   size_t out_off = 0;
   std::array<char, 28> accept{};
   std::string in;      // unparsed input (partial frame, partial HTTP response)
@@ -346,7 +402,9 @@ struct Conn {
 
 class LoadGen {
  public:
-  explicit LoadGen(Options o) : o_(std::move(o)), rng_(now_ns() ^ static_cast<uint64_t>(getpid()) << 32) {}
+  explicit LoadGen(Options o) : o_(std::move(o)), rng_(now_ns() ^ static_cast<uint64_t>(getpid()) << 32) {
+    if (o_.port2) hist_node_.resize(2);
+  }
 
   int run();
 
@@ -378,7 +436,7 @@ class LoadGen {
   void on_connected(Conn& c);
   void on_open(Conn& c);
   void on_subscribed(Conn& c);
-  void on_delivery(std::string_view data, uint64_t now);
+  void on_delivery(const Conn& c, std::string_view data, uint64_t now);
   void on_server_error(std::string_view what);
   // publishing
   std::string channel_name(uint32_t ch) const { return o_.prefix + std::to_string(ch); }
@@ -404,7 +462,7 @@ class LoadGen {
   Options o_;
   Rng rng_;
   int ep_ = -1;
-  sockaddr_in server_{};
+  sockaddr_in server_[2]{};
   std::vector<Conn> conns_;
   uint32_t n_subs_ = 0;
   uint32_t n_pubs_ = 0;
@@ -412,7 +470,7 @@ class LoadGen {
   std::string frame_buf_;
   std::string msg_buf_;
   std::string payload_buf_;
-  std::string upgrade_head_;
+  std::string upgrade_head_[2];
 
   Phase phase_ = Phase::Connect;
   bool fatal_ = false;
@@ -448,8 +506,12 @@ class LoadGen {
   uint64_t deliveries_in_window_ = 0;
   uint64_t last_delivery_ns_ = 0;
   Histogram hist_;
+  // With --port2: latency and measured deliveries per node of the receiving subscriber.
+  std::vector<Histogram> hist_node_;
+  uint64_t deliveries_node_[2] = {0, 0};
   double cpu_client_start_ = 0, cpu_client_end_ = 0;
   std::optional<double> cpu_server_start_, cpu_server_end_;
+  std::vector<std::optional<double>> cpu_pid_start_, cpu_pid_end_;
   std::optional<SystemCpu> cpu_system_start_, cpu_system_end_;
   uint64_t cpu_t_start_ = 0, cpu_t_end_ = 0;
   std::optional<uint64_t> rss_before_kb_, rss_after_kb_;
@@ -515,14 +577,17 @@ bool LoadGen::setup() {
     return false;
   }
 
-  server_.sin_family = AF_INET;
-  server_.sin_port = htons(static_cast<uint16_t>(o_.port));
-  if (inet_pton(AF_INET, o_.host.c_str(), &server_.sin_addr) != 1) {
-    fatal_msg_ = "--host must be an IPv4 address: " + o_.host;
-    return false;
+  const int ports[2] = {o_.port, o_.port2 ? o_.port2 : o_.port};
+  for (int k = 0; k < 2; ++k) {
+    server_[k].sin_family = AF_INET;
+    server_[k].sin_port = htons(static_cast<uint16_t>(ports[k]));
+    if (inet_pton(AF_INET, o_.host.c_str(), &server_[k].sin_addr) != 1) {
+      fatal_msg_ = "--host must be an IPv4 address: " + o_.host;
+      return false;
+    }
   }
   // Source-address binding only makes sense towards a loopback server.
-  if ((ntohl(server_.sin_addr.s_addr) >> 24) != 127) o_.src_addrs = 0;
+  if ((ntohl(server_[0].sin_addr.s_addr) >> 24) != 127) o_.src_addrs = 0;
 
   ep_ = epoll_create1(EPOLL_CLOEXEC);
   if (ep_ < 0) {
@@ -533,13 +598,16 @@ bool LoadGen::setup() {
   for (uint32_t i = 0; i < n_subs_; ++i) {
     conns_[i].role = Role::Sub;
     conns_[i].channel = i % o_.channels;
+    if (o_.port2) conns_[i].node = node_of(i, o_.channels, o_.subs_per_channel);
   }
   for (uint32_t j = 0; j < n_pubs_; ++j) conns_[n_subs_ + j].role = o_.http_publish ? Role::HttpPub : Role::WsPub;
   rbuf_.resize(256 * 1024);
 
-  upgrade_head_ = "GET " + o_.path + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(o_.port) +
-                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                  "User-Agent: sb-loadgen\r\nSec-WebSocket-Key: ";
+  for (int k = 0; k < 2; ++k) {
+    upgrade_head_[k] = "GET " + o_.path + " HTTP/1.1\r\nHost: " + o_.host + ":" + std::to_string(ports[k]) +
+                       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                       "User-Agent: sb-loadgen\r\nSec-WebSocket-Key: ";
+  }
   return true;
 }
 
@@ -571,7 +639,8 @@ void LoadGen::start_connection(uint32_t idx, uint64_t /*now*/) {
       return;
     }
   }
-  if (connect(fd, reinterpret_cast<sockaddr*>(&server_), sizeof server_) != 0 && errno != EINPROGRESS) {
+  const sockaddr_in& server = server_[c.node];
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0 && errno != EINPROGRESS) {
     fail(c, std::string("connect: ") + std::strerror(errno));
     return;
   }
@@ -640,7 +709,7 @@ void LoadGen::on_connected(Conn& c) {
   const std::string key = base64_encode(nonce, sizeof nonce);
   const std::string accept = websocket_accept(key);
   std::memcpy(c.accept.data(), accept.data(), std::min(accept.size(), c.accept.size()));
-  std::string req = upgrade_head_;
+  std::string req = upgrade_head_[c.node];
   req += key;
   req += "\r\n\r\n";
   c.st = St::Upgrading;
@@ -799,7 +868,7 @@ void LoadGen::on_sb_message(Conn& c, std::string_view m, uint64_t now) {
   const std::string_view type = json_str_field(m, "\"type\"");
   if (type == "message") {
     const std::string_view data = json_str_field(m, "\"data\"");
-    on_delivery(data, now);
+    on_delivery(c, data, now);
   } else if (type == "connected") {
     if (c.st == St::Opening) on_open(c);
   } else if (type == "subscribed") {
@@ -838,7 +907,7 @@ void LoadGen::on_sio_message(Conn& c, std::string_view m, uint64_t now) {
       const std::string_view rest = m.substr(2);
       const size_t lb = rest.find('[');
       if (lb != std::string_view::npos && rest.substr(lb + 1).starts_with("\"message\"")) {
-        on_delivery(json_str_field(rest, "\"data\""), now);
+        on_delivery(c, json_str_field(rest, "\"data\""), now);
       }
       return;
     }
@@ -889,7 +958,7 @@ void LoadGen::on_nats_bytes(Conn& c, char* p, size_t n, uint64_t now) {
 
 bool LoadGen::on_nats_op(Conn& c, std::string_view kind, std::string_view line, std::string_view payload, uint64_t now) {
   if (kind == "MSG" || kind == "HMSG") {
-    on_delivery(payload, now);
+    on_delivery(c, payload, now);
   } else if (kind == "PING") {
     send_text(c, "PONG\r\n");
   } else if (kind == "PONG") {
@@ -1054,7 +1123,7 @@ void LoadGen::on_subscribed(Conn& c) {
   ++ready_;
 }
 
-void LoadGen::on_delivery(std::string_view data, uint64_t now) {
+void LoadGen::on_delivery(const Conn& c, std::string_view data, uint64_t now) {
   Stamp s;
   if (!parse_stamp(data, s) || s.seq >= recv_by_seq_.size()) {
     ++bad_deliveries_;
@@ -1063,8 +1132,15 @@ void LoadGen::on_delivery(std::string_view data, uint64_t now) {
   ++recv_by_seq_[s.seq];
   ++received_;
   last_delivery_ns_ = now;
-  if (phase_ == Phase::Measure) ++deliveries_in_window_;
-  if (s.seq >= meas_seq_begin_ && s.seq < meas_seq_end_) hist_.record(now > s.t_ns ? now - s.t_ns : 0);
+  if (phase_ == Phase::Measure) {
+    ++deliveries_in_window_;
+    ++deliveries_node_[c.node];
+  }
+  if (s.seq >= meas_seq_begin_ && s.seq < meas_seq_end_) {
+    const uint64_t lat = now > s.t_ns ? now - s.t_ns : 0;
+    hist_.record(lat);
+    if (!hist_node_.empty()) hist_node_[c.node].record(lat);
+  }
 }
 
 void LoadGen::on_server_error(std::string_view what) {
@@ -1165,7 +1241,8 @@ void LoadGen::begin_measure(uint64_t now) {
   meas_seq_end_ = UINT64_MAX;
   cpu_t_start_ = now;
   cpu_client_start_ = self_cpu_s();
-  cpu_server_start_ = read_proc_cpu_s(o_.server_pid);
+  cpu_pid_start_ = read_proc_cpu_s(o_.server_pids);
+  cpu_server_start_ = sum_cpu(cpu_pid_start_);
   cpu_system_start_ = read_system_cpu();
 }
 
@@ -1174,15 +1251,16 @@ void LoadGen::end_measure(uint64_t now) {
   meas_seq_end_ = published_;
   cpu_t_end_ = now;
   cpu_client_end_ = self_cpu_s();
-  cpu_server_end_ = read_proc_cpu_s(o_.server_pid);
+  cpu_pid_end_ = read_proc_cpu_s(o_.server_pids);
+  cpu_server_end_ = sum_cpu(cpu_pid_end_);
   cpu_system_end_ = read_system_cpu();
-  rss_after_kb_ = read_rss_kb(o_.server_pid);
+  rss_after_kb_ = read_rss_kb(o_.server_pids);
   phase_ = Phase::Drain;
   t_phase_end_ = now + static_cast<uint64_t>(o_.drain * 1e9);
 }
 
 void LoadGen::begin_sample(uint64_t now) {
-  rss_after_kb_ = read_rss_kb(o_.server_pid);
+  rss_after_kb_ = read_rss_kb(o_.server_pids);
   phase_ = Phase::Sample;
   sample_k_ = std::min(o_.sample, o_.channels);
   sample_sent_ = 0;
@@ -1214,7 +1292,8 @@ void LoadGen::tick(uint64_t now) {
           // The measured interval for CPU in idle mode is the connect phase.
           cpu_t_end_ = now;
           cpu_client_end_ = self_cpu_s();
-          cpu_server_end_ = read_proc_cpu_s(o_.server_pid);
+          cpu_pid_end_ = read_proc_cpu_s(o_.server_pids);
+          cpu_server_end_ = sum_cpu(cpu_pid_end_);
           cpu_system_end_ = read_system_cpu();
           phase_ = Phase::Hold;
           t_phase_end_ = now + static_cast<uint64_t>(o_.duration * 1e9);
@@ -1308,16 +1387,22 @@ int LoadGen::run() {
     std::fputc('\n', stdout);
     return 2;
   }
-  rss_before_kb_ = read_rss_kb(o_.server_pid);
+  rss_before_kb_ = read_rss_kb(o_.server_pids);
   t_connect_start_ = now_ns();
   if (o_.idle > 0) {
     cpu_t_start_ = t_connect_start_;
     cpu_client_start_ = self_cpu_s();
-    cpu_server_start_ = read_proc_cpu_s(o_.server_pid);
+    cpu_pid_start_ = read_proc_cpu_s(o_.server_pids);
+    cpu_server_start_ = sum_cpu(cpu_pid_start_);
     cpu_system_start_ = read_system_cpu();
   }
-  log("%s: %u subscriber and %u publisher connections to %s:%d", dialect_name(o_.dialect), n_subs_, n_pubs_,
-      o_.host.c_str(), o_.port);
+  if (o_.port2) {
+    log("%s: %u subscriber connections split over %s:%d and %s:%d, %u publisher connections to the first",
+        dialect_name(o_.dialect), n_subs_, o_.host.c_str(), o_.port, o_.host.c_str(), o_.port2, n_pubs_);
+  } else {
+    log("%s: %u subscriber and %u publisher connections to %s:%d", dialect_name(o_.dialect), n_subs_, n_pubs_,
+        o_.host.c_str(), o_.port);
+  }
   std::vector<epoll_event> evs(1024);
   bool have_pwait2 = true;
   tick(now_ns());
@@ -1396,19 +1481,33 @@ std::string LoadGen::report() const {
   } else {
     num("sampled_channels", sample_k_);
   }
-  {
+  auto latency = [](const Histogram& h) {
     auto us = [](uint64_t ns) { return fmt_double(static_cast<double>(ns) / 1e3, 1); };
-    std::string l = "{\"count\":" + std::to_string(hist_.count());
-    if (hist_.count() > 0) {
-      l += ",\"min\":" + us(hist_.min()) + ",\"mean\":" + fmt_double(hist_.mean() / 1e3, 1) +
-           ",\"p50\":" + us(hist_.percentile(50)) + ",\"p90\":" + us(hist_.percentile(90)) +
-           ",\"p99\":" + us(hist_.percentile(99)) + ",\"p999\":" + us(hist_.percentile(99.9)) +
-           ",\"max\":" + us(hist_.max());
+    std::string l = "{\"count\":" + std::to_string(h.count());
+    if (h.count() > 0) {
+      l += ",\"min\":" + us(h.min()) + ",\"mean\":" + fmt_double(h.mean() / 1e3, 1) +
+           ",\"p50\":" + us(h.percentile(50)) + ",\"p90\":" + us(h.percentile(90)) +
+           ",\"p99\":" + us(h.percentile(99)) + ",\"p999\":" + us(h.percentile(99.9)) +
+           ",\"max\":" + us(h.max());
     } else {
       l += ",\"min\":null,\"mean\":null,\"p50\":null,\"p90\":null,\"p99\":null,\"p999\":null,\"max\":null";
     }
-    l += "}";
-    raw("latency_us", l);
+    return l + "}";
+  };
+  raw("latency_us", latency(hist_));
+  // Two nodes: node1 is the publishers' node (local deliveries), node2 the other one (every
+  // delivery crossed the cluster's broker), so their difference is the cost of the hop.
+  num("nodes", o_.port2 ? 2 : 1);
+  if (o_.port2) {
+    num("port2", static_cast<uint64_t>(o_.port2));
+    if (o_.idle == 0) {
+      for (int k = 0; k < 2; ++k) {
+        const std::string key = "deliveries_per_s_node" + std::to_string(k + 1);
+        kv.emplace_back(key, fmt_double(meas_s > 0 ? static_cast<double>(deliveries_node_[k]) / meas_s : 0.0, 1));
+      }
+    }
+    kv.emplace_back("latency_us_node1", latency(hist_node_[0]));
+    kv.emplace_back("latency_us_node2", latency(hist_node_[1]));
   }
   {
     const uint64_t total = connect_failures_ + disconnects_ + server_errors_ + http_errors_ + protocol_errors_ + bad_deliveries_;
@@ -1422,8 +1521,13 @@ std::string LoadGen::report() const {
   }
   num("acks", acks_);
 
-  if (o_.server_pid > 0) num("server_pid", static_cast<uint64_t>(o_.server_pid));
+  if (!o_.server_pids.empty()) num("server_pid", static_cast<uint64_t>(o_.server_pids[0]));
   else raw("server_pid", "null");
+  if (o_.server_pids.size() > 1) {
+    std::string pids = "[";
+    for (size_t i = 0; i < o_.server_pids.size(); ++i) pids += (i ? "," : "") + std::to_string(o_.server_pids[i]);
+    raw("server_pids", pids + "]");
+  }
   opt_num("rss_before_kb", rss_before_kb_);
   opt_num("rss_after_kb", rss_after_kb_);
   if (rss_before_kb_ && rss_after_kb_ && !conns_.empty()) {
@@ -1445,6 +1549,16 @@ std::string LoadGen::report() const {
   } else {
     raw("server_cpu_s", "null");
     raw("server_cpu_pct", "null");
+  }
+  // Per process, in --server-pid order, so that a cluster's nodes and broker can be told apart.
+  if (o_.server_pids.size() > 1 && cpu_pid_start_.size() == cpu_pid_end_.size() && cpu_wall > 0) {
+    std::string by = "[";
+    for (size_t i = 0; i < cpu_pid_start_.size(); ++i) {
+      if (i) by += ",";
+      by += cpu_pid_start_[i] && cpu_pid_end_[i] ? fmt_double(100.0 * (*cpu_pid_end_[i] - *cpu_pid_start_[i]) / cpu_wall, 1)
+                                                 : "null";
+    }
+    raw("server_cpu_pct_by_pid", by + "]");
   }
   // What else the machine did meanwhile, in % of one CPU: other processes and kernel
   // threads, and interrupt/softirq time (mostly the loopback network work of both sides).
@@ -1565,6 +1679,20 @@ int self_test() {
         break;
       }
     }
+  }
+  {
+    // --port2: every channel's subscribers split evenly over the two nodes, whatever the shape.
+    auto balanced = [](uint32_t channels, uint32_t subs) {
+      std::vector<uint32_t> on2(channels, 0);
+      for (uint32_t i = 0; i < channels * subs; ++i) on2[i % channels] += node_of(i, channels, subs);
+      for (const uint32_t n : on2)
+        if (n != subs / 2) return false;
+      return true;
+    };
+    check(balanced(1, 1000) && balanced(100, 100) && balanced(4, 10) && balanced(3, 7), "port2 split per channel");
+    uint32_t idle_on2 = 0;
+    for (uint32_t i = 0; i < 200; ++i) idle_on2 += node_of(i, 200, 1);
+    check(idle_on2 == 100, "port2 split of one-subscriber channels");
   }
   std::fprintf(stderr, "self-test: %s\n", failures ? "FAILED" : "ok");
   return failures ? 1 : 0;

@@ -5,11 +5,25 @@
 // GET /socket.io/?EIO=4&transport=websocket, "0{...}" open, "40" connect, "2"/"3" ping/pong,
 // events as 42["event",...] and acks as 43<id>[...].
 //
-// Usage: node socketio-server.mjs [PORT]   (or PORT=... / HOST=... in the environment)
+// With --redis URL the server joins a cluster through the Socket.IO Redis adapter
+// (@socket.io/redis-adapter on the `redis` client): every room broadcast is also published
+// to Redis, and every node emits what it receives from Redis to its own sockets in the room.
+// That is how Socket.IO is scaled out to several processes, and the peer of the benchmark's
+// cluster scenario. Offsets stay per process (the load generator does not use them).
+//
+// Usage: node socketio-server.mjs [PORT] [--redis redis://HOST:PORT]
+//        (or PORT=... / HOST=... / REDIS_URL=... in the environment)
 import http from 'node:http';
 import { Server } from 'socket.io';
 
-const port = Number(process.argv[2] ?? process.env.PORT ?? 8082);
+const args = process.argv.slice(2);
+let redisUrl = process.env.REDIS_URL ?? '';
+const ri = args.indexOf('--redis');
+if (ri >= 0) {
+  redisUrl = args[ri + 1] ?? '';
+  args.splice(ri, 2);
+}
+const port = Number(args[0] ?? process.env.PORT ?? 8082);
 const host = process.env.HOST ?? '127.0.0.1';
 
 const httpServer = http.createServer();
@@ -20,6 +34,27 @@ const io = new Server(httpServer, {
   httpCompression: false,
   maxHttpBufferSize: 1 << 20,
 });
+
+// The adapter must be in place before the first connection: the modules are loaded only
+// in cluster mode, so that the single-node peer runs exactly as before.
+let shuttingDown = false;
+if (redisUrl) {
+  const { createClient } = await import('redis');
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const pubClient = createClient({ url: redisUrl });
+  const subClient = pubClient.duplicate();
+  for (const c of [pubClient, subClient]) {
+    // Losing Redis means losing the other node's deliveries: fail loudly rather than
+    // reconnect quietly in the middle of a measurement.
+    c.on('error', (err) => {
+      if (shuttingDown) return;
+      console.error(`socketio-server: redis: ${err.message}`);
+      process.exit(1);
+    });
+  }
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+}
 
 const offsets = new Map(); // channel -> last offset
 
@@ -51,11 +86,14 @@ io.on('connection', (socket) => {
 });
 
 httpServer.listen(port, host, () => {
-  console.error(`socketio-server listening on ${host}:${port}`);
+  console.error(`socketio-server listening on ${host}:${port}${redisUrl ? ` (redis adapter: ${redisUrl})` : ''}`);
 });
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
+    // The Redis connections end with the process: disconnecting them first would reject
+    // the adapter's pending commands, and those rejections would crash the exit.
+    shuttingDown = true;
     io.disconnectSockets(true);
     httpServer.close(() => process.exit(0));
     setTimeout(() => process.exit(0), 500).unref();
