@@ -172,18 +172,18 @@ Status Hub::join_cluster_channel(std::string_view channel) {
       it = stripe.channels.emplace(std::string(channel), std::move(state)).first;
     }
     ChannelState& s = it->second;
-    if (!s.synced && !s.ready.valid()) {
+    if (!s.synced && !s.ready) {
       // The first subscriber here (or the first since a failed try): watch the channel, then
       // learn where it stands. Whatever arrives meanwhile moves the position on (on_publication).
       leading = std::make_shared<std::promise<Status>>();
-      s.ready = leading->get_future().share();
+      s.ready = std::make_unique<std::shared_future<Status>>(leading->get_future().share());
       auto watch_result = std::make_shared<std::promise<Status>>();
       watched = watch_result->get_future();
       broker_->watch(channel, [watch_result](Status r) { watch_result->set_value(std::move(r)); });
     }
     ++it->second.joining;
     if (it->second.synced) return Ok{};
-    ready = it->second.ready;
+    ready = *it->second.ready;
   }
   if (!leading) {
     // Another subscriber is doing the work; its result is ours.
@@ -213,10 +213,10 @@ Status Hub::join_cluster_channel(std::string_view channel) {
       }
       s.synced = true;
     } else {
-      // The next subscriber tries again from the start.
-      s.ready = {};
       s.synced = false;
     }
+    // Done either way; after a failure, the next subscriber tries again from the start.
+    s.ready.reset();
   }
   leading->set_value(status);
   return status;
