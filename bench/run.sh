@@ -244,6 +244,12 @@ deployments_of() {
   if is_cluster_scenario "$1"; then echo "$2 $2-cluster"; else echo "$2"; fi
 }
 
+# record_failed_start WHY: the run in progress (run_one's sc, srv, rep, args) is recorded as failed.
+record_failed_start() {
+  echo "" | "${REPORT[@]}" append "$RUNS" "$sc" "$srv" "$rep" "$args" "$1" >&2
+  FAILED=1
+}
+
 run_one() {  # scenario server rep args
   local sc=$1 srv=$2 rep=$3 args=$4 port logfile out code extra=() attempt other target
   RUN_NO+=1
@@ -264,10 +270,7 @@ run_one() {  # scenario server rep args
       # processes' output to $sc-$srv-$rep-{redis,node1,node2}.log.
       log "[$RUN_NO] $sc on $srv (run $rep/$REPS, two nodes on Redis): $args"
       if ! start_cluster "${srv%-cluster}" "${logfile%.log}" "${SB_CONFIG[1]:-}" 2>>"$logfile"; then
-        local why
-        why="cluster did not start: $(tail -n 1 "$logfile" 2>/dev/null | cut -c1-300)"
-        echo "" | "${REPORT[@]}" append "$RUNS" "$sc" "$srv" "$rep" "$args" "$why" >&2
-        FAILED=1
+        record_failed_start "cluster did not start: $(tail -n 1 "$logfile" 2>/dev/null | cut -c1-300)"
         return
       fi
       target="--port ${CLUSTER_PORTS[0]} --port2 ${CLUSTER_PORTS[1]} --server-pid $CLUSTER_PIDS"
@@ -275,10 +278,7 @@ run_one() {  # scenario server rep args
       port=$(free_port)
       log "[$RUN_NO] $sc on $srv (run $rep/$REPS, port $port): $args"
       if ! start_server "$srv" "$port" "$logfile" "${extra[@]}"; then
-        local why
-        why="server did not start: $(tail -n 3 "$logfile" 2>/dev/null | tr '\n' ' ' | cut -c1-300)"
-        echo "" | "${REPORT[@]}" append "$RUNS" "$sc" "$srv" "$rep" "$args" "$why" >&2
-        FAILED=1
+        record_failed_start "server did not start: $(tail -n 3 "$logfile" 2>/dev/null | tr '\n' ' ' | cut -c1-300)"
         return
       fi
       target="--port $port --server-pid $SERVER_PID"
