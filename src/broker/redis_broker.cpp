@@ -90,7 +90,8 @@ struct RedisBroker::Gather {
   }
 };
 
-RedisBroker::RedisBroker(RedisBrokerOptions options) : options_(std::move(options)), heartbeat_timer_(io_) {
+RedisBroker::RedisBroker(RedisBrokerOptions options)
+    : options_(std::move(options)), topic_prefix_(options_.prefix + ".c."), heartbeat_timer_(io_) {
   if (options_.redis.empty()) throw std::invalid_argument("the Redis broker needs at least one Redis");
   if (options_.node_id.empty()) options_.node_id = random_hex(6);
   for (std::size_t i = 0; i < options_.redis.size(); ++i) {
@@ -344,10 +345,9 @@ void RedisBroker::resubscribe(std::size_t instance) {
 void RedisBroker::on_message(std::size_t, RedisValue& message) {
   const std::string& name = message.elements[1].str;
   std::string_view payload = message.elements[2].str;
-  const std::string channel_prefix = options_.prefix + ".c.";
-  if (name.compare(0, channel_prefix.size(), channel_prefix) != 0) return on_control(payload);
+  if (name.compare(0, topic_prefix_.size(), topic_prefix_) != 0) return on_control(payload);
   if (!listener_ || payload.empty()) return;
-  std::string_view channel = std::string_view(name).substr(channel_prefix.size());
+  std::string_view channel = std::string_view(name).substr(topic_prefix_.size());
   const char kind = payload[0];
   payload.remove_prefix(1);
   if (kind == 'P') {

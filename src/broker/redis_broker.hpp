@@ -90,7 +90,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
 
   std::size_t shard_of(std::string_view channel) const noexcept;
   std::string key(std::string_view channel, char kind) const;
-  std::string topic(std::string_view channel) const { return options_.prefix + ".c." + std::string(channel); }
+  std::string topic(std::string_view channel) const { return topic_prefix_ + std::string(channel); }
   // Broker thread: EVALSHA, falling back to EVAL when Redis does not know the script (restart).
   void eval(std::size_t instance, std::string_view script, std::vector<std::string> keys,
             std::vector<std::string> args, RedisCallback callback);
@@ -110,6 +110,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   void forget_node(const std::string& node);
 
   RedisBrokerOptions options_;
+  std::string topic_prefix_;  // of the channels' pub/sub topics: "<prefix>.c."
   boost::asio::io_context io_;
   std::vector<Instance> instances_;
   boost::asio::steady_timer heartbeat_timer_;

@@ -96,7 +96,19 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
   // live; what was fanned out before is in the store and read below. Both may hold the same
   // messages (stored meanwhile, or posted before and run after the registration): the
   // subscriber drops live copies at or below the last one recovered.
-  if (since->epoch != result.position.epoch || since->offset > result.position.offset) return result;
+  if (since->epoch != result.position.epoch) return result;
+  if (since->offset > result.position.offset) {
+    // Ahead of what this node delivered. On one node: an offset never handed out (the store
+    // lost it). In a cluster it may only be in flight to this node (the client comes from a
+    // node that got it first): then nothing is missed, and the live copies up to `since` are
+    // dropped by the subscriber.
+    if (!broker_) return result;
+    const std::string name(channel);
+    auto now = broker_->positions(std::span<const std::string>(&name, 1));
+    if (!now || now->front().epoch != since->epoch || now->front().offset < since->offset) return result;
+    result.recovered = true;
+    return result;
+  }
   if (since->offset == result.position.offset) {
     result.recovered = true;
     return result;
