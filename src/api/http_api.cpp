@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/clock.hpp"
 #include "core/channel_name.hpp"
 #include "protocol/native/codec.hpp"
 #include "session/client.hpp"
@@ -485,15 +486,23 @@ HttpResponse HttpApi::stats(const HttpRequest& request) const {
     node["node"] = a.node;
     per_node.push_back(std::move(node));
   }
+  // Summed per node: a channel with subscribers on two nodes counts twice in `channels`.
   total["scope"] = "cluster";
+  total["nodes_answered"] = answers->size();
   total["nodes"] = std::move(per_node);
   return json_response(total);
 }
 
 HttpResponse HttpApi::nodes() const {
   if (!d_.cluster) {
-    Stats s = d_.stats();
-    return json_response(json::object{{"nodes", json::array{json::object{{"node", ""}, {"self", true}, {"stats", stats_json(s)}}}}});
+    // One node: the same shape as in a cluster, this node alone, nameless.
+    const Stats s = d_.stats();
+    json::object info{{"connections", s.connections},
+                      {"subscriptions", s.subscriptions},
+                      {"channels", s.channels},
+                      {"uptime_seconds", static_cast<std::uint64_t>(s.uptime_seconds)}};
+    return json_response(json::object{{"nodes", json::array{json::object{
+                                           {"node", ""}, {"self", true}, {"last_seen", unix_millis()}, {"info", std::move(info)}}}}});
   }
   auto live = d_.cluster->nodes();
   if (!live) return error_response(live.error());
@@ -519,8 +528,16 @@ HttpResponse HttpApi::disconnect(const HttpRequest& request) const {
   const json::value* which = client ? client : user;
   if (!which->is_string()) return error_response(invalid(client ? "'client' must be a string" : "'user' must be a string"));
   // Every node closes its own connections of that client or user.
-  auto answers = ask_all(client ? "disconnect_client" : "disconnect_user", which->get_string());
-  if (!answers) return error_response(answers.error());
+  const std::string_view question = client ? "disconnect_client" : "disconnect_user";
+  auto answers = ask_all(question, which->get_string());
+  if (!answers) {
+    // The other nodes cannot be asked (Redis is down): this node's connections still go, and
+    // the answer says it is this node's count only.
+    std::uint64_t here = 0;
+    const std::string local = answer(question, which->get_string());
+    std::from_chars(local.data(), local.data() + local.size(), here);
+    return json_response(json::object{{"disconnected", here}, {"scope", "node"}, {"cluster_error", answers.error().message}});
+  }
   std::uint64_t n = 0;
   for (const auto& a : *answers) {
     std::uint64_t count = 0;

@@ -382,7 +382,7 @@ Result<std::vector<core::StreamPosition>> RedisBroker::positions(std::span<const
     for (std::size_t i = 0; i < batch->channels.size(); ++i) {
       const auto& c = batch->channels[i];
       eval(shard_of(c), scripts::position, {key(c, 'm'), key(c, 'h')},
-           {random_hex(6), std::to_string(options_.meta_ttl.count())}, [batch, finish, i](Result<RedisValue> r) {
+           {random_hex(6), std::to_string(options_.meta_ttl.count()), "1"}, [batch, finish, i](Result<RedisValue> r) {
              if (r) {
                auto p = position_of(*r);
                if (p) batch->out[i] = std::move(*p);
@@ -403,8 +403,9 @@ Result<std::vector<core::StreamPosition>> RedisBroker::positions(std::span<const
 Result<core::HistoryPage> RedisBroker::read(std::string_view channel, const core::HistoryPolicy& policy,
                                             const core::HistoryQuery& query) {
   const std::size_t instance = shard_of(channel);
+  // Reading creates nothing: asking about any number of channels costs Redis no memory.
   auto position = call_eval(instance, scripts::position, {key(channel, 'm'), key(channel, 'h')},
-                            {random_hex(6), std::to_string(options_.meta_ttl.count())});
+                            {random_hex(6), std::to_string(options_.meta_ttl.count()), "0"});
   if (!position) return position.error();
   auto where = position_of(*position);
   if (!where) return where.error();

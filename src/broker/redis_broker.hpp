@@ -33,7 +33,7 @@ struct RedisBrokerOptions {
   std::chrono::milliseconds timeout{1000};       // a blocking call, or a link without replies
   std::chrono::milliseconds heartbeat{1000};     // how often the node says it is alive
   std::chrono::milliseconds node_timeout{5000};  // silent this long: dead, its members removed
-  std::chrono::seconds meta_ttl{30 * 24 * 3600}; // a channel's epoch and offset outlive its last use this long
+  std::chrono::seconds meta_ttl{30 * 24 * 3600}; // a channel's epoch and offset outlive its last publication this long
   std::string node_info = "{}";                  // JSON object the node publishes about itself
 };
 

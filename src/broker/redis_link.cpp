@@ -23,9 +23,11 @@ Result<RedisAddress> parse_redis_url(std::string_view url) {
   RedisAddress address;
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view credentials = rest.substr(0, at);
-    // redis://:password@host (the usual form) or redis://user:password@host (the user is ignored:
-    // AUTH with one argument authenticates the default user).
-    if (auto colon = credentials.find(':'); colon != std::string_view::npos) credentials = credentials.substr(colon + 1);
+    // redis://:password@host (the default user) or redis://user:password@host (an ACL user).
+    if (auto colon = credentials.find(':'); colon != std::string_view::npos) {
+      address.user = std::string(credentials.substr(0, colon));
+      credentials = credentials.substr(colon + 1);
+    }
     address.password = std::string(credentials);
     rest = rest.substr(at + 1);
   }
@@ -35,7 +37,15 @@ Result<RedisAddress> parse_redis_url(std::string_view url) {
     rest = rest.substr(0, slash);
   }
   std::string_view port;
-  if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+  if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return make_error(ErrorCode::invalid_message, "unclosed '[' in '" + std::string(url) + "'");
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return make_error(ErrorCode::invalid_message, "expected ':' after ']' in '" + std::string(url) + "'");
+      port = rest.substr(close + 2);
+    }
+    rest = rest.substr(1, close - 1);
+  } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
     port = rest.substr(colon + 1);
     rest = rest.substr(0, colon);
   }
@@ -154,19 +164,25 @@ void RedisLink::on_connected() {
   writing_.clear();
   write_in_flight_ = false;
   last_traffic_ = std::chrono::steady_clock::now();
-  state_ = State::up;
-  // Set-up commands go first on the wire; a failure of one closes the link like any other error.
+  // Up once the set-up commands succeeded: a wrong password or database is a failed
+  // connection (with backoff), not a link that is up and refuses everything.
+  state_ = State::handshake;
   auto must_succeed = [this, self = shared_from_this(), generation = generation_](Result<RedisValue> r) {
     if (generation != generation_) return;
     if (!r) fail(r.error().message);
   };
-  if (!options_.address.password.empty()) enqueue({"AUTH", options_.address.password}, must_succeed);
+  if (!options_.address.user.empty()) enqueue({"AUTH", options_.address.user, options_.address.password}, must_succeed);
+  else if (!options_.address.password.empty()) enqueue({"AUTH", options_.address.password}, must_succeed);
   if (options_.address.db != 0 && !on_push_) enqueue({"SELECT", std::to_string(options_.address.db)}, must_succeed);
-  enqueue({"CLIENT", "SETNAME", options_.name}, [](Result<RedisValue>) {});
+  enqueue({"CLIENT", "SETNAME", options_.name}, [this, self = shared_from_this(), generation = generation_](Result<RedisValue> r) {
+    if (generation != generation_ || state_ != State::handshake) return;
+    if (!r) return fail(r.error().message);
+    state_ = State::up;
+    if (backoff_ > std::chrono::milliseconds(50)) spdlog::info("redis {}: connected again", options_.name);
+    backoff_ = std::chrono::milliseconds(50);
+    if (on_state_) on_state_(true);
+  });
   read();
-  if (backoff_ > std::chrono::milliseconds(50)) spdlog::info("redis {}: connected again", options_.name);
-  backoff_ = std::chrono::milliseconds(50);
-  if (on_state_) on_state_(true);
 }
 
 void RedisLink::command(std::vector<std::string> args, RedisCallback callback) {
@@ -201,7 +217,7 @@ void RedisLink::enqueue(const std::vector<std::string>& args, RedisCallback call
 }
 
 void RedisLink::write() {
-  if (write_in_flight_ || outgoing_.empty() || state_ != State::up) return;
+  if (write_in_flight_ || outgoing_.empty() || (state_ != State::up && state_ != State::handshake)) return;
   // Everything queued since the last write leaves in one go: pipelining for free.
   writing_.swap(outgoing_);
   outgoing_.clear();
@@ -290,10 +306,10 @@ void RedisLink::watchdog() {
   watchdog_timer_.async_wait([this, self = shared_from_this()](boost::system::error_code ec) {
     if (ec || state_ == State::stopped) return;
     const auto now = std::chrono::steady_clock::now();
-    if (state_ == State::up) {
+    if (state_ == State::up || state_ == State::handshake) {
       if (!pending_.empty() && now - pending_.front().sent > options_.timeout) {
         fail("no reply within " + std::to_string(options_.timeout.count()) + " ms");
-      } else if (pending_.empty() && now - last_traffic_ > options_.timeout / 2) {
+      } else if (state_ == State::up && pending_.empty() && now - last_traffic_ > options_.timeout / 2) {
         last_traffic_ = now;
         enqueue({"PING"}, [](Result<RedisValue>) {});
       }

@@ -61,7 +61,7 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
   void command(std::vector<std::string> args, RedisCallback callback);
 
  private:
-  enum class State { stopped, connecting, up, waiting };
+  enum class State { stopped, connecting, handshake, up, waiting };
   struct Pending {
     RedisCallback callback;
     std::chrono::steady_clock::time_point sent;

@@ -2,7 +2,7 @@
 // The Lua scripts the Redis broker runs. Each is one atomic step on the Redis that owns the
 // channel: no other command interleaves, so offsets, history and publish order agree on every
 // node. Keys per channel (P is the configured prefix, {c} the channel name):
-//   P:{c}:m  hash    e = epoch, o = last offset             (expires meta_ttl after the last use)
+//   P:{c}:m  hash    e = epoch, o = last offset   (expires meta_ttl after the last publication)
 //   P:{c}:h  stream  one entry per message, id "<offset>-0", fields t (ms) and d (JSON data)
 //   P:{c}:u  hash    presence: client id -> "<node>\n<user>\n<info>"
 // and per node: P:nodes (sorted set, score = last heartbeat in Redis ms), P:node:<id> (hash:
@@ -45,11 +45,13 @@ redis.call('PUBLISH', ARGV[7], 'P' .. epoch .. '\n' .. offset .. '\n' .. ARGV[2]
 return {offset, epoch}
 )lua";
 
-// KEYS: meta, history. ARGV: new epoch, meta ttl. Returns {offset, epoch}; a channel never seen
-// gets its epoch now, so every node that asks agrees on it.
+// KEYS: meta, history. ARGV: new epoch, meta ttl, "1" to create. Returns {offset, epoch}. With
+// create (a node starting to watch the channel), a channel never seen gets its epoch now, so every
+// node that asks agrees on it; without (a history read), nothing is written.
 inline constexpr std::string_view position = R"lua(
 local v = redis.call('HMGET', KEYS[1], 'e', 'o')
 if not v[1] then
+  if ARGV[3] ~= '1' then return {0, ARGV[1]} end
   redis.call('HSET', KEYS[1], 'e', ARGV[1], 'o', 0)
   redis.call('EXPIRE', KEYS[1], ARGV[2])
   redis.call('DEL', KEYS[2])

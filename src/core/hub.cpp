@@ -337,12 +337,10 @@ bool Hub::presence_add(std::string_view channel, Member member) {
       if (m.client == member.client) return false;
     members->push_back(member);
   }
-  // In a cluster the local list is what this node puts back after Redis lost it; the truth is
-  // the broker's.
-  if (broker_ && !broker_->presence_add(channel, member)) {
-    presence_remove_local(channel, member.client);
-    return false;
-  }
+  // In a cluster the truth is the broker's; the local list is what this node puts back when
+  // Redis lost it or could not be reached (on_reconnected), so a member Redis refused now is
+  // kept here and added then.
+  if (broker_) (void)broker_->presence_add(channel, member);
   return true;
 }
 

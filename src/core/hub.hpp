@@ -107,8 +107,9 @@ class Hub final : private BrokerListener {
   // Without history and without a callback: the position at once.
   StreamPosition publish(std::string_view channel, std::string_view data);
 
-  // Presence. Any thread. add() returns false if the client was already a member (or, in a
-  // cluster, could not be added); remove() returns false if it was not. Members live as long as
+  // Presence. Any thread. add() returns false if the client was already a member; remove()
+  // returns false if it was not. In a cluster, a member Redis could not take now is added when
+  // the broker reconnects. Members live as long as
   // their subscription: the session removes them before it unsubscribes.
   bool presence_add(std::string_view channel, Member member);
   bool presence_remove(std::string_view channel, std::string_view client);

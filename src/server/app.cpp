@@ -83,7 +83,10 @@ App::App(Config config)
     broker::RedisBrokerOptions options;
     for (const auto& url : config_.redis_urls) options.redis.push_back(*broker::parse_redis_url(url));
     options.prefix = config_.redis_prefix;
-    options.node_id = config_.node_name.empty() ? random_hex(6) : config_.node_name;
+    // A per-process suffix: a node restarted under the same name within node_timeout is a new
+    // node, and the members its previous process left are removed (with their leave) as the
+    // dead node's.
+    options.node_id = (config_.node_name.empty() ? std::string() : config_.node_name + "-") + random_hex(config_.node_name.empty() ? 6 : 3);
     options.timeout = config_.redis_timeout;
     options.heartbeat = config_.heartbeat_interval;
     options.node_timeout = config_.node_timeout;

@@ -127,6 +127,8 @@ void apply_table(Config& c, const toml::table& root) {
     } else if (key == "cluster") {
       const toml::table* t = node.as_table();
       if (!t) throw ConfigError(key, "expected a table");
+      if (t->contains("redis_url") && t->contains("redis_urls"))
+        throw ConfigError("cluster.redis_urls", "give redis_url (one Redis) or redis_urls (several), not both");
       for (const auto& [ck, value] : *t) {
         const std::string sub = "cluster." + std::string(ck.str());
         const std::string_view name = ck.str();

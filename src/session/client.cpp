@@ -186,7 +186,11 @@ void Client::on_gap(std::string_view channel, const core::StreamPosition& last) 
   // goes on after the position given; live copies up to it are dropped.
   core::StreamPosition now = result ? result->position : last;
   send_frame(native::encode_reset(name, now));
-  raise_floor(name, now.offset);
+  // The floor is set, not raised: in a new epoch the offsets start again below the old floor.
+  Subscription* sub = find_subscription(name);
+  if (sub->floor == 0 && now.offset > 0) ++floors_;
+  if (sub->floor > 0 && now.offset == 0) --floors_;
+  sub->floor = now.offset;
 }
 
 void Client::catch_up_streams(const std::string& channel) {

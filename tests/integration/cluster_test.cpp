@@ -393,5 +393,28 @@ TEST_F(ClusterTest, WhatANodeMissedWithoutHistoryEndsInAResetAndTheStreamGoesOn)
   }
 }
 
+TEST_F(ClusterTest, WhenRedisLosesAChannelItsSubscribersAreResetToTheNewEpochAndMissNothingAfter) {
+  for (int i = 1; i <= 3; ++i) publish(1, "lobby", json::value(i));
+  auto subscriber = connect(0);
+  auto reply = subscribe(*subscriber, "lobby");
+  ASSERT_EQ(reply.at("offset"), 3);
+  const std::string old_epoch(reply.at("epoch").as_string());
+  // Redis loses everything (restarted without persistence, say); publishing goes on.
+  ASSERT_EQ(redis_.command({"FLUSHALL"}), "+OK");
+  for (int i = 1; i <= 5; ++i) publish(1, "lobby", json::value(100 + i));
+  auto reset = subscriber->receive_type("reset");
+  ASSERT_TRUE(reset);
+  EXPECT_NE(reset->at("epoch").as_string(), old_epoch);
+  std::uint64_t last = reset->at("offset").to_number<std::uint64_t>();
+  ASSERT_LT(last, 5u);
+  while (last < 5) {
+    auto m = subscriber->receive_type("message");
+    ASSERT_TRUE(m) << "the new epoch's offset " << last + 1 << " never came";
+    ASSERT_EQ(m->at("offset").to_number<std::uint64_t>(), last + 1);
+    ASSERT_EQ(m->at("data").to_number<int>(), 100 + static_cast<int>(last + 1));
+    last = m->at("offset").to_number<std::uint64_t>();
+  }
+}
+
 }  // namespace
 }  // namespace sb::test

@@ -30,15 +30,20 @@ TEST(RedisUrl, ParsesHostPortPasswordAndDatabase) {
   EXPECT_EQ(b->host, "cache");
   EXPECT_EQ(b->port, 6379);
   EXPECT_EQ(b->password, "s3cret");
-  auto c = parse_redis_url("redis://default:pw@cache:7000");
+  auto c = parse_redis_url("redis://app:pw@cache:7000");
   ASSERT_TRUE(c);
+  EXPECT_EQ(c->user, "app");
   EXPECT_EQ(c->password, "pw");
   EXPECT_EQ(c->port, 7000);
+  auto d = parse_redis_url("redis://[::1]:6390");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->host, "::1");
+  EXPECT_EQ(d->port, 6390);
 }
 
 TEST(RedisUrl, RefusesWhatIsNotARedisUrl) {
   for (const char* bad : {"http://localhost", "redis://", "redis://host:0", "redis://host:99999", "redis://host:x",
-                          "redis://host/db", "localhost:6379"}) {
+                          "redis://host/db", "localhost:6379", "redis://[::1", "redis://[::1]6379"}) {
     auto r = parse_redis_url(bad);
     EXPECT_FALSE(r) << bad;
     if (!r) {
@@ -50,9 +55,10 @@ TEST(RedisUrl, RefusesWhatIsNotARedisUrl) {
 // A link on its own io thread; calls are posted to it and waited for.
 class LinkFixture {
  public:
-  explicit LinkFixture(std::uint16_t port, RedisLink::PushHandler on_push = nullptr) {
+  explicit LinkFixture(std::uint16_t port, RedisLink::PushHandler on_push = nullptr, std::string password = {}) {
     RedisAddress address;
     address.port = port;
+    address.password = std::move(password);
     link_ = std::make_shared<RedisLink>(io_, RedisLink::Options{address, "test", std::chrono::milliseconds(500)},
                                         [this](bool up) { up_ = up; }, std::move(on_push));
     boost::asio::post(io_, [this] { link_->start(); });
@@ -147,6 +153,21 @@ TEST(RedisLink, FailsFastWhileRedisIsDownAndReconnectsWhenItIsBack) {
   auto back = link.call({"GET", "k"});
   ASSERT_TRUE(back);
   EXPECT_EQ(back->str, "v");  // from the append-only file
+}
+
+TEST(RedisLink, AWrongPasswordIsAFailedConnectionNotALinkThatIsUp) {
+  RedisServer redis;
+  ASSERT_EQ(redis.command({"CONFIG", "SET", "requirepass", "right-password"}), "+OK");
+  LinkFixture wrong(redis.port(), nullptr, "wrong-password");
+  LinkFixture right(redis.port(), nullptr, "right-password");
+  ASSERT_TRUE(eventually([&] { return right.up(); }));
+  auto r = right.call({"SET", "k", "v"});
+  EXPECT_TRUE(r);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // several reconnection attempts
+  EXPECT_FALSE(wrong.up());
+  auto refused = wrong.call({"GET", "k"});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::unavailable);
 }
 
 TEST(RedisLink, APubSubLinkHandsMessagesToItsPushHandler) {
