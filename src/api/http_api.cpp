@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <mutex>
@@ -538,6 +539,11 @@ HttpResponse HttpApi::disconnect(const HttpRequest& request) const {
     std::from_chars(local.data(), local.data() + local.size(), here);
     return json_response(json::object{{"disconnected", here}, {"scope", "node"}, {"cluster_error", answers.error().message}});
   }
+  // This node answers through Redis like the others; if its own question got lost on the way,
+  // its connections are closed here all the same.
+  if (d_.cluster && std::none_of(answers->begin(), answers->end(),
+                                 [&](const core::NodeAnswer& a) { return a.node == d_.cluster->node_id(); }))
+    answers->push_back(core::NodeAnswer{d_.cluster->node_id(), answer(question, which->get_string())});
   std::uint64_t n = 0;
   for (const auto& a : *answers) {
     std::uint64_t count = 0;

@@ -304,7 +304,17 @@ void RedisBroker::on_commands_state(std::size_t instance, bool up) {
   if (!up || stopping_) return;
   // Registered as soon as it can be, not one heartbeat later.
   if (instance == 0) beat();
+  auto removals = std::move(instances_[instance].removals);
+  instances_[instance].removals.clear();
+  for (auto& [key, client] : removals) remove_member(instance, std::move(key), std::move(client));
   if (instances_[instance].resubscribe_pending && instances_[instance].pubsub->up()) resubscribe(instance);
+}
+
+void RedisBroker::mark(std::string_view channel, const core::StreamPosition& position) {
+  std::string payload = "M" + options_.node_id + "\n" + position.epoch + "\n" + std::to_string(position.offset);
+  asio::post(io_, [this, instance = shard_of(channel), topic = topic(channel), payload = std::move(payload)]() mutable {
+    instances_[instance].commands->command({"PUBLISH", std::move(topic), std::move(payload)}, [](Result<RedisValue>) {});
+  });
 }
 
 void RedisBroker::on_pubsub_state(std::size_t instance, bool up) {
@@ -354,6 +364,10 @@ void RedisBroker::on_message(std::size_t, RedisValue& message) {
     std::string_view f[4];  // epoch, offset, ts, data
     if (!split_fields(payload, 4, f)) return;
     listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3]);
+  } else if (kind == 'M') {
+    std::string_view f[3];  // node, epoch, offset
+    if (!split_fields(payload, 3, f) || f[0] != options_.node_id) return;  // another node's
+    listener_->on_marker(channel, core::StreamPosition{to_u64(f[2]), std::string(f[1])});
   } else if (kind == 'R') {
     std::string_view f[4];  // node, stream, sequence, frame
     if (!split_fields(payload, 4, f) || f[0] == options_.node_id) return;  // ours went out locally
@@ -458,7 +472,15 @@ Status RedisBroker::presence_add(std::string_view channel, const core::Member& m
 
 void RedisBroker::presence_remove(std::string_view channel, std::string_view client) {
   asio::post(io_, [this, instance = shard_of(channel), k = key(channel, 'u'), client = std::string(client)]() mutable {
-    instances_[instance].commands->command({"HDEL", std::move(k), std::move(client)}, [](Result<RedisValue>) {});
+    remove_member(instance, std::move(k), std::move(client));
+  });
+}
+
+void RedisBroker::remove_member(std::size_t instance, std::string key, std::string client) {
+  instances_[instance].commands->command({"HDEL", key, client}, [this, instance, key, client](Result<RedisValue> r) {
+    // Redis unreachable: the member is removed once it is back, or it would stay listed.
+    if (!r && r.error().code == ErrorCode::unavailable && !stopping_)
+      instances_[instance].removals.emplace_back(key, client);
   });
 }
 

@@ -63,6 +63,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
              std::uint64_t sequence) override;
   void watch(std::string_view channel, WatchDone done) override;
   void unwatch(std::string_view channel) override;
+  void mark(std::string_view channel, const core::StreamPosition& position) override;
   Result<std::vector<core::StreamPosition>> positions(std::span<const std::string> channels) override;
   Result<core::HistoryPage> read(std::string_view channel, const core::HistoryPolicy& policy,
                                  const core::HistoryQuery& query) override;
@@ -85,6 +86,8 @@ class RedisBroker final : public core::Broker, public core::Cluster {
     // The pub/sub link is back but the command link is not: channels are subscribed again only
     // once both are, or a node would receive messages after a gap it cannot yet read.
     bool resubscribe_pending = false;
+    // Presence removals Redis could not take while it was unreachable, sent when it is back.
+    std::vector<std::pair<std::string, std::string>> removals;
   };
   struct Gather;
 
@@ -101,6 +104,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   template <typename F>
   Result<RedisValue> blocking(F&& submit);
 
+  void remove_member(std::size_t instance, std::string key, std::string client);
   void on_pubsub_state(std::size_t instance, bool up);
   void on_commands_state(std::size_t instance, bool up);
   void resubscribe(std::size_t instance);

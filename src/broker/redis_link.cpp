@@ -18,7 +18,8 @@ using tcp = asio::ip::tcp;
 Result<RedisAddress> parse_redis_url(std::string_view url) {
   constexpr std::string_view scheme = "redis://";
   if (url.substr(0, scheme.size()) != scheme)
-    return make_error(ErrorCode::invalid_message, "expected redis://[:password@]host[:port][/db], got '" + std::string(url) + "'");
+    return make_error(ErrorCode::invalid_message,
+                      "expected redis://[[user]:password@]host[:port][/db] (host may be [IPv6]), got '" + std::string(url) + "'");
   std::string_view rest = url.substr(scheme.size());
   RedisAddress address;
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
@@ -37,17 +38,20 @@ Result<RedisAddress> parse_redis_url(std::string_view url) {
     rest = rest.substr(0, slash);
   }
   std::string_view port;
+  bool port_given = false;
   if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
     const auto close = rest.find(']');
     if (close == std::string_view::npos) return make_error(ErrorCode::invalid_message, "unclosed '[' in '" + std::string(url) + "'");
     if (close + 1 < rest.size()) {
       if (rest[close + 1] != ':') return make_error(ErrorCode::invalid_message, "expected ':' after ']' in '" + std::string(url) + "'");
       port = rest.substr(close + 2);
+      port_given = true;
     }
     rest = rest.substr(1, close - 1);
   } else if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
     port = rest.substr(colon + 1);
     rest = rest.substr(0, colon);
+    port_given = true;
   }
   if (rest.empty()) return make_error(ErrorCode::invalid_message, "no host in '" + std::string(url) + "'");
   address.host = std::string(rest);
@@ -56,7 +60,7 @@ Result<RedisAddress> parse_redis_url(std::string_view url) {
     return ec == std::errc{} && end == s.data() + s.size() && out >= 0 && out <= max;
   };
   long value = 0;
-  if (!port.empty()) {
+  if (port_given) {
     if (!number(port, 65535, value) || value == 0)
       return make_error(ErrorCode::invalid_message, "bad port '" + std::string(port) + "' in '" + std::string(url) + "'");
     address.port = static_cast<std::uint16_t>(value);

@@ -8,7 +8,8 @@
 // and per node: P:nodes (sorted set, score = last heartbeat in Redis ms), P:node:<id> (hash:
 // info), P:node:<id>:ch (set: channels where the node has presence members, on each Redis).
 // Pub/sub: P.c.<channel> carries "P<epoch>\n<offset>\n<ts>\n<data>" for publications and
-// "R<node>\n<stream>\n<seq>\n<frame>" for relayed frames.
+// "R<node>\n<stream>\n<seq>\n<frame>" for relayed frames, "M<node>\n<epoch>\n<offset>" for a
+// node's markers after a reconnection.
 #include <string_view>
 
 namespace sb::broker::scripts {

@@ -33,6 +33,9 @@ class BrokerListener {
   // The broker lost its connection and has it back, with every watched channel subscribed again:
   // what was published meanwhile did not reach this node. Called on a thread that may block.
   virtual void on_reconnected() = 0;
+  // A marker this node sent with mark(): every publication of the channel up to `position` that
+  // was going to reach this node has reached it.
+  virtual void on_marker(std::string_view channel, const StreamPosition& position) = 0;
 };
 
 class Broker {
@@ -55,6 +58,9 @@ class Broker {
   // later publication is sure to arrive. Calls for one channel take effect in call order.
   virtual void watch(std::string_view channel, WatchDone done) = 0;
   virtual void unwatch(std::string_view channel) = 0;
+  // Sends a marker through the channel's stream of publications, back to this node only
+  // (BrokerListener::on_marker): it arrives after everything published before it.
+  virtual void mark(std::string_view channel, const StreamPosition& position) = 0;
 
   // Where channels stand cluster-wide (a channel never published gets its epoch now). Blocking.
   virtual Result<std::vector<StreamPosition>> positions(std::span<const std::string> channels) = 0;

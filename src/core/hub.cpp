@@ -479,8 +479,10 @@ void Hub::on_relay(std::string_view channel, SharedBytes frame, std::string_view
 }
 
 void Hub::on_reconnected() {
-  // What was published while this node was cut off never reached it: compare every watched
-  // channel with the cluster, and tell the subscribers of those that moved to recover.
+  // What was published while this node was cut off never reached it. A channel's position in
+  // Redis says how far it went, but not which of those messages are lost and which are still on
+  // their way (published after the node subscribed again): a marker sent through the channel
+  // after the read settles it (on_marker).
   std::vector<std::string> names;
   std::vector<std::pair<std::string, Member>> members;
   for (auto& stripe : stripes_) {
@@ -494,6 +496,7 @@ void Hub::on_reconnected() {
   }
   auto positions = broker_->positions(names);
   if (!positions) return;  // down again: the next reconnection checks again
+  std::vector<std::size_t> to_mark;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const StreamPosition& p = (*positions)[i];
     Stripe& stripe = stripe_for(names[i]);
@@ -501,17 +504,39 @@ void Hub::on_reconnected() {
     auto it = stripe.channels.find(names[i]);
     if (it == stripe.channels.end() || !it->second.synced) continue;
     ChannelState& s = it->second;
-    // Behind: messages to recover. Ahead: Redis lost its last writes (a restart without
-    // fsync, a failover to a replica that lagged) and will hand out those offsets again; the
-    // subscribers are reset to where Redis is, or the node would drop them as old.
-    if (s.epoch == p.epoch && s.delivered_offset == p.offset) continue;
-    notify_gap_locked(s, names[i]);
-    s.epoch = p.epoch;
-    s.delivered_offset = s.last_offset = p.offset;
+    if (s.epoch == p.epoch && s.delivered_offset >= p.offset) {
+      // Ahead: Redis lost its last writes (a restart without fsync, a failover to a replica that
+      // lagged) and will hand out those offsets again. The subscribers are reset to where Redis
+      // is now, or the node would drop the next messages as old.
+      if (s.delivered_offset > p.offset) {
+        notify_gap_locked(s, names[i]);
+        s.delivered_offset = s.last_offset = p.offset;
+      }
+      continue;
+    }
+    to_mark.push_back(i);  // behind, or another epoch
   }
+  for (std::size_t i : to_mark) broker_->mark(names[i], (*positions)[i]);
   // Members are put back where Redis lost them (a restart without persistence, or this node
   // taken for dead while it was cut off).
   for (const auto& [channel, member] : members) (void)broker_->presence_add(channel, member);
+}
+
+void Hub::on_marker(std::string_view channel, const StreamPosition& position) {
+  Stripe& stripe = stripe_for(channel);
+  std::lock_guard lock(stripe.mutex);
+  auto it = stripe.channels.find(channel);
+  if (it == stripe.channels.end() || !it->second.synced) return;
+  ChannelState& s = it->second;
+  // Everything published up to `position` after the node subscribed again has arrived by now
+  // (and on_publication announced any hole before a later message); what is still missing was
+  // published while the node was away.
+  if (s.epoch == position.epoch && s.delivered_offset >= position.offset) return;
+  notify_gap_locked(s, channel);
+  if (s.epoch != position.epoch || s.delivered_offset < position.offset) {
+    s.epoch = position.epoch;
+    s.delivered_offset = s.last_offset = position.offset;
+  }
 }
 
 std::vector<ChannelInfo> Hub::channels(std::string_view prefix) const {

@@ -195,6 +195,7 @@ class Hub final : private BrokerListener {
                       std::string_view data) override;
   void on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) override;
   void on_reconnected() override;
+  void on_marker(std::string_view channel, const StreamPosition& position) override;
   void on_history_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
                           const Status& status);
 

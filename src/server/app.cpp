@@ -179,7 +179,8 @@ void App::start() {
     std::vector<std::string> where;
     for (const auto& url : config_.redis_urls) {
       auto a = *broker::parse_redis_url(url);
-      where.push_back(a.host + ":" + std::to_string(a.port));
+      const bool ipv6 = a.host.find(':') != std::string::npos;
+      where.push_back((ipv6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port));
     }
     spdlog::info("cluster node {} on redis {} (prefix '{}')", broker_->node_id(), fmt::join(where, ", "),
                  config_.redis_prefix);

@@ -174,14 +174,18 @@ void Client::raise_floor(const std::string& channel, std::uint64_t offset) {
 }
 
 void Client::on_gap(std::string_view channel, const core::StreamPosition& last) {
-  if (!connection_ || !find_subscription(channel)) return;
+  Subscription* subscription = find_subscription(channel);
+  if (!connection_ || !subscription) return;
   const std::string name(channel);
   auto ns = context_.namespaces.find(name);
   if (!ns) return;
-  // The node missed messages after `last`; this client got everything up to it. Recover like a
-  // re-subscribe with `since`, before any live message after the gap (they come after this).
-  auto result = context_.hub.subscribe(shard_, name, *this, (*ns)->history, &last);
-  if (result && result->recovered) return send_recovered(name, last.offset, result->missed);
+  // The node missed messages after `last`; this client got everything up to it, or further if
+  // an earlier recovery already sent more (its floor). Recover like a re-subscribe with `since`,
+  // before any live message after the gap (they come after this).
+  core::StreamPosition since = last;
+  since.offset = std::max(since.offset, subscription->floor);
+  auto result = context_.hub.subscribe(shard_, name, *this, (*ns)->history, &since);
+  if (result && result->recovered) return send_recovered(name, since.offset, result->missed);
   // Lost for good (no history, past retention, a new epoch): the client reloads its state, and
   // goes on after the position given; live copies up to it are dropped.
   core::StreamPosition now = result ? result->position : last;

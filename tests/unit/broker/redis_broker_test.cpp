@@ -30,6 +30,10 @@ class Recorder final : public core::BrokerListener {
     relays.push_back(std::string(channel) + ":" + *frame);
   }
   void on_reconnected() override { ++reconnections; }
+  void on_marker(std::string_view channel, const core::StreamPosition& p) override {
+    std::lock_guard lock(mutex);
+    markers.push_back(std::string(channel) + "@" + std::to_string(p.offset));
+  }
   struct Seen {
     std::string channel, epoch;
     std::uint64_t offset;
@@ -42,6 +46,7 @@ class Recorder final : public core::BrokerListener {
   std::mutex mutex;
   std::vector<Seen> publications;
   std::vector<std::string> relays;
+  std::vector<std::string> markers;
   std::atomic<int> reconnections{0};
 };
 
@@ -230,6 +235,29 @@ TEST(RedisBroker, PresenceIsSharedAndTheMembersOfADeadNodeAreRemovedOnce) {
     auto m = a.broker->presence("room");
     return m && m->size() == 1 && m->front().client == "ca";
   }));
+}
+
+TEST(RedisBroker, AMarkerComesBackToItsNodeOnlyAfterWhatWasPublishedBeforeIt) {
+  RedisServer redis;
+  Node a(redis, "a"), b(redis, "b");
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.watch("room"));
+  ASSERT_TRUE(b.watch("room"));
+  for (int i = 1; i <= 50; ++i) b.broker->publish("room", std::to_string(i), 1000, {}, [](Result<core::StreamPosition>) {});
+  a.broker->mark("room", core::StreamPosition{50, "e"});
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(a.recorder.mutex);
+    return !a.recorder.markers.empty();
+  }));
+  {
+    std::lock_guard lock(a.recorder.mutex);
+    EXPECT_EQ(a.recorder.markers, (std::vector<std::string>{"room@50"}));
+    EXPECT_EQ(a.recorder.publications.size(), 50u) << "the marker came after the 50 publications";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::lock_guard lock(b.recorder.mutex);
+  EXPECT_TRUE(b.recorder.markers.empty()) << "another node's marker";
 }
 
 TEST(RedisBroker, NodesAreListedAndEveryNodeAnswersAQuestion) {

@@ -43,7 +43,7 @@ TEST(RedisUrl, ParsesHostPortPasswordAndDatabase) {
 
 TEST(RedisUrl, RefusesWhatIsNotARedisUrl) {
   for (const char* bad : {"http://localhost", "redis://", "redis://host:0", "redis://host:99999", "redis://host:x",
-                          "redis://host/db", "localhost:6379", "redis://[::1", "redis://[::1]6379"}) {
+                          "redis://host/db", "localhost:6379", "redis://[::1", "redis://[::1]6379", "redis://[::1]:", "redis://host:"}) {
     auto r = parse_redis_url(bad);
     EXPECT_FALSE(r) << bad;
     if (!r) {

@@ -41,6 +41,8 @@ class ScriptedBroker : public Broker {
     done(Ok{});
   }
   void unwatch(std::string_view channel) override { calls.push_back("unwatch " + std::string(channel)); }
+  // As if everything in flight had arrived: the marker comes back at once.
+  void mark(std::string_view channel, const StreamPosition& p) override { listener->on_marker(channel, p); }
   Result<std::vector<StreamPosition>> positions(std::span<const std::string> channels) override {
     std::vector<StreamPosition> out;
     for (const auto& c : channels) {
