@@ -15,11 +15,25 @@ namespace sb::broker {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-Result<RedisAddress> parse_redis_url(std::string_view url) {
+namespace {
+
+// The URL as it may be shown: a password never reaches a log or an error message.
+std::string redacted(std::string_view url) {
+  const auto scheme = url.find("://");
+  const auto at = url.rfind('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) return std::string(url);
+  return std::string(url.substr(0, scheme + 3)) + "***" + std::string(url.substr(at));
+}
+
+}  // namespace
+
+Result<RedisAddress> parse_redis_url(std::string_view url_text) {
+  const std::string shown = redacted(url_text);
+  std::string_view url = url_text;
   constexpr std::string_view scheme = "redis://";
   if (url.substr(0, scheme.size()) != scheme)
     return make_error(ErrorCode::invalid_message,
-                      "expected redis://[[user]:password@]host[:port][/db] (host may be [IPv6]), got '" + std::string(url) + "'");
+                      "expected redis://[[user]:password@]host[:port][/db] (host may be [IPv6]), got '" + shown + "'");
   std::string_view rest = url.substr(scheme.size());
   RedisAddress address;
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
@@ -41,9 +55,9 @@ Result<RedisAddress> parse_redis_url(std::string_view url) {
   bool port_given = false;
   if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
     const auto close = rest.find(']');
-    if (close == std::string_view::npos) return make_error(ErrorCode::invalid_message, "unclosed '[' in '" + std::string(url) + "'");
+    if (close == std::string_view::npos) return make_error(ErrorCode::invalid_message, "unclosed '[' in '" + shown + "'");
     if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return make_error(ErrorCode::invalid_message, "expected ':' after ']' in '" + std::string(url) + "'");
+      if (rest[close + 1] != ':') return make_error(ErrorCode::invalid_message, "expected ':' after ']' in '" + shown + "'");
       port = rest.substr(close + 2);
       port_given = true;
     }
@@ -53,7 +67,7 @@ Result<RedisAddress> parse_redis_url(std::string_view url) {
     rest = rest.substr(0, colon);
     port_given = true;
   }
-  if (rest.empty()) return make_error(ErrorCode::invalid_message, "no host in '" + std::string(url) + "'");
+  if (rest.empty()) return make_error(ErrorCode::invalid_message, "no host in '" + shown + "'");
   address.host = std::string(rest);
   auto number = [&](std::string_view s, long max, long& out) {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -62,12 +76,12 @@ Result<RedisAddress> parse_redis_url(std::string_view url) {
   long value = 0;
   if (port_given) {
     if (!number(port, 65535, value) || value == 0)
-      return make_error(ErrorCode::invalid_message, "bad port '" + std::string(port) + "' in '" + std::string(url) + "'");
+      return make_error(ErrorCode::invalid_message, "bad port '" + std::string(port) + "' in '" + shown + "'");
     address.port = static_cast<std::uint16_t>(value);
   }
   if (!path.empty()) {
     if (!number(path, 1 << 20, value))
-      return make_error(ErrorCode::invalid_message, "bad database '" + std::string(path) + "' in '" + std::string(url) + "'");
+      return make_error(ErrorCode::invalid_message, "bad database '" + std::string(path) + "' in '" + shown + "'");
     address.db = static_cast<int>(value);
   }
   return address;

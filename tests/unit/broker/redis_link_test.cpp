@@ -41,6 +41,13 @@ TEST(RedisUrl, ParsesHostPortPasswordAndDatabase) {
   EXPECT_EQ(d->port, 6390);
 }
 
+TEST(RedisUrl, AnErrorNeverShowsThePassword) {
+  auto r = parse_redis_url("redis://:hunter2@cache:notaport");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message.find("hunter2"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("redis://***@cache:notaport"), std::string::npos) << r.error().message;
+}
+
 TEST(RedisUrl, RefusesWhatIsNotARedisUrl) {
   for (const char* bad : {"http://localhost", "redis://", "redis://host:0", "redis://host:99999", "redis://host:x",
                           "redis://host/db", "localhost:6379", "redis://[::1", "redis://[::1]6379", "redis://[::1]:", "redis://host:"}) {
