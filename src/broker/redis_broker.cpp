@@ -324,7 +324,13 @@ void RedisBroker::on_pubsub_state(std::size_t instance, bool up) {
   if (instance == 0) {
     auto& link = instances_[0].pubsub;
     link->command({"SUBSCRIBE", options_.prefix + ".ctl"}, [](Result<RedisValue>) {});
-    link->command({"SUBSCRIBE", options_.prefix + ".ctl." + options_.node_id}, [](Result<RedisValue>) {});
+    // Listed in the registry only once it can hear the questions other nodes ask: the first
+    // heartbeat waits for this.
+    link->command({"SUBSCRIBE", options_.prefix + ".ctl." + options_.node_id}, [this](Result<RedisValue> r) {
+      if (!r || hears_questions_) return;
+      hears_questions_ = true;
+      beat();
+    });
   }
   if (instances_[instance].commands->up()) resubscribe(instance);
   else instances_[instance].resubscribe_pending = true;
@@ -496,7 +502,7 @@ Result<std::vector<core::Member>> RedisBroker::presence(std::string_view channel
 // ---- nodes ------------------------------------------------------------------------------------
 
 void RedisBroker::beat() {
-  if (stopping_) return;
+  if (stopping_ || !hears_questions_) return;  // subscribing to the control topics calls again
   heartbeat_timer_.cancel();
   const std::string info = node_info_ ? node_info_() : options_.node_info;
   eval(0, scripts::heartbeat, {options_.prefix + ":nodes", options_.prefix + ":node:" + options_.node_id},

@@ -133,6 +133,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   std::unordered_map<std::string, std::string> script_sha_;
   std::unordered_map<std::string, std::shared_ptr<Gather>> gathers_;
   std::size_t resubscribing_ = 0;
+  bool hears_questions_ = false;  // subscribed to the control topics once: may be listed
   MemberLost member_lost_;
   std::function<std::string()> node_info_;
   Answerer answerer_;

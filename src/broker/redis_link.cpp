@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <random>
 
@@ -281,8 +282,16 @@ void RedisLink::dispatch(RedisValue reply) {
   if (pending_.empty()) return fail("a reply nobody asked for");
   RedisCallback callback = std::move(pending_.front().callback);
   pending_.pop_front();
-  if (reply.type == RedisValue::Type::error)
-    return callback(make_error(ErrorCode::server_error, "redis: " + reply.str));
+  if (reply.type == RedisValue::Type::error) {
+    // Redis saying "not now" (loading its data after a restart, a script running too long, a
+    // replica during a failover) is a passing unavailability, retryable like a dropped link.
+    static constexpr std::string_view passing[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "READONLY"};
+    const std::string_view text = reply.str;
+    const bool transient = std::any_of(std::begin(passing), std::end(passing), [&](std::string_view p) {
+      return text.substr(0, p.size()) == p;
+    });
+    return callback(make_error(transient ? ErrorCode::unavailable : ErrorCode::server_error, "redis: " + reply.str));
+  }
   callback(std::move(reply));
 }
 
