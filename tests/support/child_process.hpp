@@ -2,6 +2,7 @@
 // The real switchboard binary as a child process, for what only a separate process can show:
 // signals, kill -9, restarts on the same data dir, exit codes.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@ class Child {
     args.insert(args.begin(), SWITCHBOARD_BIN);
     pid_ = fork();
     if (pid_ == 0) {
+      // Dies with the test, even one that aborts before its destructors run.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       FILE* err = std::fopen(stderr_path.c_str(), "w");
       if (err) dup2(fileno(err), 2);
       std::vector<char*> argv;
