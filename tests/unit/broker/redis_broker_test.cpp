@@ -51,9 +51,10 @@ class Recorder final : public core::BrokerListener {
 };
 
 struct Node {
-  Node(const RedisServer& redis, std::string id) {
+  Node(const RedisServer& redis, std::string id, const RedisServer* second = nullptr) {
     RedisBrokerOptions options;
     options.redis.push_back(*parse_redis_url(redis.url()));
+    if (second) options.redis.push_back(*parse_redis_url(second->url()));
     options.node_id = std::move(id);
     options.heartbeat = std::chrono::milliseconds(100);
     options.node_timeout = std::chrono::milliseconds(500);
@@ -259,6 +260,39 @@ TEST(RedisBroker, AMarkerComesBackToItsNodeOnlyAfterWhatWasPublishedBeforeIt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::lock_guard lock(b.recorder.mutex);
   EXPECT_TRUE(b.recorder.markers.empty()) << "another node's marker";
+}
+
+TEST(RedisBroker, ChannelsAreShardedOverSeveralRedisServersTheSameWayOnEveryNode) {
+  RedisServer first, second;
+  Node a(first, "a", &second), b(first, "b", &second);
+  a.start();
+  b.start();
+  std::vector<std::string> channels;
+  for (int i = 0; i < 20; ++i) channels.push_back("room" + std::to_string(i));
+  for (const auto& c : channels) ASSERT_TRUE(a.watch(c));
+  // Published through b, delivered to a: both nodes pick the same Redis for each channel.
+  for (const auto& c : channels)
+    for (int i = 1; i <= 2; ++i) {
+      auto r = b.publish(c, std::to_string(i), core::HistoryPolicy{10, {}});
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->offset, static_cast<std::uint64_t>(i));
+    }
+  ASSERT_TRUE(eventually([&] { return a.recorder.count() == 40; }));
+  // Each channel is on exactly one of them, both hold some, and the registry is on the first.
+  auto channels_on = [](const RedisServer& r) {
+    const std::string reply = r.command({"KEYS", "sb:{room*}:m"});  // "*<count>"
+    return std::stoi(reply.substr(1));
+  };
+  EXPECT_GT(channels_on(first), 0);
+  EXPECT_GT(channels_on(second), 0);
+  EXPECT_EQ(channels_on(first) + channels_on(second), 20);
+  EXPECT_EQ(first.command({"EXISTS", "sb:nodes"}), ":1");
+  EXPECT_EQ(second.command({"EXISTS", "sb:nodes"}), ":0");
+  for (const auto& c : channels) {
+    auto page = b.broker->read(c, core::HistoryPolicy{10, {}}, core::HistoryQuery{});
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->messages.size(), 2u) << c;
+  }
 }
 
 TEST(RedisBroker, NodesAreListedAndEveryNodeAnswersAQuestion) {
