@@ -294,6 +294,7 @@ TEST_F(ClusterTest, RedisDownAndBackDuringTrafficLosesNothingAcknowledged) {
     return acked.size();
   };
   ASSERT_TRUE(eventually([&] { return acked_count() > 100; }));
+  auto victim = connect(1, "victim");
   redis_.kill_now();
   // Publishes fail fast with a retryable 503 while Redis is away (each one would otherwise wait
   // for a timeout): many of them in a short outage.
@@ -303,6 +304,12 @@ TEST_F(ClusterTest, RedisDownAndBackDuringTrafficLosesNothingAcknowledged) {
   auto pong = subscriber->request(json::object{{"type", "ping"}});
   ASSERT_TRUE(pong);
   EXPECT_EQ(pong->at("type"), "pong");
+  // Disconnecting a user cannot reach the other nodes: the node asked closes its own, and says so.
+  auto cut = call(1, "POST", "/api/disconnect", R"({"user":"victim"})");
+  ASSERT_EQ(cut.status, 200) << cut.body;
+  EXPECT_EQ(json::parse(cut.body).at("disconnected"), 1);
+  EXPECT_EQ(json::parse(cut.body).at("scope"), "node");
+  EXPECT_EQ(victim->wait_closed(), 4000);
   redis_.start();
   ASSERT_TRUE(eventually([&] { return acked_count() > acked_before_restart + 100; }, std::chrono::seconds(15)));
   stop = true;
@@ -434,6 +441,26 @@ TEST_F(ClusterTest, WhenRedisLosesAChannelItsSubscribersAreResetToTheNewEpochAnd
     ASSERT_EQ(m->at("data").to_number<int>(), 100 + static_cast<int>(last + 1));
     last = m->at("offset").to_number<std::uint64_t>();
   }
+}
+
+TEST_F(ClusterTest, ANamedNodeGetsAnIdOfItsOwnPerProcess) {
+  std::string config = read_file((dir_ / "node.toml").string());
+  config.insert(config.find("heartbeat_ms"), "node_name = \"ws-x\"\n");
+  std::ofstream(dir_ / "named.toml", std::ios::trunc) << config;
+  const auto port = free_port();
+  Child named({"serve", "--config", (dir_ / "named.toml").string(), "--listen", "127.0.0.1:" + std::to_string(port),
+               "--data-dir", (dir_ / "named").string()},
+              (dir_ / "named.log").string());
+  ASSERT_TRUE(Child::wait_healthy(port));
+  std::string id;
+  ASSERT_TRUE(eventually([&] {
+    const json::value nodes = json::parse(call(0, "GET", "/api/nodes").body);
+    for (const auto& n : nodes.at("nodes").as_array())
+      if (n.at("node").as_string().starts_with("ws-x-")) id = std::string(n.at("node").as_string());
+    return !id.empty();
+  }, std::chrono::seconds(10)));
+  EXPECT_EQ(id.size(), std::string("ws-x-").size() + 6) << id;
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 5), std::string::npos) << id;
 }
 
 }  // namespace

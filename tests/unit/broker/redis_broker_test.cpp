@@ -295,6 +295,22 @@ TEST(RedisBroker, ChannelsAreShardedOverSeveralRedisServersTheSameWayOnEveryNode
   }
 }
 
+TEST(RedisBroker, AMemberThatLeftWhileRedisWasDownIsRemovedWhenItIsBack) {
+  RedisServer redis;
+  Node a(redis, "a");
+  a.start();
+  ASSERT_TRUE(a.broker->presence_add("room", core::Member{"ca", "alice", ""}));
+  redis.kill_now();
+  ASSERT_TRUE(eventually([&] { return !a.broker->connected(); }));
+  a.broker->presence_remove("room", "ca");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // refused meanwhile
+  redis.start();  // with the member, from its append-only file
+  ASSERT_TRUE(eventually([&] {
+    auto m = a.broker->presence("room");
+    return m && m->empty();
+  }, std::chrono::seconds(10)));
+}
+
 TEST(RedisBroker, NodesAreListedAndEveryNodeAnswersAQuestion) {
   RedisServer redis;
   Node a(redis, "a"), b(redis, "b");

@@ -162,6 +162,22 @@ TEST(RedisLink, FailsFastWhileRedisIsDownAndReconnectsWhenItIsBack) {
   EXPECT_EQ(back->str, "v");  // from the append-only file
 }
 
+TEST(RedisLink, RedisSayingNotNowIsUnavailableNotAServerError) {
+  RedisServer redis;
+  ASSERT_EQ(redis.command({"CONFIG", "SET", "busy-reply-threshold", "50"}), "+OK");
+  LinkFixture link(redis.port());
+  ASSERT_TRUE(eventually([&] { return link.up(); }));
+  // A script that runs too long makes Redis answer BUSY to everybody else.
+  std::thread busy([&] { redis.command({"EVAL", "while true do end", "0"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto r = link.call({"GET", "k"});
+  redis.command({"SCRIPT", "KILL"});
+  busy.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::unavailable) << r.error().message;
+  EXPECT_NE(r.error().message.find("BUSY"), std::string::npos) << r.error().message;
+}
+
 TEST(RedisLink, AWrongPasswordIsAFailedConnectionNotALinkThatIsUp) {
   RedisServer redis;
   ASSERT_EQ(redis.command({"CONFIG", "SET", "requirepass", "right-password"}), "+OK");

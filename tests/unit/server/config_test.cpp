@@ -101,6 +101,54 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(config_error([&] { validate(bad_level); }).find("log_level"), std::string::npos);
 }
 
+TEST(Config, ClusterReadsItsKeysAndEnvironment) {
+  Config c;
+  apply_config_text(c,
+                    "[cluster]\nbroker = \"redis\"\nredis_urls = [\"redis://a:6379\", \"redis://b:6380/1\"]\n"
+                    "prefix = \"app1\"\nnode_name = \"ws-1\"\nredis_timeout_ms = 500\nheartbeat_ms = 200\n"
+                    "node_timeout_ms = 2000\nchannel_ttl = 3600\n",
+                    "t");
+  validate(c);
+  EXPECT_EQ(c.broker, "redis");
+  EXPECT_EQ(c.redis_urls, (std::vector<std::string>{"redis://a:6379", "redis://b:6380/1"}));
+  EXPECT_EQ(c.redis_prefix, "app1");
+  EXPECT_EQ(c.node_name, "ws-1");
+  EXPECT_EQ(c.redis_timeout.count(), 500);
+  EXPECT_EQ(c.heartbeat_interval.count(), 200);
+  EXPECT_EQ(c.node_timeout.count(), 2000);
+  EXPECT_EQ(c.channel_ttl.count(), 3600);
+  apply_environment(c, {{"SWITCHBOARD_REDIS_URL", "redis://c"}, {"SWITCHBOARD_NODE_NAME", "ws-2"}});
+  EXPECT_EQ(c.redis_urls, (std::vector<std::string>{"redis://c"}));
+  EXPECT_EQ(c.node_name, "ws-2");
+}
+
+TEST(Config, ClusterMistakesAreRefusedWithTheKey) {
+  auto error_of = [](const std::string& toml) {
+    return config_error([&] {
+      Config c;
+      apply_config_text(c, toml, "t");
+      validate(c);
+    });
+  };
+  EXPECT_NE(error_of("[cluster]\nbroker = \"kafka\"").find("cluster.broker: expected memory or redis"), std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nbroker = \"redis\"").find("cluster.redis_url: broker = \"redis\" needs redis_url"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nbroker = \"redis\"\nredis_url = \"http://x\"").find("cluster.redis_url: expected redis://"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nredis_url = \"redis://a\"\nredis_urls = [\"redis://b\"]")
+                .find("cluster.redis_urls: give redis_url (one Redis) or redis_urls (several), not both"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nheartbeat_ms = 1000\nnode_timeout_ms = 1500").find("cluster.node_timeout_ms: must be at least twice"),
+            std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nprefix = \"a b\"").find("cluster.prefix"), std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nnode_name = \"a b\"").find("cluster.node_name"), std::string::npos);
+  EXPECT_NE(error_of("[cluster]\nredis = \"x\"").find("cluster.redis: unknown key"), std::string::npos);
+  // A password in a refused URL is not shown.
+  const std::string shown = error_of("[cluster]\nbroker = \"redis\"\nredis_url = \"redis://:hunter2@h:x\"");
+  EXPECT_NE(shown.find("cluster.redis_url"), std::string::npos);
+  EXPECT_EQ(shown.find("hunter2"), std::string::npos) << shown;
+}
+
 TEST(Config, ApiKeysMayBeNamed) {
   Config c;
   apply_config_text(c, "[api_keys]\nci = \"ci-key-0123456789ab\"\ndashboard = \"dash-key-0123456789\"\n", "t");
