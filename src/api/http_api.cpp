@@ -410,6 +410,21 @@ bool cluster_scope(const HttpRequest& request, Status& bad) {
   return true;
 }
 
+// This node's channels with subscribers, as the API lists them.
+json::array channels_json(const core::Hub& hub, std::string_view prefix) {
+  json::array list;
+  for (const auto& c : hub.channels(prefix))
+    list.push_back(json::object{{"channel", c.channel}, {"subscribers", c.subscribers}});
+  return list;
+}
+
+// A node's answer to a disconnect: how many connections it closed.
+std::uint64_t count_of(std::string_view answer) {
+  std::uint64_t n = 0;
+  std::from_chars(answer.data(), answer.data() + answer.size(), n);
+  return n;
+}
+
 void close_client(session::Client& c) { c.disconnect(transport::close_code::disconnected, "disconnected by the server"); }
 
 }  // namespace
@@ -417,10 +432,7 @@ void close_client(session::Client& c) { c.disconnect(transport::close_code::disc
 std::string HttpApi::answer(std::string_view question, std::string_view argument) const {
   if (question == "stats") return json::serialize(stats_json(d_.stats()));
   if (question == "channels") {
-    json::array list;
-    for (const auto& c : d_.hub.channels(argument))
-      list.push_back(json::object{{"channel", c.channel}, {"subscribers", c.subscribers}});
-    return json::serialize(list);
+    return json::serialize(channels_json(d_.hub, argument));
   }
   if (question == "disconnect_user") return std::to_string(d_.registry.with_user(argument, close_client));
   if (question == "disconnect_client") return std::to_string(d_.registry.with_client(argument, close_client));
@@ -437,10 +449,7 @@ HttpResponse HttpApi::channels(const HttpRequest& request) const {
   request.query_param("prefix", prefix);
   Status bad = Ok{};
   if (!cluster_scope(request, bad)) {
-    json::array list;
-    for (const auto& c : d_.hub.channels(prefix))
-      list.push_back(json::object{{"channel", c.channel}, {"subscribers", c.subscribers}});
-    return json_response(json::object{{"channels", std::move(list)}});
+    return json_response(json::object{{"channels", channels_json(d_.hub, prefix)}});
   }
   if (!bad) return error_response(bad.error());
   auto answers = ask_all("channels", prefix);
@@ -534,10 +543,9 @@ HttpResponse HttpApi::disconnect(const HttpRequest& request) const {
   if (!answers) {
     // The other nodes cannot be asked (Redis is down): this node's connections still go, and
     // the answer says it is this node's count only.
-    std::uint64_t here = 0;
-    const std::string local = answer(question, which->get_string());
-    std::from_chars(local.data(), local.data() + local.size(), here);
-    return json_response(json::object{{"disconnected", here}, {"scope", "node"}, {"cluster_error", answers.error().message}});
+    return json_response(json::object{{"disconnected", count_of(answer(question, which->get_string()))},
+                                      {"scope", "node"},
+                                      {"cluster_error", answers.error().message}});
   }
   // This node answers through Redis like the others; if its own question got lost on the way,
   // its connections are closed here all the same.
@@ -545,11 +553,7 @@ HttpResponse HttpApi::disconnect(const HttpRequest& request) const {
                                  [&](const core::NodeAnswer& a) { return a.node == d_.cluster->node_id(); }))
     answers->push_back(core::NodeAnswer{d_.cluster->node_id(), answer(question, which->get_string())});
   std::uint64_t n = 0;
-  for (const auto& a : *answers) {
-    std::uint64_t count = 0;
-    std::from_chars(a.answer.data(), a.answer.data() + a.answer.size(), count);
-    n += count;
-  }
+  for (const auto& a : *answers) n += count_of(a.answer);
   return json_response(json::object{{"disconnected", n}});
 }
 

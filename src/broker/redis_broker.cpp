@@ -198,23 +198,24 @@ std::string RedisBroker::key(std::string_view channel, char kind) const {
 
 void RedisBroker::eval(std::size_t instance, std::string_view script, std::vector<std::string> keys,
                        std::vector<std::string> args, RedisCallback callback) {
-  const std::string text(script);
-  auto& sha = script_sha_[text];
-  if (sha.empty()) sha = sha1_hex(text);
-  std::vector<std::string> command;
-  command.reserve(3 + keys.size() + args.size());
-  command.push_back("EVALSHA");
-  command.push_back(sha);
-  command.push_back(std::to_string(keys.size()));
-  for (auto& k : keys) command.push_back(std::move(k));
-  for (auto& a : args) command.push_back(std::move(a));
+  // The scripts are constants with static storage: their address is their identity, and the
+  // text is copied only for the rare EVAL after a Redis restart.
+  auto& sha = script_sha_[script.data()];
+  if (sha.empty()) sha = sha1_hex(script);
+  auto command = std::make_shared<std::vector<std::string>>();
+  command->reserve(3 + keys.size() + args.size());
+  command->push_back("EVALSHA");
+  command->push_back(sha);
+  command->push_back(std::to_string(keys.size()));
+  for (auto& k : keys) command->push_back(std::move(k));
+  for (auto& a : args) command->push_back(std::move(a));
   auto link = instances_[instance].commands;
-  link->command(command, [link, text, command, callback = std::move(callback)](Result<RedisValue> r) mutable {
+  link->command(*command, [link, script, command, callback = std::move(callback)](Result<RedisValue> r) mutable {
     if (r || r.error().message.find("NOSCRIPT") == std::string::npos) return callback(std::move(r));
     // Redis restarted (or never saw it): send the text once; it is cached from then on.
-    command[0] = "EVAL";
-    command[1] = text;
-    link->command(std::move(command), std::move(callback));
+    (*command)[0] = "EVAL";
+    (*command)[1] = std::string(script);
+    link->command(*command, std::move(callback));
   });
 }
 
@@ -251,13 +252,16 @@ void RedisBroker::publish(std::string_view channel, std::string_view data, std::
   const std::size_t instance = shard_of(channel);
   std::vector<std::string> keys{key(channel, 'm'), key(channel, 'h')};
   const auto meta_ttl = std::max<std::int64_t>(options_.meta_ttl.count(), policy.ttl.count());
-  std::vector<std::string> args{random_hex(6),
-                                std::to_string(ts),
-                                std::string(data),
-                                std::to_string(policy.size),
-                                std::to_string(policy.ttl.count()),
-                                std::to_string(meta_ttl),
-                                topic(channel)};
+  // Built one by one: an initializer list would copy the payload once more.
+  std::vector<std::string> args;
+  args.reserve(7);
+  args.push_back(random_hex(6));
+  args.push_back(std::to_string(ts));
+  args.emplace_back(data);
+  args.push_back(std::to_string(policy.size));
+  args.push_back(std::to_string(policy.ttl.count()));
+  args.push_back(std::to_string(meta_ttl));
+  args.push_back(topic(channel));
   asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), done = std::move(done)]() mutable {
     eval(instance, scripts::publish, std::move(keys), std::move(args), [done = std::move(done)](Result<RedisValue> r) {
       if (!r) return done(r.error());
@@ -270,10 +274,8 @@ void RedisBroker::relay(std::string_view channel, const SharedBytes& frame, std:
                         std::uint64_t sequence) {
   std::string payload = "R" + options_.node_id + "\n" + std::string(stream) + "\n" + std::to_string(sequence) + "\n";
   payload.append(*frame);
-  asio::post(io_, [this, instance = shard_of(channel), topic = topic(channel), payload = std::move(payload)]() mutable {
-    // Fire and forget: relayed frames (typing, join, stream deltas) are not stored either.
-    instances_[instance].commands->command({"PUBLISH", std::move(topic), std::move(payload)}, [](Result<RedisValue>) {});
-  });
+  // Fire and forget: relayed frames (typing, join, stream deltas) are not stored either.
+  publish_raw(channel, std::move(payload));
 }
 
 // ---- receiving --------------------------------------------------------------------------------
@@ -310,11 +312,20 @@ void RedisBroker::on_commands_state(std::size_t instance, bool up) {
   if (instances_[instance].resubscribe_pending && instances_[instance].pubsub->up()) resubscribe(instance);
 }
 
+void RedisBroker::publish_raw(std::string_view channel, std::string payload) {
+  std::vector<std::string> command;
+  command.reserve(3);
+  command.emplace_back("PUBLISH");
+  command.push_back(topic(channel));
+  command.push_back(std::move(payload));
+  asio::post(io_, [this, instance = shard_of(channel), command = std::move(command)] {
+    instances_[instance].commands->command(command, [](Result<RedisValue>) {});
+  });
+}
+
 void RedisBroker::mark(std::string_view channel, const core::StreamPosition& position) {
   std::string payload = "M" + options_.node_id + "\n" + position.epoch + "\n" + std::to_string(position.offset);
-  asio::post(io_, [this, instance = shard_of(channel), topic = topic(channel), payload = std::move(payload)]() mutable {
-    instances_[instance].commands->command({"PUBLISH", std::move(topic), std::move(payload)}, [](Result<RedisValue>) {});
-  });
+  publish_raw(channel, std::move(payload));
 }
 
 void RedisBroker::on_pubsub_state(std::size_t instance, bool up) {

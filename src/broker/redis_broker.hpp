@@ -104,6 +104,8 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   template <typename F>
   Result<RedisValue> blocking(F&& submit);
 
+  // PUBLISH on the channel's topic without a script, fire and forget (relays, markers).
+  void publish_raw(std::string_view channel, std::string payload);
   void remove_member(std::size_t instance, std::string key, std::string client);
   void on_pubsub_state(std::size_t instance, bool up);
   void on_commands_state(std::size_t instance, bool up);
@@ -130,7 +132,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   // Broker thread only.
   core::BrokerListener* listener_ = nullptr;
   std::unordered_set<std::string> watched_;  // channels this node receives
-  std::unordered_map<std::string, std::string> script_sha_;
+  std::unordered_map<const char*, std::string> script_sha_;  // script text's address -> SHA1
   std::unordered_map<std::string, std::shared_ptr<Gather>> gathers_;
   std::size_t resubscribing_ = 0;
   bool hears_questions_ = false;  // subscribed to the control topics once: may be listed

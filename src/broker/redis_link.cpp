@@ -26,6 +26,40 @@ std::string redacted(std::string_view url) {
   return std::string(url.substr(0, scheme + 3)) + "***" + std::string(url.substr(at));
 }
 
+RedisValue copy_reply(const redisReply* r) {
+  RedisValue v;
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER:
+      v.type = RedisValue::Type::integer;
+      v.integer = r->integer;
+      break;
+    case REDIS_REPLY_STRING:
+      v.type = RedisValue::Type::string;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      v.type = RedisValue::Type::status;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      v.type = RedisValue::Type::error;
+      v.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      v.type = RedisValue::Type::array;
+      v.elements.reserve(r->elements);
+      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(copy_reply(r->element[i]));
+      break;
+    default:
+      break;
+  }
+  return v;
+}
+
+Error link_down(const std::string& name) {
+  return make_error(ErrorCode::unavailable, "redis " + name + " is unreachable; retry later");
+}
+
 }  // namespace
 
 Result<RedisAddress> parse_redis_url(std::string_view url_text) {
@@ -88,43 +122,6 @@ Result<RedisAddress> parse_redis_url(std::string_view url_text) {
   return address;
 }
 
-namespace {
-
-RedisValue copy_reply(const redisReply* r) {
-  RedisValue v;
-  switch (r->type) {
-    case REDIS_REPLY_INTEGER:
-      v.type = RedisValue::Type::integer;
-      v.integer = r->integer;
-      break;
-    case REDIS_REPLY_STRING:
-      v.type = RedisValue::Type::string;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      v.type = RedisValue::Type::status;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR:
-      v.type = RedisValue::Type::error;
-      v.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ARRAY:
-      v.type = RedisValue::Type::array;
-      v.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) v.elements.push_back(copy_reply(r->element[i]));
-      break;
-    default:
-      break;
-  }
-  return v;
-}
-
-Error link_down(const std::string& name) {
-  return make_error(ErrorCode::unavailable, "redis " + name + " is unreachable; retry later");
-}
-
-}  // namespace
 
 RedisLink::RedisLink(asio::io_context& io, Options options, StateHandler on_state, PushHandler on_push)
     : io_(io),
@@ -204,7 +201,7 @@ void RedisLink::on_connected() {
   read();
 }
 
-void RedisLink::command(std::vector<std::string> args, RedisCallback callback) {
+void RedisLink::command(const std::vector<std::string>& args, RedisCallback callback) {
   if (state_ != State::up) {
     asio::post(io_, [callback = std::move(callback), name = options_.name] { callback(link_down(name)); });
     return;

@@ -58,7 +58,7 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
   void stop();
   bool up() const noexcept { return state_ == State::up; }
   // Sends at once if up, else answers UNAVAILABLE (through `io`, never re-entrantly).
-  void command(std::vector<std::string> args, RedisCallback callback);
+  void command(const std::vector<std::string>& args, RedisCallback callback);
 
  private:
   enum class State { stopped, connecting, handshake, up, waiting };

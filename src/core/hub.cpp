@@ -286,10 +286,13 @@ void Hub::publish(std::string_view channel, std::string_view data, const History
 void Hub::fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
                          const Subscriber* exclude, std::string_view stream) {
   if (state.shard_mask == 0) return;
-  auto delivery = std::make_shared<Delivery>(
-      Delivery{std::string(channel), std::move(frame), offset, exclude, std::string(stream)});
+  post_locked(state.shard_mask, std::make_shared<Delivery>(
+                                    Delivery{std::string(channel), std::move(frame), offset, exclude, std::string(stream)}));
+}
+
+void Hub::post_locked(std::uint64_t shard_mask, std::shared_ptr<const Delivery> delivery) {
   // Posting under the stripe lock is what keeps per-channel order across publishing threads.
-  for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
+  for (std::uint64_t mask = shard_mask; mask != 0; mask &= mask - 1) {
     const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
     boost::asio::post(*shards_[shard]->context, [this, shard, delivery] { deliver_local(shard, *delivery); });
   }
@@ -442,12 +445,8 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
 
 void Hub::notify_gap_locked(const ChannelState& state, std::string_view channel) {
   if (state.shard_mask == 0) return;
-  auto delivery = std::make_shared<Delivery>(
-      Delivery{std::string(channel), nullptr, state.delivered_offset, nullptr, {}, true, state.epoch});
-  for (std::uint64_t mask = state.shard_mask; mask != 0; mask &= mask - 1) {
-    const auto shard = static_cast<std::size_t>(__builtin_ctzll(mask));
-    boost::asio::post(*shards_[shard]->context, [this, shard, delivery] { deliver_local(shard, *delivery); });
-  }
+  post_locked(state.shard_mask, std::make_shared<Delivery>(Delivery{std::string(channel), nullptr, state.delivered_offset,
+                                                                    nullptr, {}, true, state.epoch}));
 }
 
 void Hub::on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,

@@ -182,6 +182,8 @@ class Hub final : private BrokerListener {
   std::string new_epoch();
   void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
                       const Subscriber* exclude = nullptr, std::string_view stream = {});
+  // Posts `delivery` to each shard in `shard_mask`, under the channel's stripe lock.
+  void post_locked(std::uint64_t shard_mask, std::shared_ptr<const Delivery> delivery);
   void deliver_local(std::size_t shard, const Delivery& delivery);
   // Cluster: makes sure the broker sends this channel here and its position is known; the
   // caller holds one `joining` on the channel's state afterwards, success or not.

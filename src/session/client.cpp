@@ -168,9 +168,13 @@ void Client::send_recovered(const std::string& channel, std::uint64_t since, std
 
 void Client::raise_floor(const std::string& channel, std::uint64_t offset) {
   Subscription* sub = find_subscription(channel);
-  if (!sub || offset <= sub->floor) return;
-  if (sub->floor == 0) ++floors_;
-  sub->floor = offset;
+  if (sub && offset > sub->floor) set_floor(*sub, offset);
+}
+
+void Client::set_floor(Subscription& sub, std::uint64_t offset) {
+  if (sub.floor == 0 && offset > 0) ++floors_;
+  if (sub.floor > 0 && offset == 0) --floors_;
+  sub.floor = offset;
 }
 
 void Client::on_gap(std::string_view channel, const core::StreamPosition& last) {
@@ -191,10 +195,7 @@ void Client::on_gap(std::string_view channel, const core::StreamPosition& last) 
   core::StreamPosition now = result ? result->position : last;
   send_frame(native::encode_reset(name, now));
   // The floor is set, not raised: in a new epoch the offsets start again below the old floor.
-  Subscription* sub = find_subscription(name);
-  if (sub->floor == 0 && now.offset > 0) ++floors_;
-  if (sub->floor > 0 && now.offset == 0) --floors_;
-  sub->floor = now.offset;
+  set_floor(*subscription, now.offset);
 }
 
 void Client::catch_up_streams(const std::string& channel) {

@@ -91,6 +91,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void catch_up_streams(const std::string& channel);
   core::Member member() const { return core::Member{id_, identity_.user, identity_.info}; }
   struct Subscription;
+  void set_floor(Subscription& subscription, std::uint64_t offset);
   Subscription* find_subscription(std::string_view channel);
   // History and presence: allowed to the subscribed, or to those who may subscribe.
   Status check_read(const core::NamespaceOptions& ns, std::string_view channel);
