@@ -644,6 +644,11 @@ export class Switchboard extends Emitter<ClientEvents> {
       else this.waiting.push(p);
       return;
     }
+    this.sendPending(ws, p, p.reject);
+  }
+
+  /** Gives `p` its id, registers it for its reply and sends it; `onError` if the socket refuses. */
+  private sendPending(ws: WebSocketLike, p: Pending, onError: (err: SwitchboardError) => void): void {
     const id = this.nextId++;
     p.frame.id = id;
     this.pending.set(id, p);
@@ -652,7 +657,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     } catch (err) {
       this.pending.delete(id);
       clearTimeout(p.timer);
-      p.reject(clientError('DISCONNECTED', `could not send: ${String(err)}`, { request: p.request }));
+      onError(clientError('DISCONNECTED', `could not send: ${String(err)}`, { request: p.request }));
     }
   }
 
@@ -678,16 +683,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       return;
     }
     this.armTimeout(p, timeout);
-    const id = this.nextId++;
-    p.frame.id = id;
-    this.pending.set(id, p);
-    try {
-      ws.send(JSON.stringify(p.frame));
-    } catch (err) {
-      this.pending.delete(id);
-      clearTimeout(p.timer);
-      onError(clientError('DISCONNECTED', `could not send: ${String(err)}`, { request: p.request }));
-    }
+    this.sendPending(ws, p, onError);
   }
 
   /**
