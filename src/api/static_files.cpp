@@ -1,5 +1,6 @@
 #include "api/static_files.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +23,26 @@ std::string content_type_for(std::string_view path) {
   return "application/octet-stream";
 }
 
+std::optional<std::filesystem::path> StaticFiles::resolve(std::string& relative) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path root = fs::canonical(root_, ec);
+  if (ec) return std::nullopt;
+  // canonical() follows every symlink: what it names must still be under the root.
+  fs::path file = fs::canonical(root / relative, ec);
+  if (ec) return std::nullopt;
+  // A directory answers its index.html, or nothing.
+  if (fs::is_directory(file, ec)) {
+    relative += "/index.html";
+    file = fs::canonical(file / "index.html", ec);
+    if (ec) return std::nullopt;
+  }
+  if (!fs::is_regular_file(file, ec)) return std::nullopt;
+  const auto [root_end, _] = std::mismatch(root.begin(), root.end(), file.begin(), file.end());
+  if (root_end != root.end()) return std::nullopt;
+  return file;
+}
+
 std::optional<transport::HttpResponse> StaticFiles::serve(const transport::HttpRequest& request) const {
   const std::string_view path = request.path();
   std::string_view app;
@@ -41,17 +62,20 @@ std::optional<transport::HttpResponse> StaticFiles::serve(const transport::HttpR
   }
   std::string relative(path.substr(1));
   if (relative.back() == '/') relative += "index.html";
-  // Only plain names: no way out of the web root.
+  // Only plain names: no way out of the web root by the URL. (A symlink is checked below.)
   if (relative.find("..") != std::string::npos || relative.find("//") != std::string::npos ||
-      relative.find('\\') != std::string::npos)
+      relative.find('\\') != std::string::npos || relative.find('\0') != std::string::npos)
     return error_response(make_error(ErrorCode::not_found, "no such file"));
-  std::ifstream in(root_ + "/" + relative, std::ios::binary);
-  if (!in) {
-    if (relative.size() > 10 && relative.substr(relative.size() - 10) == "index.html")
-      return error_response(make_error(
-          ErrorCode::not_found, "the web pages are not built: run `make web` (web_root is '" + root_ + "')"));
-    return error_response(make_error(ErrorCode::not_found, "no such file: /" + relative));
+  // Answers name the URL, never a filesystem path: the web root is the operator's business.
+  const std::string asked = relative;
+  auto file = resolve(relative);
+  if (!file) {
+    if (relative == std::string(app.substr(1)) + "/index.html")
+      return error_response(make_error(ErrorCode::not_found, "the web pages are not built: run `make web` (or set web_root)"));
+    return error_response(make_error(ErrorCode::not_found, "no such file: /" + asked));
   }
+  std::ifstream in(*file, std::ios::binary);
+  if (!in) return error_response(make_error(ErrorCode::not_found, "no such file: /" + asked));
   std::ostringstream body;
   body << in.rdbuf();
   transport::HttpResponse r{200, content_type_for(relative), body.str(), {}};

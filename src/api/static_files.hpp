@@ -1,7 +1,9 @@
 #pragma once
 // The web pages the server ships (the dashboard and the demo): built files under a web root,
-// served at /dashboard/ and /demo/ with their content type. Read from disk on each request: they
+// served at /dashboard/ and /demo/ with their content type. Nothing outside the root is served,
+// symlinks included, and no answer names a filesystem path. Read from disk on each request: they
 // are small, and a rebuild shows up without a restart.
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -17,6 +19,11 @@ class StaticFiles {
   std::optional<transport::HttpResponse> serve(const transport::HttpRequest& request) const;
 
  private:
+  // The file a URL path (relative to the root) names: a regular file under the root once every
+  // symlink is followed, or a directory's index.html (then "/index.html" is added to `relative`,
+  // which gives the content type); nullopt otherwise.
+  std::optional<std::filesystem::path> resolve(std::string& relative) const;
+
   std::string root_;
 };
 
