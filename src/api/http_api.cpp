@@ -64,7 +64,7 @@ json::object position_json(std::string_view channel, const core::StreamPosition&
 
 }  // namespace
 
-HttpApi::HttpApi(Dependencies dependencies) : d_(std::move(dependencies)) {}
+HttpApi::HttpApi(Dependencies dependencies) : d_(std::move(dependencies)), gate_(d_.keys, d_.origins) {}
 
 void HttpApi::handle(const HttpRequest& request, transport::HttpReply reply) const {
   HttpResponse response = route(request, reply);
@@ -86,11 +86,7 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
     return error_response(make_error(ErrorCode::not_found, "no such endpoint: " + std::string(path)));
 
   std::string key_name;
-  if (auto auth = d_.keys.check(request.header("Authorization"), request.remote_is_loopback, &key_name); !auth) {
-    HttpResponse r = error_response(auth.error());
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
-    return r;
-  }
+  if (auto refusal = gate_.refuse(request, &key_name)) return std::move(*refusal);
   // Which key was used: what a rotation needs to know before the old key goes.
   if (!key_name.empty()) spdlog::debug("{} {} with API key '{}'", request.method, path, key_name);
   const HttpResponse later{0, {}, {}, {}};
@@ -362,8 +358,8 @@ std::unique_ptr<transport::BodySink> HttpApi::body_stream(const HttpRequest& hea
   if (head.method != "POST") return nullptr;
   const std::string id = pipe_stream_id(head.path());
   if (id.empty()) return nullptr;
-  // Unauthorized (or unknown) pipes take the ordinary path, which answers with the error.
-  if (!d_.keys.check(head.header("Authorization"), head.remote_is_loopback)) return nullptr;
+  // Refused (or unknown) pipes take the ordinary path, which answers with the error.
+  if (gate_.refuse(head)) return nullptr;
   if (d_.streams.channel_of(id).empty()) return nullptr;
   std::string end;
   const bool end_at_eof = !(head.query_param("end", end) && end == "false");

@@ -6,6 +6,8 @@
 #include <functional>
 
 #include "api/api_keys.hpp"
+#include "api/origin.hpp"
+#include "api/request_gate.hpp"
 #include "api/static_files.hpp"
 #include "api/stats.hpp"
 #include "core/cluster.hpp"
@@ -28,6 +30,7 @@ class HttpApi {
     std::function<Stats()> stats;
     session::Streams& streams;
     const StaticFiles& web;
+    const OriginPolicy& origins;  // which pages and Host names a browser request may come from
     core::Cluster* cluster = nullptr;  // null: this node alone
   };
   explicit HttpApi(Dependencies dependencies);
@@ -58,6 +61,7 @@ class HttpApi {
   transport::HttpResponse metrics() const;
 
   Dependencies d_;
+  RequestGate gate_;
 };
 
 // {"error":{"code":...,"message":...}} with the status that goes with the code.

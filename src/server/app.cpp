@@ -46,6 +46,7 @@ std::shared_ptr<transport::TlsContext> load_tls(const Config& config) {
 
 App::App(Config config)
     : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys, config_.api_key_names), web_(config_.web_root),
+      origins_(config_.allowed_origins, config_.allowed_hosts),
       admission_(config_.max_connections, config_.max_connections_per_ip,
                  session::RateLimits{config_.rate_per_connection, config_.rate_burst, config_.rate_per_user,
                                      config_.rate_user_burst}) {
@@ -131,7 +132,7 @@ App::App(Config config)
       /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10});
   api_ = std::make_unique<api::HttpApi>(
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_,
-                                 broker_.get()});
+                                 origins_, broker_.get()});
   if (broker_) {
     broker_->set_answerer([this](std::string_view question, std::string_view argument) {
       return api_->answer(question, argument);
@@ -201,10 +202,12 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
     reject = api::error_response(make_error(ErrorCode::not_found, "WebSocket endpoint is /ws"));
     return nullptr;
   }
-  if (!api::origin_allowed(request.header("Origin"), request.header("Host"), config_.allowed_origins)) {
+  if (!origins_.origin_allowed(request.header("Origin"), request.header("Host"))) {
     reject = api::error_response(make_error(ErrorCode::permission_denied, "origin not allowed"));
     return nullptr;
   }
+  // Loopback trust (anonymous = "loopback") needs a Host a rebinding page cannot take.
+  const bool loopback = request.remote_is_loopback && origins_.host_allowed(request.header("Host"));
   // A token on the upgrade (query or header) is checked before the 101, so a bad one never
   // becomes a connection.
   session::Identity identity;
@@ -235,7 +238,7 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
       reject = api::error_response(make_error(ErrorCode::rate_limit, "too many connections from this address"));
       return nullptr;
   }
-  const bool anonymous = config_.anonymous == "always" || (config_.anonymous == "loopback" && request.remote_is_loopback);
+  const bool anonymous = config_.anonymous == "always" || (config_.anonymous == "loopback" && loopback);
   return std::make_unique<session::Client>(*session_context_, worker.index(), worker.context(), std::move(identity),
                                            anonymous, request.remote_address);
 }

@@ -52,6 +52,7 @@ class App {
   session::ClientRegistry registry_;
   api::ApiKeys keys_;
   api::StaticFiles web_;
+  api::OriginPolicy origins_;
   auth::JwtVerifier verifier_;
   session::Admission admission_;
   std::unique_ptr<transport::Server> server_;

@@ -163,6 +163,11 @@ void apply_table(Config& c, const toml::table& root) {
           if (!a) throw ConfigError(sub, "expected an array of strings");
           c.allowed_origins.clear();
           for (const auto& item : *a) c.allowed_origins.push_back(string_value(item, sub));
+        } else if (name == "allowed_hosts") {
+          const toml::array* a = value.as_array();
+          if (!a) throw ConfigError(sub, "expected an array of strings");
+          c.allowed_hosts.clear();
+          for (const auto& item : *a) c.allowed_hosts.push_back(string_value(item, sub));
         } else throw ConfigError(sub, "unknown key");
       }
     } else if (key == "streams") {
@@ -321,6 +326,18 @@ void validate(const Config& c) {
   for (const auto& origin : c.allowed_origins)
     if (origin.find("://") == std::string::npos)
       throw ConfigError("auth.allowed_origins", "'" + origin + "' is not an origin like https://app.example.com");
+  for (const auto& host : c.allowed_hosts) {
+    // A name, "*.name", an IPv4 address or a bracketed IPv6 one; no scheme, path or port (the
+    // Host header is matched at any port).
+    const bool bracketed = !host.empty() && host.front() == '[' && host.back() == ']';
+    const bool wildcard = host.size() > 2 && host.compare(0, 2, "*.") == 0;
+    const std::string_view name = wildcard ? std::string_view(host).substr(2) : std::string_view(host);
+    const bool port = !bracketed && host.find(':') != std::string::npos;
+    if (name.empty() || name.find('*') != std::string::npos || port ||
+        host.find_first_of("/@ \t\\") != std::string::npos)
+      throw ConfigError("auth.allowed_hosts",
+                        "'" + host + "' is not a host name like chat.example.com or *.example.com (no scheme, no port)");
+  }
   if (c.history_engine != "sqlite" && c.history_engine != "memory")
     throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
   if (c.limits.max_message_size > 16 * 1024 * 1024)

@@ -53,6 +53,12 @@ struct Config {
   // ("https://app.example.com") or a wildcard subdomain ("https://*.example.com"). Empty: the
   // same host and localhost only.
   std::vector<std::string> allowed_origins;
+  // Host names this server is reached by, besides localhost, 127.0.0.0/8 and [::1]: exact
+  // ("chat.example.com") or a wildcard subdomain ("*.example.com"), without the port. Loopback
+  // trust (no API key, anonymous = "loopback") and the same-host origin rule hold only for these,
+  // so that a page under a rebound DNS name (evil.test -> 127.0.0.1) gets neither. Empty: the
+  // loopback names only.
+  std::vector<std::string> allowed_hosts;
   // [limits] admission and rates (session/limits.hpp)
   std::size_t max_connections = 1'000'000;
   std::size_t max_connections_per_ip = 10'000;

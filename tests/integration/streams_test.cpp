@@ -214,7 +214,8 @@ TEST(Streams, ALongChunkedRequestIsAppendedLineByLineAsItArrives) {
     std::snprintf(size, sizeof size, "%zx\r\n", data.size());
     send(size + data + "\r\n");
   };
-  send("POST /api/streams/" + id + "/pipe HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  send("POST /api/streams/" + id +
+       "/pipe HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
   // Each line reaches subscribers while the request is still open: the backend pipes an LLM.
   chunk("Hel");
   chunk("lo\n");
@@ -241,7 +242,7 @@ TEST(Streams, ALongChunkedRequestIsAppendedLineByLineAsItArrives) {
   // The same over a plain request with the body at once, and end=false keeps the stream open.
   std::string other = start_stream(server.port(), "ai:pipe");
   auto r = http_request("127.0.0.1", server.port(), "POST", "/api/streams/" + other + "/pipe?end=false",
-                        "a\nb\n", {{"Content-Type", "text/plain"}});
+                        "a\nb\n", {{"Content-Type", "application/octet-stream"}});
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body).at("seq"), 2);
   post(server.port(), "/api/streams/" + other + "/append", {{"delta", "c"}});

@@ -188,5 +188,23 @@ TEST(Config, TheExampleFileInTheRepositoryIsValid) {
   validate(c);
 }
 
+TEST(Config, AllowedHostsAreNamesWithoutSchemeOrPort) {
+  Config c;
+  apply_config_text(c, R"(
+[auth]
+allowed_hosts = ["chat.example.com", "*.dev.example", "192.168.1.20", "[fd00::1]"]
+)", "test.toml");
+  validate(c);
+  EXPECT_EQ(c.allowed_hosts.size(), 4u);
+  for (const char* bad : {"http://chat.example.com", "chat.example.com:8080", "chat.example.com/", "a b", "*",
+                          "*.", "a.*.example", "", "fd00::1"}) {
+    Config d;
+    d.allowed_hosts = {bad};
+    EXPECT_NE(config_error([&] { validate(d); }).find("auth.allowed_hosts"), std::string::npos) << bad;
+  }
+  EXPECT_NE(config_error([&] { apply_config_text(c, "[auth]\nallowed_hosts = \"x\"\n", "t.toml"); }).find("expected an array"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sb::server
