@@ -32,8 +32,9 @@ export function saveApiKey(key: string): void {
   }
 }
 
-// Whether the page was loaded from a loopback address, where a server without API keys answers
-// the HTTP API (the server decides by the peer address; this is the browser's best guess of it).
+// Whether the page was loaded under a loopback name, where a server without API keys answers
+// the HTTP API (the server decides by the peer address and the Host header, which is this name:
+// localhost, 127.0.0.0/8 or [::1], or a name of its allowed_hosts, which the page cannot know).
 export function onLoopback(): boolean {
   const h = location.hostname;
   return h === 'localhost' || h === '[::1]' || h === '::1' || /^127\./.test(h);
@@ -96,6 +97,8 @@ export class HttpApi {
     const headers: Record<string, string> = {};
     const key = this.key();
     if (key) headers['Authorization'] = `Bearer ${key}`;
+    // The server refuses a body of any other type (415): a page elsewhere could send those
+    // without a CORS preflight.
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res: Response;
     try {

@@ -3,7 +3,8 @@
 //
 // DEV ONLY. A real application makes these calls from its backend, with an API key, because the
 // HTTP API can publish anywhere. This page may make them only because a server without API keys
-// answers the HTTP API from loopback (docs/http-api.md#authentication).
+// answers the HTTP API from loopback, to a page opened under a loopback name
+// (docs/http-api.md#authentication).
 import { ApiError, HttpApi } from '../common/api';
 
 export type ProducerState = 'idle' | 'running' | 'finished' | 'stopped' | 'error';
@@ -38,8 +39,8 @@ export async function streamFakeAnswer(api: HttpApi, channel: string, prompt: st
     stream = (await api.startStream(channel, { prompt, model: 'demo-echo' })).stream;
   } catch (e) {
     const err = e as ApiError;
-    const why = err.status === 401
-      ? 'the HTTP API refused this page (401): the demo backend works only on loopback with no API key configured'
+    const why = err.status === 401 || err.status === 403
+      ? `the HTTP API refused this page (${err.status}): the demo backend works only on loopback (opened from localhost) with no API key configured`
       : `${err.code}: ${err.message}`;
     opts.onState('error', why);
     return 'error';
