@@ -126,10 +126,23 @@ TEST(HostileTrust, APipeNeedsATypeAPageCannotSendWithoutAPreflight) {
   auto plain = raw_http(server.port(), "POST", "/api/streams/" + id + "/pipe", host, "Content-Type: text/plain\r\n", "a\n");
   EXPECT_EQ(plain.status, 415) << plain.head;
   EXPECT_NE(plain.body.find("application/octet-stream"), std::string::npos) << plain.body;
+  // The same when the body is streamed (chunked), which is read by another path.
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s(io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+    boost::asio::write(s, boost::asio::buffer("POST /api/streams/" + id + "/pipe HTTP/1.1\r\nHost: " + host +
+                                              "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                              "2\r\nb\n\r\n0\r\n\r\n"));
+    boost::asio::streambuf in;
+    boost::asio::read_until(s, in, "\r\n\r\n");
+    const std::string head(boost::asio::buffers_begin(in.data()), boost::asio::buffers_end(in.data()));
+    EXPECT_EQ(head.substr(9, 3), "415") << head;
+  }
   auto binary = raw_http(server.port(), "POST", "/api/streams/" + id + "/pipe?end=false", host,
                          "Content-Type: application/octet-stream\r\n", "a\n");
   EXPECT_EQ(binary.status, 200) << binary.body;
-  EXPECT_EQ(json::parse(binary.body).at("seq"), 1);  // the refused line was not appended
+  EXPECT_EQ(json::parse(binary.body).at("seq"), 1);  // the refused lines were not appended
 }
 
 TEST(HostileTrust, AForeignOriginIsRefusedAndNeverGrantedCors) {
