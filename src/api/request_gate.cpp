@@ -12,8 +12,7 @@ transport::HttpResponse refusal(ErrorCode code, std::string message, int status 
   return r;
 }
 
-// The pipe's body is lines of text, not one JSON value: it may also say so. None of these types
-// is one a page may send without a preflight.
+// POST /api/streams/{id}/pipe
 bool pipe_path(std::string_view path) {
   return path.size() > 18 && path.substr(0, 13) == "/api/streams/" && path.substr(path.size() - 5) == "/pipe";
 }
@@ -36,12 +35,12 @@ std::optional<transport::HttpResponse> RequestGate::refuse(const transport::Http
   // only act blind, through requests that need none.
   if (!origin.empty() && !origins_.origin_allowed(origin, host))
     return refusal(ErrorCode::permission_denied,
-                   "origin '" + std::string(origin) +
+                   "origin '" + std::string(origin.substr(0, 200)) +
                        "' is not allowed: the HTTP API answers pages of this server and of auth.allowed_origins");
   const bool loopback = request.remote_is_loopback && origins_.host_allowed(host);
   if (keys_.empty() && request.remote_is_loopback && !loopback)
     return refusal(ErrorCode::permission_denied,
-                   "Host '" + std::string(host) +
+                   "Host '" + std::string(host.substr(0, 200)) +
                        "' is not a loopback name: without an API key the HTTP API answers requests to localhost, "
                        "127.0.0.1 or [::1], or to a name listed in auth.allowed_hosts");
   if (auto auth = keys_.check(request.header("Authorization"), loopback, key_name); !auth) {
@@ -51,17 +50,21 @@ std::optional<transport::HttpResponse> RequestGate::refuse(const transport::Http
   }
   if (request.method == "POST") {
     const std::string_view type = request.header("Content-Type");
-    const std::string sent = type.empty() ? "no Content-Type" : "Content-Type '" + std::string(type.substr(0, 100)) + "'";
+    auto sent = [type] {
+      return type.empty() ? std::string("no Content-Type") : "Content-Type '" + std::string(type.substr(0, 100)) + "'";
+    };
+    // The pipe's body is lines of text, not one JSON value, and may say so. None of its types is
+    // one a page may send without a preflight either.
     if (pipe_path(request.path())) {
       if (!media_type_is(type, "application/json") && !media_type_is(type, "application/x-ndjson") &&
           !media_type_is(type, "application/octet-stream"))
         return refusal(ErrorCode::invalid_message,
-                       "wrong content type (" + sent +
+                       "wrong content type (" + sent() +
                            "): send the lines with Content-Type: application/octet-stream (or application/x-ndjson)",
                        415);
     } else if (!media_type_is(type, "application/json")) {
       return refusal(ErrorCode::invalid_message,
-                     "wrong content type (" + sent +
+                     "wrong content type (" + sent() +
                          "): send the JSON body with Content-Type: application/json (curl --json)",
                      415);
     }
