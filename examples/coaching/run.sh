@@ -10,6 +10,7 @@ cd "$here"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+node_modules/.bin/tsc -p .   # type-check the page (esbuild only strips the types)
 node build.mjs
 [ "${1:-}" = build ] && exit 0
 

@@ -8,7 +8,8 @@ import { launchBrowser, startServer, stopServer, unique, waitFor } from '../brow
 import { backend, screenshot, startExample } from './lib/example.mjs';
 import { answerFor, tokensOf } from '../../examples/coaching/backend/fake-llm.mjs';
 
-const TOKEN_MS = 40;
+// A token every 60 ms: an answer takes 2.5 to 3 s, time enough to press Stop on a busy machine.
+const TOKEN_MS = 60;
 
 // What a tab shows: each message as "kind|text|reason".
 const transcript = (page) => page.locator('#messages li[data-offset]').evaluateAll((lis) =>
@@ -18,6 +19,7 @@ const status = (page) => page.locator('#status').evaluate((s) => ({ ...s.dataset
 const liveText = (page) => page.locator('#live li.streaming').textContent({ timeout: 200 }).catch(() => '');
 
 async function ask(page, question) {
+  await page.bringToFront();  // a background tab's clicks wait for its throttled frames
   await page.locator('#question').fill(question);
   await page.locator('#ask').click();
 }
@@ -54,10 +56,11 @@ test('coaching: streamed answers in two tabs, Stop stops the backend, offline qu
   await waitFor('the second answer streaming in B', async () => (await liveText(b)).length > 'coach: '.length);
   await ask(b, q3);
   await waitFor('RATE_LIMIT shown in B with a Retry button', async () =>
-    (await b.locator('#error').getAttribute('data-code')) === 'RATE_LIMIT' && b.locator('#retry').isVisible());
+    (await b.locator('#error').getAttribute('data-code')) === 'RATE_LIMIT' && await b.locator('#retry').isVisible());
   assert.equal(await a.locator('#error').isHidden(), true, 'A saw no error');
 
   // 3. B presses Stop: the answer ends "stopped" in both tabs, and the backend stops generating.
+  await b.bringToFront();
   await b.locator('#stop').click();
   const stoppedText = async (p) => (await transcript(p)).find((l) => l.endsWith('|cancelled'));
   for (const p of [a, b]) await waitFor('the stopped answer', () => stoppedText(p));
@@ -104,6 +107,7 @@ test('coaching: streamed answers in two tabs, Stop stops the backend, offline qu
   for (const p of [a, b, c]) assert.deepEqual(await offsets(p), [1, 2, 3, 4, 5, 6, 7, 8]);
   await c.close();
 
+  await a.bringToFront();
   await a.setViewportSize({ width: 900, height: 640 });
   await screenshot(a, 'coaching');
   assert.deepEqual(browser.errors, []);

@@ -16,10 +16,11 @@ const STEPS = [
 export function answerFor(question) {
   const goal = question.trim().replace(/[.?!]+$/, '');
   // A stable choice of steps per question, so that answers differ but never change.
-  let h = 0;
-  for (const c of goal) h = (h * 31 + c.codePointAt(0)) >>> 0;
+  let h = 2166136261;  // FNV-1a
+  for (const c of goal) h = Math.imul(h ^ c.codePointAt(0), 16777619) >>> 0;
   const count = 3 + (h % 3);
-  const steps = Array.from({ length: count }, (_, i) => `${i + 1}. ${STEPS[(h + i) % STEPS.length]}.`);
+  const first = (h >>> 8) % STEPS.length;
+  const steps = Array.from({ length: count }, (_, i) => `${i + 1}. ${STEPS[(first + i) % STEPS.length]}.`);
   return `Great goal: "${goal}". Here is a plan in ${count} steps:\n${steps.join('\n')}\nStart small and keep going!`;
 }
 

@@ -34,11 +34,14 @@ sb.on('state', () => showStatus());
 sb.on('error', (e) => showError(e));
 room.on('error', (e) => showError(e));
 room.on('message', (m) => addMessage(m));
-room.on('subscribed', (e) => {
-  // The first time, the conversation so far; after a reconnect the SDK recovers what was missed.
-  if (!e.resubscribed) void room.history({ limit: 100, reverse: true }).then((p) => p.messages.forEach((m) => addMessage(m)));
+const loadHistory = () => room.history({ limit: 100, reverse: true }).then((p) => p.messages.forEach((m) => addMessage(m)), showError);
+// The first time, the conversation so far; after a reconnect the SDK recovers what was missed.
+room.on('subscribed', (e) => { if (!e.resubscribed) void loadHistory(); });
+room.on('reset', () => {  // what was missed cannot be replayed: show the conversation again
+  seen.clear();
+  $('messages').querySelectorAll('li[data-offset]').forEach((li) => li.remove());
+  void loadHistory();
 });
-room.on('reset', () => location.reload());  // history could not fill the gap: start over
 
 $('stop').addEventListener('click', () => void answers.cancel().catch(showError));
 
