@@ -1,7 +1,8 @@
 // examples/coaching: two tabs of one conversation. Streamed answers reach both as they are
 // generated; Stop in one tab stops the backend's generation (through the server's cancel
 // webhook); a second question while the coach answers is refused with RATE_LIMIT and retried; a
-// question asked while the server restarts waits in the offline queue and is answered after.
+// question asked while the server restarts waits in the offline queue and is answered after, and
+// what was said while the tabs were away is recovered from history.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchBrowser, startServer, stopServer, unique, waitFor } from '../browser/lib/harness.mjs';
@@ -28,6 +29,7 @@ test('coaching: streamed answers in two tabs, Stop stops the backend, offline qu
   const app = await startExample('coaching', { TOKEN_MS: String(TOKEN_MS) });
   const browser = await launchBrowser();
   t.after(async () => {
+    await browser.context.setOffline(false).catch(() => {});
     await browser.close(t.name);
     await app.stop();
   });
@@ -82,14 +84,28 @@ test('coaching: streamed answers in two tabs, Stop stops the backend, offline qu
     await waitFor('the answer to the retried question', async () => (await transcript(p)).includes(`assistant|coach: ${answerFor(q3)}|done`));
   }
 
-  // 5. The server restarts. A asks meanwhile: queued, then sent and answered once it is back.
+  // 5. The server restarts. A asks meanwhile: the question waits in the SDK's queue. Both tabs
+  // are kept away while bob, on another device, asks and is answered: they recover that from
+  // history, then A's question leaves and is answered.
   await stopServer();
   for (const p of [a, b]) await waitFor('Reconnecting', async () => (await status(p)).state === 'disconnected');
   const q4 = 'Sleep eight hours a night';
   await ask(a, q4);
   await waitFor('the question queued in A', async () => (await status(a)).text === 'Reconnecting… (1 queued)');
   assert.equal(await a.locator('#messages li.queued').textContent(), `alice: ${q4}`);
+  await browser.context.setOffline(true);
   await startServer();
+  const q5 = 'Cook at home on weekdays';
+  const published = await fetch(`${app.sbUrl}/api/publish`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${app.apiKey}` },
+    body: JSON.stringify({ channel: `ai:${conversation}`, data: { role: 'user', user: 'bob', content: q5 } }),
+  }).then((r) => r.json());
+  assert.equal(published.offset, 7, JSON.stringify(published));
+  assert.equal((await backend(app, 'POST', '/api/ai/chat', { conversationId: conversation, content: q5, replyTo: 7 })).status, 202);
+  await waitFor("bob's answer generated", async () => (await backend(app, 'GET', '/api/ai/generations')).body.at(-1).state === 'done');
+  for (const p of [a, b]) assert.equal((await status(p)).state, 'disconnected', 'the tabs were away meanwhile');
+  await browser.context.setOffline(false);
   for (const p of [a, b]) {
     await waitFor('reconnected', async () => { const s = await status(p); return s.text === 'Live' && s.connects === '2'; }, { timeout: 20_000 });
     await waitFor('the queued question answered', async () => (await transcript(p)).includes(`assistant|coach: ${answerFor(q4)}|done`));
@@ -97,14 +113,15 @@ test('coaching: streamed answers in two tabs, Stop stops the backend, offline qu
 
   // Both tabs hold the whole conversation, each message once, in order; a fresh tab too.
   const whole = await transcript(a);
-  assert.equal(whole.length, 8);
-  assert.deepEqual(whole.filter((l) => l.startsWith('user')), [q1, q2, q3, q4].map((q) => `user|alice: ${q}|`));
+  assert.deepEqual(whole.filter((l) => l.startsWith('user')), [`alice: ${q1}`, `alice: ${q2}`, `alice: ${q3}`, `bob: ${q5}`, `alice: ${q4}`].map((q) => `user|${q}|`));
+  assert.equal(whole[7], `assistant|coach: ${answerFor(q5)}|done`, "bob's answer, recovered whole");
+  assert.equal(whole.length, 10);
   assert.deepEqual(await transcript(b), whole);
   const c = await browser.context.newPage();
   await c.goto(url);
-  await waitFor('the history in a new tab', async () => (await transcript(c)).length === 8);
+  await waitFor('the history in a new tab', async () => (await transcript(c)).length === 10);
   assert.deepEqual(await transcript(c), whole);
-  for (const p of [a, b, c]) assert.deepEqual(await offsets(p), [1, 2, 3, 4, 5, 6, 7, 8]);
+  for (const p of [a, b, c]) assert.deepEqual(await offsets(p), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   await c.close();
 
   await a.bringToFront();

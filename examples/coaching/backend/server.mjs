@@ -34,7 +34,10 @@ async function pipeAnswer(stream, question, generation) {
   const pipe = request(`${SB}/api/streams/${stream}/pipe`, { method: 'POST', headers });
   const answered = new Promise((resolve) => {
     pipe.on('response', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
-    pipe.on('error', (e) => resolve(e.message));  // the server went away: the stream is gone
+    pipe.on('error', (e) => {  // the server went away: the stream is gone, stop the model
+      generation.abort.abort();
+      resolve(e.message);
+    });
   });
   try {
     for await (const token of generate(question, { tokenMs: TOKEN_MS, signal: generation.abort.signal })) {
@@ -42,7 +45,7 @@ async function pipeAnswer(stream, question, generation) {
       generation.tokens++;
     }
   } catch (e) {
-    if (e.name !== 'AbortError') throw e;  // aborted by the cancel webhook below
+    if (e.name !== 'AbortError') throw e;  // aborted by the cancel webhook below, or the error above
   } finally {
     pipe.end();  // the end of the body ends the stream (reason "done"), unless it was cancelled
   }
@@ -50,7 +53,8 @@ async function pipeAnswer(stream, question, generation) {
   if (generation.state === 'running') generation.state = status === 200 ? 'done' : `failed: ${status}`;
 }
 
-// The server POSTs {stream, channel, reason} here when a client cancels ([streams] cancel_url).
+// The server POSTs {stream, channel, reason} here when a client cancels ([streams] cancel_url),
+// with X-Switchboard-Secret. Without CANCEL_SECRET (and cancel_secret) anyone may call it.
 function onCancel(body, req, res) {
   const secret = Buffer.from(req.headers['x-switchboard-secret'] ?? '');
   if (secret.length !== CANCEL_SECRET.length || !timingSafeEqual(secret, CANCEL_SECRET)) {
@@ -66,8 +70,9 @@ function onCancel(body, req, res) {
 
 // ---- the app ----------------------------------------------------------------------------------
 
-/** Every generation since the start, by conversation; the running one is the last. */
+/** The last generations, oldest first: at most one running per conversation. */
 const generations = new Map();  // id -> {id, conversation, stream, tokens, state, abort}
+const KEPT = 100;
 let nextId = 1;
 
 async function onChat(body, res) {
@@ -80,6 +85,7 @@ async function onChat(body, res) {
   if (busy) return sendError(res, 429, 'RATE_LIMIT', 'the coach is still answering; try again when the answer ends', true);
   const g = { id: nextId++, conversation: conversationId, stream: null, tokens: 0, state: 'running', abort: new AbortController() };
   generations.set(g.id, g);
+  if (generations.size > KEPT) generations.delete(generations.keys().next().value);
   try {
     const meta = { reply_to: replyTo ?? null, model: 'fake-coach-1' };
     g.stream = (await switchboard('/api/streams', { channel: `ai:${conversationId}`, meta })).stream;

@@ -3,7 +3,7 @@
 // streamed answers (StreamTracker), Stop (stream_cancel), reconnection with backoff, recovery of
 // what was missed, and the offline queue for questions asked while disconnected.
 import { Switchboard, SwitchboardError } from 'switchboard-client';
-import type { Message, StreamState } from 'switchboard-client';
+import type { StreamState } from 'switchboard-client';
 import './style.css';
 
 interface Question { role: 'user'; user: string; content: string }

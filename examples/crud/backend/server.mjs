@@ -57,17 +57,14 @@ async function flush() {
 // Where the channel stands before this process published anything (its history survives us).
 async function loadPosition() {
   for (;;) {
-    try {
-      const res = await fetch(`${SB}/api/history?channel=${CHANNEL}&limit=1&reverse=true`, { headers });
-      if (res.ok) {
-        const { offset, epoch } = await res.json();
-        // Until its first message a channel has no lasting epoch: no position to give then.
-        if (offset > 0) position ??= { offset, epoch };
-        return;
-      }
-    } catch {
-      // not up yet
+    const res = await fetch(`${SB}/api/history?channel=${CHANNEL}&limit=1&reverse=true`, { headers }).catch(() => null);
+    const body = await res?.json();
+    if (res?.ok) {
+      // Until its first message a channel has no lasting epoch: no position to give then.
+      if (body.offset > 0) position ??= { offset: body.offset, epoch: body.epoch };
+      return;
     }
+    console.error(`waiting for Switchboard at ${SB}: ${res ? `${body.error?.code} ${body.error?.message}` : 'not reachable'}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
