@@ -5,7 +5,7 @@
 // what was said while the tabs were away is recovered from history.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, startServer, stopServer, unique, waitFor } from '../browser/lib/harness.mjs';
+import { launchBrowser, startServer, stopServer, waitFor } from '../browser/lib/harness.mjs';
 import { backend, screenshot, startExample } from './lib/example.mjs';
 import { answerFor, tokensOf } from '../../examples/coaching/backend/fake-llm.mjs';
 
@@ -33,7 +33,7 @@ test('coaching: streamed answers in two tabs, Stop stops the backend, offline qu
     await browser.close(t.name);
     await app.stop();
   });
-  const conversation = unique('goals');
+  const conversation = 'learning-goals';  // the server's data dir is new for this test
   const url = `${app.backendUrl}/?c=${conversation}&user=alice`;
   const [a, b] = [await browser.context.newPage(), await browser.context.newPage()];
   await a.goto(url);
