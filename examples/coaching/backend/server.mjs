@@ -31,7 +31,10 @@ async function switchboard(path, body) {
 
 /** Pipes the model's tokens into a started stream, one JSON string per line, as they come. */
 async function pipeAnswer(stream, question, generation) {
-  const pipe = request(`${SB}/api/streams/${stream}/pipe`, { method: 'POST', headers });
+  const pipe = request(`${SB}/api/streams/${stream}/pipe`, {
+    method: 'POST',
+    headers: { ...headers, 'Content-Type': 'application/x-ndjson' },  // one JSON value a line
+  });
   const answered = new Promise((resolve) => {
     pipe.on('response', (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
     pipe.on('error', (e) => {  // the server went away: the stream is gone, stop the model
