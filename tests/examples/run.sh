@@ -2,7 +2,7 @@
 # End-to-end tests of the runnable examples (examples/coaching, examples/crud): for each, the real
 # server with the example's switchboard.toml, the example's real backend, and two tabs of Debian's
 # chromium driven by playwright-core (the browser tests' harness, tests/browser/lib). Screenshots
-# go to docs/examples/. Usage: tests/examples/run.sh [node --test args...]
+# go to docs/examples/ with UPDATE_SCREENSHOTS=1 (else to the work folder). Usage: tests/examples/run.sh [node --test args...]
 #   SWITCHBOARD_BIN  the server binary (default: build/switchboard of this tree)
 #   CHROMIUM         the browser (default: /usr/bin/chromium)
 set -euo pipefail

@@ -1,6 +1,7 @@
 // Starts one example of examples/ for a test file: the real server with the example's own
 // switchboard.toml (ports moved to free ones, a fresh data dir) through the browser harness's
-// server-ctl, and the example's real backend as a child process. Screenshots go to docs/examples/.
+// server-ctl, and the example's real backend as a child process. Screenshots go to docs/examples/
+// with UPDATE_SCREENSHOTS=1.
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -66,10 +67,14 @@ export async function startExample(name, env = {}) {
   };
 }
 
-/** A small PNG of the page for docs/examples.md. */
+/**
+ * A small PNG of the page. It replaces docs/examples/<name>.png only when UPDATE_SCREENSHOTS=1, so
+ * that running the tests leaves the checkout clean; otherwise it lands in the test's work folder.
+ */
 export async function screenshot(page, name) {
-  mkdirSync(join(root, 'docs', 'examples'), { recursive: true });
-  await page.screenshot({ path: join(root, 'docs', 'examples', `${name}.png`) });
+  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? join(root, 'docs', 'examples') : process.env.SB_WORK;
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`) });
 }
 
 /** GET or send JSON to the example's backend; returns {status, body}. */
