@@ -32,7 +32,7 @@ demo: build web
 	$(BUILD_DIR)/switchboard serve --listen $(LISTEN) --data-dir ./data --config web/switchboard.demo.toml
 
 test: build
-	@scripts/install-deps.sh browser
+	@scripts/install-deps.sh browser python
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2 --timeout 600
 
 bench:
