@@ -196,6 +196,9 @@ class Client:
     def _retry_delay(self, attempt: int) -> float:
         return self._conn.retry_delay(attempt)
 
+    def _call_quietly(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        self._conn.call_quietly(fn, arg)
+
     # ---- requests --------------------------------------------------------------------------------
 
     async def _call(self, frame: Mapping[str, Any], *, offline: bool = False) -> Dict[str, Any]:

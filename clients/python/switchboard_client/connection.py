@@ -19,7 +19,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
@@ -137,6 +137,7 @@ class Connection:
         self._greeting: Optional[asyncio.Future[Dict[str, Any]]] = None
         self._local_close: Optional[Tuple[int, str]] = None
         self._waiters: List[asyncio.Future[None]] = []
+        self._tasks: Set["asyncio.Future[Any]"] = set()  # background work, referenced until done
 
     @property
     def usable(self) -> bool:
@@ -147,9 +148,25 @@ class Connection:
 
     def report(self, err: SwitchboardError) -> None:
         if self._on_error is not None:
-            call_quietly(self._on_error, err)
+            self.call_quietly(self._on_error, err)
         else:
             log.warning("%s", err)
+
+    def spawn(self, awaitable: Awaitable[Any]) -> None:
+        """Runs ``awaitable`` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def call_quietly(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """Calls an application callback (an ``async`` one runs in the background); its errors
+        are logged, never raised into the connection."""
+        try:
+            result = fn(arg)
+            if inspect.isawaitable(result):
+                self.spawn(result)
+        except Exception:
+            log.exception("callback %r raised", fn)
 
     def _set_state(self, state: ConnectionState, code: Optional[int] = None, reason: str = "",
                    retry_in: Optional[float] = None, error: Optional[SwitchboardError] = None) -> None:
@@ -158,7 +175,7 @@ class Connection:
         change = StateChange(state, self.state, code, reason, retry_in, error)
         self.state = state
         for listener in list(self.listeners):
-            call_quietly(listener, change)
+            self.call_quietly(listener, change)
 
     # ---- starting, waiting, closing ------------------------------------------------------------
 
@@ -361,7 +378,7 @@ class Connection:
         ws = self._ws
         if ws is not None:
             self._local_close = (code, reason)
-            asyncio.ensure_future(close_quietly(ws))
+            self.spawn(close_quietly(ws))
 
     # ---- frames ----------------------------------------------------------------------------------
 
@@ -395,7 +412,7 @@ class Connection:
             if err.code == "AUTH_FAILED":
                 self._drop(CloseCode.AUTH_FAILED, err.message, final=err)
         elif kind == "refresh_required":
-            asyncio.ensure_future(self._refresh())
+            self.spawn(self._refresh())
         else:
             self._hooks.on_frame(frame)
 
@@ -447,14 +464,3 @@ async def close_quietly(ws: Any, code: int = CloseCode.NORMAL, reason: str = "")
         await asyncio.wait_for(ws.close(code, reason), 2.0)
     except Exception:
         pass
-
-
-def call_quietly(fn: Callable[[Any], Any], arg: Any) -> None:
-    """Calls an application callback (an ``async`` one is scheduled); its errors are logged, never
-    raised into the connection."""
-    try:
-        result = fn(arg)
-        if inspect.isawaitable(result):
-            asyncio.ensure_future(result)
-    except Exception:
-        log.exception("callback %r raised", fn)

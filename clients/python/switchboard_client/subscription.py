@@ -153,14 +153,13 @@ class Subscription:
         self._max_buffer = max_buffer
         self._active = True
         self._buffers: List[_Buffer] = []
-        self._callback_buffer: Optional[_Buffer] = None
         self._dispatcher: Optional[asyncio.Task[None]] = None
         # Buffer for `async for`, made now when there are no callbacks (see the class docstring).
         self._iter_buffer: Optional[_Buffer] = None
         if on_message or on_reset or on_event:
-            self._callback_buffer = _Buffer(max_buffer, channel.name)
-            self._buffers.append(self._callback_buffer)
-            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(self._callback_buffer))
+            callback_buffer = _Buffer(max_buffer, channel.name)
+            self._buffers.append(callback_buffer)
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(callback_buffer))
         else:
             self._iter_buffer = _Buffer(max_buffer, channel.name)
             self._buffers.append(self._iter_buffer)
@@ -175,12 +174,16 @@ class Subscription:
     def state(self) -> str:
         """``pending`` (waiting for ``subscribed``, first or after a reconnection),
         ``subscribed``, ``unsubscribed`` or ``failed``."""
-        return self._channel.state if self._active else "unsubscribed"
+        if self._active:
+            return self._channel.state
+        return "failed" if self._channel.state == "failed" else "unsubscribed"
 
     @property
     def position(self) -> Optional[Position]:
-        """The position of the last message delivered (or of the subscription point). Save it to
-        resume later with ``subscribe(channel, since=position)``."""
+        """The position of the last message received (handed to the handles' buffers), or of the
+        subscription point: reconnections recover from it. To resume later from what the
+        application has processed, save ``Position(message.offset, message.epoch)`` of the last
+        message it handled and pass it as ``subscribe(channel, since=...)``."""
         return self._channel.position
 
     @property
@@ -264,12 +267,7 @@ class Subscription:
     def _report(self, error: SwitchboardError) -> None:
         if self._on_error is None:
             return
-        try:
-            result = self._on_error(error)
-            if inspect.isawaitable(result):
-                asyncio.ensure_future(result)
-        except Exception:  # the application's bug must not break the connection
-            log.exception("on_error callback of %s raised", self._channel.name)
+        self._channel.client._call_quietly(self._on_error, error)
 
     def _end(self, error: Optional[SwitchboardError], discard: bool = False) -> None:
         self._active = False
@@ -280,11 +278,8 @@ class Subscription:
         while True:
             try:
                 item = await buffer.get()
-            except StopAsyncIteration:
-                return
-            except SwitchboardError as err:
-                self._report(err)
-                return
+            except (StopAsyncIteration, SwitchboardError):
+                return  # a refusal was already given to on_error
             if isinstance(item, Message):
                 callback = self._on_message
             elif isinstance(item, Reset):

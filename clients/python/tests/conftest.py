@@ -132,8 +132,16 @@ class Server:
 
     def pause(self) -> None:
         """SIGSTOP: the server stops answering, its sockets stay open (a half-open peer)."""
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGSTOP)
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGSTOP)
+        # The signal is delivered asynchronously: wait until the kernel shows the process stopped.
+        stat = Path(f"/proc/{self.proc.pid}/stat")
+        deadline = time.monotonic() + 5
+        while stat.read_text().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not stop")
+            time.sleep(0.005)
 
     def resume(self) -> None:
         if self.proc is not None:

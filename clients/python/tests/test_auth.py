@@ -25,6 +25,10 @@ client_publish = true
 history_size = 100
 presence = true
 join_leave = true
+
+[namespaces.priv]
+access = "private"
+client_publish = true
 """
 
 
@@ -111,3 +115,21 @@ async def test_refresh_required_is_answered_with_a_new_token(auth_server: Server
         assert c.is_connected and c.client_id == client_id
         assert await c.ping() >= 0
         assert [s.state for s in changes] == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]
+
+
+@run_async()
+async def test_private_channel_takes_a_subscription_token_from_a_function(auth_server: Server) -> None:
+    asked: List[str] = []
+
+    def channel_token(channel: str) -> str:
+        asked.append(channel)
+        return sign({"sub": "dave", "channel": channel, "exp": now() + 600})
+
+    async with Client(auth_server.ws_url, token=sign({"sub": "dave", "exp": now() + 3600})) as c:
+        sub = await c.subscribe("priv:room", token=channel_token)
+        assert asked == ["priv:room"] and sub.state == "subscribed"
+        with pytest.raises(SwitchboardError) as e:
+            await c.subscribe("priv:other")
+        assert e.value.code == "PERMISSION_DENIED"
+        await auth_server.publish("priv:room", "secret")
+        assert (await sub.__aiter__().__anext__()).data == "secret"
