@@ -146,7 +146,8 @@ class Client:
 
     async def wait_connected(self) -> None:
         """Returns once connected; raises :class:`SwitchboardError` when the client is closed, or
-        ``DISCONNECTED`` when the connection was lost and no reconnection is scheduled."""
+        ``DISCONNECTED`` when it is not connecting (before :meth:`connect`, or after a lost
+        connection with ``reconnect=False``)."""
         await self._conn.wait_usable()
 
     async def close(self) -> None:

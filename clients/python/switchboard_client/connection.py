@@ -195,6 +195,8 @@ class Connection:
             return
         if self.state is ConnectionState.CLOSED:
             raise self.closed_error()
+        if self._runner is None:  # never started, or lost with reconnection off
+            raise SwitchboardError.client(errors.DISCONNECTED, "not connected, and not connecting: call connect()")
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
         try:

@@ -133,3 +133,19 @@ async def test_private_channel_takes_a_subscription_token_from_a_function(auth_s
         assert e.value.code == "PERMISSION_DENIED"
         await auth_server.publish("priv:room", "secret")
         assert (await sub.__aiter__().__anext__()).data == "secret"
+
+
+@run_async()
+async def test_a_failing_get_token_is_retried(auth_server: Server) -> None:
+    calls: List[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OSError("token service unreachable")
+        return sign({"sub": "erin", "exp": now() + 3600})
+
+    errors: List[SwitchboardError] = []
+    async with Client(auth_server.ws_url, get_token=flaky, reconnect=FAST, on_error=errors.append) as c:
+        assert c.user == "erin" and len(calls) == 3
+        assert [e.retryable for e in errors] == [True, True]

@@ -234,3 +234,25 @@ async def test_subscription_buffer_is_bounded(server: Server) -> None:
                 break
         assert got == [8, 9, 10, 11, 12]
         assert sub.dropped == 7
+
+
+@run_async()
+async def test_close_ends_iterations_and_fails_later_calls(server: Server) -> None:
+    client = Client(server.ws_url)
+    await client.connect()
+    sub = await client.subscribe("chat:closing", wait=False)
+    await sub.ready()
+    assert sub.state == "subscribed"
+
+    async def drain() -> int:
+        return len([m async for m in sub])
+
+    draining = asyncio.ensure_future(drain())
+    await client.publish("chat:closing", "x")
+    await wait_until(lambda: sub.position is not None and sub.position.offset >= 1)
+    await client.close()
+    assert await asyncio.wait_for(draining, 5) == 1  # ended, not raised
+    assert sub.state == "unsubscribed"
+    with pytest.raises(SwitchboardError) as e:
+        await client.history("chat:closing")
+    assert e.value.code == "CLOSED"
