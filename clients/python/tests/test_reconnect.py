@@ -342,3 +342,13 @@ async def test_without_reconnect_a_lost_connection_stays_lost(fresh_server: Serv
     await client.connect()  # by hand
     assert client.is_connected
     await client.close()
+
+
+@run_async(60)
+async def test_an_upgrade_refused_with_404_is_final(server: Server) -> None:
+    changes: List[StateChange] = []
+    client = Client(f"ws://127.0.0.1:{server.port}/not-ws", reconnect=FAST, on_state=changes.append)
+    with pytest.raises(SwitchboardError) as e:
+        await client.connect()
+    assert e.value.code == "NOT_FOUND" and "404" in e.value.message
+    assert [c.state for c in changes].count(ConnectionState.CONNECTING) == 1
