@@ -41,7 +41,7 @@ Error invalid(std::string message) { return make_error(ErrorCode::invalid_messag
 // A body whose values the server passes on (publish, broadcast, streams): checked, and split
 // into raw slices so `data` and `meta` reach everyone as the exact bytes sent.
 Result<protocol::JsonObject> parse_raw_object(const HttpRequest& request) {
-  auto body = protocol::JsonObject::parse(request.body, "body");
+  auto body = protocol::JsonObject::parse(request.body, "malformed JSON body", "the body must be a JSON object");
   if (!body) return body.error();
   if (!body->finite()) return protocol::non_finite_error();
   return body;
@@ -50,7 +50,7 @@ Result<protocol::JsonObject> parse_raw_object(const HttpRequest& request) {
 // A body the server only reads. Checked by the same rules first, so that no endpoint accepts
 // a number the others refuse.
 Result<json::object> parse_object(const HttpRequest& request) {
-  if (auto ok = protocol::check_json(request.body, "body"); !ok) return ok.error();
+  if (auto ok = protocol::check_json(request.body, "malformed JSON body"); !ok) return ok.error();
   json::error_code ec;
   json::value v = json::parse(request.body, ec);
   if (ec) return invalid("malformed JSON body: " + ec.message());

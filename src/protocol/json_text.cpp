@@ -50,13 +50,13 @@ struct Checker {
 Error invalid(std::string message) { return make_error(ErrorCode::invalid_message, std::move(message)); }
 
 // Checks the grammar; returns whether every number was finite.
-Result<bool> check(std::string_view text, std::string_view what) {
+Result<bool> check(std::string_view text, std::string_view malformed) {
   // Default options: strict JSON, the same depth limit (32) as json::parse.
   json::basic_parser<Checker> parser(json::parse_options{});
   json::error_code ec;
   const std::size_t n = parser.write_some(false, text.data(), text.size(), ec);
   if (!ec && n != text.size()) ec = json::error::extra_data;
-  if (ec) return invalid("malformed JSON " + std::string(what) + ": " + ec.message());
+  if (ec) return invalid(std::string(malformed) + ": " + ec.message());
   return parser.handler().finite;
 }
 
@@ -115,20 +115,21 @@ Error non_finite_error() {
   return invalid("a number is out of range: JSON numbers must be finite (at most about 1.8e308 in magnitude)");
 }
 
-Status check_json(std::string_view text, std::string_view what) {
-  auto finite = check(text, what);
+Status check_json(std::string_view text, std::string_view malformed) {
+  auto finite = check(text, malformed);
   if (!finite) return finite.error();
   if (!*finite) return non_finite_error();
   return Ok{};
 }
 
-Result<JsonObject> JsonObject::parse(std::string_view text, std::string_view what) {
-  auto finite = check(text, what);
+Result<JsonObject> JsonObject::parse(std::string_view text, std::string_view malformed,
+                                     std::string_view not_object) {
+  auto finite = check(text, malformed);
   if (!finite) return finite.error();
   JsonObject object;
   object.finite_ = *finite;
   std::size_t i = skip_space(text, 0);
-  if (i >= text.size() || text[i] != '{') return invalid("the " + std::string(what) + " must be a JSON object");
+  if (i >= text.size() || text[i] != '{') return invalid(std::string(not_object));
   i = skip_space(text, i + 1);
   while (i < text.size() && text[i] == '"') {
     const std::size_t key_end = skip_string(text, i);

@@ -23,11 +23,12 @@ namespace sb::protocol {
 // (no whitespace around it). The text must outlive the object.
 class JsonObject {
  public:
-  // Checks `text` and splits it. INVALID_MESSAGE when it is not JSON or not an object; `what`
-  // names the text in the message ("frame", "body"). A non-finite number is not an error here
-  // but `finite()` false: a caller can still read fields that are fine (the request's `id`, to
-  // answer it) before refusing the text.
-  static Result<JsonObject> parse(std::string_view text, std::string_view what = "value");
+  // Checks `text` and splits it. INVALID_MESSAGE when it is not JSON ("<malformed>: <what
+  // Boost.JSON says>") or not an object (`not_object`). A non-finite number is not an error
+  // here but `finite()` false: a caller can still read fields that are fine (the request's
+  // `id`, to answer it) before refusing the text.
+  static Result<JsonObject> parse(std::string_view text, std::string_view malformed = "malformed JSON",
+                                  std::string_view not_object = "a JSON object was expected");
 
   // The raw value of `key` (the last one when the object repeats it, as Boost.JSON keeps it),
   // or nullopt.
@@ -44,7 +45,7 @@ class JsonObject {
 };
 
 // Checks that `text` is one JSON value with finite numbers (the rules above).
-Status check_json(std::string_view text, std::string_view what = "value");
+Status check_json(std::string_view text, std::string_view malformed = "malformed JSON");
 
 // The refusal of a text that held a non-finite number.
 Error non_finite_error();

@@ -49,7 +49,7 @@ Status optional_offset(const JsonObject& o, std::string_view key, std::uint64_t&
 
 Result<core::StreamPosition> since_of(std::string_view v) {
   const Error error = invalid(R"('since' must be {"offset": <integer >= 0>, "epoch": <string>})");
-  auto since = JsonObject::parse(v, "'since'");
+  auto since = JsonObject::parse(v);
   if (!since) return error;
   auto offset = since->find("offset");
   auto epoch = since->find("epoch");
@@ -66,7 +66,7 @@ std::string json_quote(std::string_view s) { return json::serialize(json::string
 // (protocol/json_text.hpp): the exact bytes the client sent, never parsed into a tree.
 Result<Command> decode(std::string_view text, std::string& id) {
   id.clear();
-  auto parsed = JsonObject::parse(text, "frame");
+  auto parsed = JsonObject::parse(text, "malformed JSON", "a frame must be a JSON object");
   if (!parsed) return parsed.error();
   const JsonObject& o = *parsed;
 
