@@ -9,6 +9,9 @@
 // commas, at most 32 levels of nesting) plus one rule of ours: every number must be finite as a
 // double. `1e999999` is grammatical JSON, but any peer that reads it into a double gets
 // infinity, and writing that back (`Infinity`) is not JSON.
+//
+// Why Boost.JSON's parser and not simdjson: simdjson's DOM refuses integers beyond 64 bits, and
+// its On-Demand API checks only what it visits; measured in docs/benchmarks.md.
 #include <cstdint>
 #include <optional>
 #include <string>
