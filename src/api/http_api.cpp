@@ -13,6 +13,7 @@
 
 #include "common/clock.hpp"
 #include "core/channel_name.hpp"
+#include "protocol/json_text.hpp"
 #include "protocol/native/codec.hpp"
 #include "session/client.hpp"
 #include "transport/ws_frame.hpp"
@@ -22,6 +23,7 @@ namespace sb::api {
 namespace json = boost::json;
 using transport::HttpRequest;
 using transport::HttpResponse;
+namespace raw = protocol::raw;
 
 transport::HttpResponse error_response(const Error& error) {
   json::object body{{"error", json::object{{"code", error_code_name(error.code)},
@@ -36,7 +38,19 @@ HttpResponse json_response(const json::value& v) { return HttpResponse{200, "app
 
 Error invalid(std::string message) { return make_error(ErrorCode::invalid_message, std::move(message)); }
 
+// A body whose values the server passes on (publish, broadcast, streams): checked, and split
+// into raw slices so `data` and `meta` reach everyone as the exact bytes sent.
+Result<protocol::JsonObject> parse_raw_object(const HttpRequest& request) {
+  auto body = protocol::JsonObject::parse(request.body, "malformed JSON body", "the body must be a JSON object");
+  if (!body) return body.error();
+  if (!body->finite()) return protocol::non_finite_error();
+  return body;
+}
+
+// A body the server only reads. Checked by the same rules first, so that no endpoint accepts
+// a number the others refuse.
 Result<json::object> parse_object(const HttpRequest& request) {
+  if (auto ok = protocol::check_json(request.body, "malformed JSON body"); !ok) return ok.error();
   json::error_code ec;
   json::value v = json::parse(request.body, ec);
   if (ec) return invalid("malformed JSON body: " + ec.message());
@@ -117,30 +131,34 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
 }
 
 void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) const {
-  auto body = parse_object(request);
+  auto body = parse_raw_object(request);
   if (!body) return reply(error_response(body.error()));
-  const json::value* channel = body->if_contains("channel");
-  if (!channel || !channel->is_string()) return reply(error_response(invalid("'channel' must be a string")));
-  const json::value* data = body->if_contains("data");
+  auto channel = body->find("channel");
+  if (!channel || !raw::is_string(*channel)) return reply(error_response(invalid("'channel' must be a string")));
+  auto data = body->find("data");
   if (!data) return reply(error_response(invalid("missing field 'data'")));
-  std::string name(channel->get_string());
+  std::string name = raw::string_value(*channel);
   if (auto ok = check_channel(d_.namespaces, name); !ok) return reply(error_response(ok.error()));
   const auto& policy = (*d_.namespaces.find(name))->history;
-  d_.hub.publish(name, json::serialize(*data), policy,
+  d_.hub.publish(name, *data, policy,
                  [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
                    reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
                  });
 }
 
 void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) const {
-  auto body = parse_object(request);
+  auto body = parse_raw_object(request);
   if (!body) return reply(error_response(body.error()));
-  const json::value* channels = body->if_contains("channels");
-  if (!channels || !channels->is_array())
+  auto channels_text = body->find("channels");
+  if (!channels_text || !raw::is_array(*channels_text))
     return reply(error_response(invalid("'channels' must be an array of strings")));
-  const json::value* data = body->if_contains("data");
+  auto data = body->find("data");
   if (!data) return reply(error_response(invalid("missing field 'data'")));
-  for (const auto& c : channels->get_array())
+  // Only the list of names becomes a tree; `data` stays the bytes sent.
+  json::error_code ec;
+  const json::value channels = json::parse(json::string_view(channels_text->data(), channels_text->size()), ec);
+  if (ec) return reply(error_response(invalid("'channels' must be an array of strings")));
+  for (const auto& c : channels.get_array())
     if (!c.is_string()) return reply(error_response(invalid("'channels' must be an array of strings")));
   // One result per channel, filled as each publication completes (some may wait for history);
   // the last one to complete sends the answer.
@@ -150,7 +168,7 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
     std::size_t pending;
     transport::HttpReply reply;
   };
-  const auto& list = channels->get_array();
+  const auto& list = channels.get_array();
   auto gather = std::make_shared<Gather>();
   gather->results.resize(list.size());
   gather->pending = list.size() + 1;  // +1: held until every publish is started
@@ -160,8 +178,8 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
     if (i < gather->results.size()) gather->results[i] = std::move(v);
     if (--gather->pending == 0) gather->reply(json_response(json::object{{"results", std::move(gather->results)}}));
   };
-  // Serialized once: the same bytes go into every channel.
-  const std::string payload = json::serialize(*data);
+  // The same bytes go into every channel.
+  const std::string_view payload = *data;
   for (std::size_t i = 0; i < list.size(); ++i) {
     std::string name(list[i].get_string());
     if (auto ok = check_channel(d_.namespaces, name); !ok) {
@@ -309,18 +327,22 @@ void HttpApi::streams(const HttpRequest& request, transport::HttpReply reply) co
     pipe.on_end(std::move(reply));
     return;
   }
-  auto body = parse_object(request);
-  if (!body) return reply(error_response(body.error()));
   const std::string_view path = request.path();
   if (path == "/api/streams") {
-    const json::value* channel = body->if_contains("channel");
-    if (!channel || !channel->is_string()) return reply(error_response(invalid("'channel' must be a string")));
-    const json::value* meta = body->if_contains("meta");
-    if (meta && !meta->is_object()) return reply(error_response(invalid("'meta' must be an object")));
-    auto id = d_.streams.start(std::string(channel->get_string()), meta ? json::serialize(*meta) : std::string{});
+    // `meta` goes to every subscriber: kept as the bytes sent, like a publication's `data`.
+    auto start = parse_raw_object(request);
+    if (!start) return reply(error_response(start.error()));
+    auto channel = start->find("channel");
+    if (!channel || !raw::is_string(*channel)) return reply(error_response(invalid("'channel' must be a string")));
+    auto meta = start->find("meta");
+    if (meta && !raw::is_object(*meta)) return reply(error_response(invalid("'meta' must be an object")));
+    std::string name = raw::string_value(*channel);
+    auto id = d_.streams.start(name, meta ? std::string(*meta) : std::string{});
     if (!id) return reply(error_response(id.error()));
-    return reply(json_response(json::object{{"stream", *id}, {"channel", channel->get_string()}}));
+    return reply(json_response(json::object{{"stream", *id}, {"channel", name}}));
   }
+  auto body = parse_object(request);
+  if (!body) return reply(error_response(body.error()));
   // /api/streams/{id}/append or /api/streams/{id}/end
   std::string_view rest = path.substr(13);
   auto slash = rest.find('/');

@@ -1,15 +1,18 @@
 #include "protocol/native/codec.hpp"
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
+#include <boost/json/string_view.hpp>
 
+#include "protocol/json_text.hpp"
 #include "transport/ws_frame.hpp"
 
 namespace sb::protocol::native {
 
 namespace json = boost::json;
 using transport::WsOpcode;
+namespace raw = protocol::raw;
+using protocol::JsonObject;
+using protocol::non_finite_error;
 
 namespace {
 
@@ -18,71 +21,98 @@ Error invalid(std::string message) { return make_error(ErrorCode::invalid_messag
 // Wraps a JSON text in an unmasked text frame, header first, in one allocation.
 std::string frame(std::string_view json_text) { return transport::encode_frame(WsOpcode::text, json_text); }
 
-Result<std::string> required_string(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
+Result<std::string> required_string(const JsonObject& o, std::string_view key) {
+  auto v = o.find(key);
   if (!v) return invalid("missing field '" + std::string(key) + "'");
-  if (!v->is_string()) return invalid("field '" + std::string(key) + "' must be a string");
-  return std::string(v->get_string());
+  if (!raw::is_string(*v)) return invalid("field '" + std::string(key) + "' must be a string");
+  return raw::string_value(*v);
+}
+
+// An optional string field: absent leaves `out` as it is.
+Status optional_string(const JsonObject& o, std::string_view key, std::string& out) {
+  auto v = o.find(key);
+  if (!v) return Ok{};
+  if (!raw::is_string(*v)) return invalid("field '" + std::string(key) + "' must be a string");
+  out = raw::string_value(*v);
+  return Ok{};
+}
+
+// An optional non-negative integer field: absent leaves `out` as it is.
+Status optional_offset(const JsonObject& o, std::string_view key, std::uint64_t& out) {
+  auto v = o.find(key);
+  if (!v) return Ok{};
+  auto n = raw::uint_value(*v);
+  if (!n) return invalid("field '" + std::string(key) + "' must be a non-negative integer");
+  out = *n;
+  return Ok{};
+}
+
+Result<core::StreamPosition> since_of(std::string_view v) {
+  const Error error = invalid(R"('since' must be {"offset": <integer >= 0>, "epoch": <string>})");
+  auto since = JsonObject::parse(v);
+  if (!since) return error;
+  auto offset = since->find("offset");
+  auto epoch = since->find("epoch");
+  auto n = offset ? raw::uint_value(*offset) : std::nullopt;
+  if (!n || !epoch || !raw::is_string(*epoch)) return error;
+  return core::StreamPosition{*n, raw::string_value(*epoch)};
 }
 
 }  // namespace
 
 std::string json_quote(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
 
+// Client values that others receive (`data`, `info`) are kept as the raw slices of the frame
+// (protocol/json_text.hpp): the exact bytes the client sent, never parsed into a tree.
 Result<Command> decode(std::string_view text, std::string& id) {
   id.clear();
-  json::error_code ec;
-  json::value root = json::parse(json::string_view(text.data(), text.size()), ec);
-  if (ec) return invalid("malformed JSON: " + ec.message());
-  json::object* o = root.if_object();
-  if (!o) return invalid("a frame must be a JSON object");
+  auto parsed = JsonObject::parse(text, "malformed JSON", "a frame must be a JSON object");
+  if (!parsed) return parsed.error();
+  const JsonObject& o = *parsed;
 
-  if (const json::value* v = o->if_contains("id")) {
-    if (v->is_string() || v->is_int64() || v->is_uint64()) id = json::serialize(*v);
+  if (auto v = o.find("id")) {
+    // Echoed in the reply as the client wrote it.
+    if (raw::is_string(*v) || raw::int_value(*v) || raw::uint_value(*v)) id = std::string(*v);
     else return invalid("'id' must be a string or an integer");
   }
-  const json::value* type_value = o->if_contains("type");
+  // Refused after reading the id, so the client learns which request it was.
+  if (!o.finite()) return non_finite_error();
+  auto type_value = o.find("type");
   if (!type_value) return invalid("missing field 'type'");
-  if (!type_value->is_string()) return invalid("field 'type' must be a string");
-  std::string_view type = type_value->get_string();
+  if (!raw::is_string(*type_value)) return invalid("field 'type' must be a string");
+  const std::string type_text = raw::string_value(*type_value);
+  const std::string_view type = type_text;
 
   Command c;
   c.id = id;
   if (type == "history") {
     c.type = CommandType::history;
-    auto channel = required_string(*o, "channel");
+    auto channel = required_string(o, "channel");
     if (!channel) return channel.error();
     c.channel = std::move(*channel);
-    auto offset_field = [o](std::string_view key, std::uint64_t& out) -> Status {
-      if (const json::value* v = o->if_contains(key)) {
-        if (!v->is_uint64() && !(v->is_int64() && v->get_int64() >= 0))
-          return invalid("field '" + std::string(key) + "' must be a non-negative integer");
-        out = v->to_number<std::uint64_t>();
-      }
-      return Ok{};
-    };
-    if (auto ok = offset_field("since", c.after); !ok) return ok.error();
-    if (auto ok = offset_field("before", c.before); !ok) return ok.error();
+    if (auto ok = optional_offset(o, "since", c.after); !ok) return ok.error();
+    if (auto ok = optional_offset(o, "before", c.before); !ok) return ok.error();
     std::uint64_t limit = c.limit;
-    if (auto ok = offset_field("limit", limit); !ok) return ok.error();
+    if (auto ok = optional_offset(o, "limit", limit); !ok) return ok.error();
     if (limit == 0 || limit > max_history_limit) return invalid("field 'limit' must be from 1 to 1000");
     c.limit = static_cast<std::size_t>(limit);
-    if (const json::value* v = o->if_contains("reverse")) {
-      if (!v->is_bool()) return invalid("field 'reverse' must be true or false");
-      c.newest_first = v->get_bool();
+    if (auto v = o.find("reverse")) {
+      auto b = raw::bool_value(*v);
+      if (!b) return invalid("field 'reverse' must be true or false");
+      c.newest_first = *b;
     }
     return c;
   }
   if (type == "refresh") {
     c.type = CommandType::refresh;
-    auto token = required_string(*o, "token");
+    auto token = required_string(o, "token");
     if (!token) return token.error();
     c.token = std::move(*token);
     return c;
   }
   if (type == "stream_cancel") {
     c.type = CommandType::stream_cancel;
-    auto stream = required_string(*o, "stream");
+    auto stream = required_string(o, "stream");
     if (!stream) return stream.error();
     c.stream = std::move(*stream);
     return c;
@@ -92,20 +122,21 @@ Result<Command> decode(std::string_view text, std::string& id) {
              : type == "presence_stats" ? CommandType::presence_stats
              : type == "event"          ? CommandType::event
                                         : CommandType::typing;
-    auto channel = required_string(*o, "channel");
+    auto channel = required_string(o, "channel");
     if (!channel) return channel.error();
     c.channel = std::move(*channel);
     if (c.type == CommandType::event) {
-      auto event = required_string(*o, "event");
+      auto event = required_string(o, "event");
       if (!event) return event.error();
       if (event->empty() || event->size() > 64) return invalid("field 'event' must be 1 to 64 characters");
       c.event = std::move(*event);
-      if (const json::value* data = o->if_contains("data")) c.data = json::serialize(*data);
+      if (auto data = o.find("data")) c.data = std::string(*data);
     }
     if (c.type == CommandType::typing) {
-      const json::value* typing = o->if_contains("typing");
-      if (!typing || !typing->is_bool()) return invalid("field 'typing' must be true or false");
-      c.typing = typing->get_bool();
+      auto typing = o.find("typing");
+      auto b = typing ? raw::bool_value(*typing) : std::nullopt;
+      if (!b) return invalid("field 'typing' must be true or false");
+      c.typing = *b;
     }
     return c;
   }
@@ -113,44 +144,32 @@ Result<Command> decode(std::string_view text, std::string& id) {
     c.type = type == "subscribe" ? CommandType::subscribe
              : type == "unsubscribe" ? CommandType::unsubscribe
                                      : CommandType::publish;
-    auto channel = required_string(*o, "channel");
+    auto channel = required_string(o, "channel");
     if (!channel) return channel.error();
     c.channel = std::move(*channel);
     if (c.type == CommandType::subscribe) {
-      if (const json::value* v = o->if_contains("token")) {
-        if (!v->is_string()) return invalid("field 'token' must be a string");
-        c.token = std::string(v->get_string());
-      }
-      if (const json::value* v = o->if_contains("since")) {
-        const json::object* since = v->if_object();
-        const json::value* offset = since ? since->if_contains("offset") : nullptr;
-        const json::value* epoch = since ? since->if_contains("epoch") : nullptr;
-        if (!offset || !epoch || !epoch->is_string() || !(offset->is_uint64() || (offset->is_int64() && offset->get_int64() >= 0)))
-          return invalid("'since' must be {\"offset\": <integer >= 0>, \"epoch\": <string>}");
-        c.since = core::StreamPosition{offset->to_number<std::uint64_t>(), std::string(epoch->get_string())};
+      if (auto ok = optional_string(o, "token", c.token); !ok) return ok.error();
+      if (auto v = o.find("since")) {
+        auto since = since_of(*v);
+        if (!since) return since.error();
+        c.since = std::move(*since);
       }
     }
     if (c.type == CommandType::publish) {
-      const json::value* data = o->if_contains("data");
+      auto data = o.find("data");
       if (!data) return invalid("missing field 'data'");
-      c.data = json::serialize(*data);
+      c.data = std::string(*data);
     }
   } else if (type == "ping") {
     c.type = CommandType::ping;
   } else if (type == "connect") {
     c.type = CommandType::connect;
-    if (const json::value* v = o->if_contains("user")) {
-      if (!v->is_string()) return invalid("field 'user' must be a string");
-      c.user = std::string(v->get_string());
+    if (auto ok = optional_string(o, "user", c.user); !ok) return ok.error();
+    if (auto v = o.find("info")) {
+      if (!raw::is_object(*v)) return invalid("field 'info' must be an object");
+      c.info = std::string(*v);
     }
-    if (const json::value* v = o->if_contains("info")) {
-      if (!v->is_object()) return invalid("field 'info' must be an object");
-      c.info = json::serialize(*v);
-    }
-    if (const json::value* v = o->if_contains("token")) {
-      if (!v->is_string()) return invalid("field 'token' must be a string");
-      c.token = std::string(v->get_string());
-    }
+    if (auto ok = optional_string(o, "token", c.token); !ok) return ok.error();
   } else {
     return invalid("unknown type '" + std::string(type) + "'");
   }

@@ -23,11 +23,11 @@ enum class CommandType {
 
 struct Command {
   CommandType type = CommandType::ping;
-  std::string id;       // the request's `id` as raw JSON (a number or a string), empty without one
+  std::string id;       // the request's `id` as the client wrote it (a number or a string), empty without one
   std::string channel;  // subscribe, unsubscribe, publish
-  std::string data;     // publish: the `data` value, serialized JSON
+  std::string data;     // publish, event: the `data` value, the exact bytes sent (protocol/json_text.hpp)
   std::string user;     // connect: who this client is (until tokens carry it)
-  std::string info;     // connect: serialized JSON object shown with the user, or empty
+  std::string info;     // connect: JSON object shown with the user, the exact bytes sent, or empty
   std::string token;    // connect, refresh: a JWT; subscribe: a subscription token (private namespaces)
   std::optional<core::StreamPosition> since;  // subscribe: recover from this position
   // history: offsets after `after` (oldest first) or before `before` (newest first)
@@ -43,8 +43,9 @@ struct Command {
 // Most messages one history request returns.
 inline constexpr std::size_t max_history_limit = 1000;
 
-// Parses one client frame. On error, `id` is filled whenever the frame had a usable `id`, so the
-// error reply can carry it.
+// Parses one client frame: strict JSON with finite numbers (protocol/json_text.hpp), values that
+// others receive kept as the bytes sent. On error, `id` is filled whenever the frame had a usable
+// `id`, so the error reply can carry it.
 Result<Command> decode(std::string_view text, std::string& id);
 
 // Server frames.
@@ -61,7 +62,8 @@ std::string encode_presence_stats(std::string_view id, std::string_view channel,
 // Pushed to the other subscribers of a channel with join_leave.
 std::string encode_join(std::string_view channel, const core::Member& member);
 std::string encode_leave(std::string_view channel, const core::Member& member);
-// Relayed client events: never stored, no offset. `data` is serialized JSON, or empty.
+// Relayed client events: never stored, no offset. `data` is a checked JSON value (copied into
+// the frame as it is), or empty.
 std::string encode_event(std::string_view channel, std::string_view event, std::string_view data,
                          const core::Member& from);
 std::string encode_typing(std::string_view channel, const core::Member& from, bool typing);

@@ -84,5 +84,127 @@ TEST(Codec, MessageFrameHoldsTheHeaderAndTheJson) {
   EXPECT_EQ(frame->substr(4), expected_json);
 }
 
+// Values whose bytes a parse-and-serialize round trip changes (digits lost, exponent rewritten,
+// escapes re-encoded, whitespace dropped): `data` must come out exactly as it went in.
+const char* const kept_values[] = {
+    "123456789012345678901234567890",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "1.0e+2",
+    "-0.000000000000000000000000000001",
+    R"("tab\there \"quoted\" back\\slash \u00e9\u20AC \ud83d\ude00 \/")",
+    "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"",
+    "{ \"a\" : [ 1 , 2.50 ,\n\t{\"b\":null} ] ,\"c\":\"x\" ,\"n\": 123456789012345678901234567890}",
+    "[]",
+    "true",
+    "null",
+};
+
+TEST(Codec, PublishDataIsTheExactBytesSent) {
+  for (const char* value : kept_values) {
+    std::string id;
+    // White space around the value is not part of it; inside it is kept.
+    const std::string text = std::string(R"({"type":"publish","id":1,"channel":"c","data" :  )") + value + " \n}";
+    auto pub = decode(text, id);
+    ASSERT_TRUE(pub.ok()) << value << ": " << pub.error().message;
+    EXPECT_EQ(pub->data, value);
+
+    auto event = decode(std::string(R"({"type":"event","channel":"c","event":"e","data":)") + value + "}", id);
+    ASSERT_TRUE(event.ok()) << value;
+    EXPECT_EQ(event->data, value);
+  }
+}
+
+TEST(Codec, ConnectInfoIsTheExactBytesSent) {
+  std::string id;
+  const std::string info = R"({ "score": 123456789012345678901234567890, "name": "\u0041nn" })";
+  auto con = decode(R"({"type":"connect","info":)" + info + "}", id);
+  ASSERT_TRUE(con.ok());
+  EXPECT_EQ(con->info, info);
+}
+
+TEST(Codec, RefusesNonFiniteNumbersAndKeepsTheId) {
+  for (const char* value : {"1e999999", "-1e400", "[1, {\"x\": 1e309}]", "1" /* 400 digits, below */}) {
+    std::string data = value;
+    if (data == "1") data = std::string(400, '9');
+    std::string id;
+    auto r = decode(R"({"type":"publish","id":"p1","channel":"c","data":)" + data + "}", id);
+    ASSERT_FALSE(r.ok()) << data;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_message);
+    EXPECT_NE(r.error().message.find("finite"), std::string::npos) << r.error().message;
+    EXPECT_EQ(id, R"("p1")");
+  }
+  // Anywhere in a frame, not only in `data`.
+  std::string id;
+  EXPECT_FALSE(decode(R"({"type":"connect","info":{"n":-1e400}})", id).ok());
+  EXPECT_FALSE(decode(R"({"type":"event","channel":"c","event":"e","data":1e999999})", id).ok());
+  // The largest finite double is fine, and kept as written.
+  auto max = decode(R"({"type":"publish","channel":"c","data":1.7976931348623157e308})", id);
+  ASSERT_TRUE(max.ok());
+  EXPECT_EQ(max->data, "1.7976931348623157e308");
+}
+
+TEST(Codec, ReadsFieldsAsBoostJsonWould) {
+  std::string id;
+  // A key written with escapes is the same key.
+  auto escaped = decode(R"({"type":"publish","channel":"c","\u0064ata":[1]})", id);
+  ASSERT_TRUE(escaped.ok());
+  EXPECT_EQ(escaped->data, "[1]");
+  // A repeated key: the last one counts.
+  auto repeated = decode(R"({"type":"publish","channel":"a","data":1,"channel":"b","data":{"k":2}})", id);
+  ASSERT_TRUE(repeated.ok());
+  EXPECT_EQ(repeated->channel, "b");
+  EXPECT_EQ(repeated->data, R"({"k":2})");
+  // Strings with escapes are read as text.
+  auto channel = decode(R"({"type":"subscribe","channel":"ch\u0061t\/1","since":{"offset":3,"epoch":"e\u0031"}})", id);
+  ASSERT_TRUE(channel.ok());
+  EXPECT_EQ(channel->channel, "chat/1");
+  EXPECT_EQ(channel->since->offset, 3u);
+  EXPECT_EQ(channel->since->epoch, "e1");
+  // The id is echoed as written; an integer must fit 64 bits.
+  EXPECT_TRUE(decode(R"({"type":"ping","id":18446744073709551615})", id).ok());
+  EXPECT_EQ(id, "18446744073709551615");
+  EXPECT_TRUE(decode(R"({"type":"ping","id":"\u0041"})", id).ok());
+  EXPECT_EQ(id, R"("\u0041")");
+  for (const char* bad : {R"({"type":"ping","id":18446744073709551616})", R"({"type":"ping","id":1.5})",
+                          R"({"type":"ping","id":1e2})"})
+    EXPECT_FALSE(decode(bad, id).ok()) << bad;
+  // Offsets are integers without fraction or exponent, as before.
+  for (const char* bad : {R"({"type":"history","channel":"c","limit":1e2})",
+                          R"({"type":"history","channel":"c","since":-1})",
+                          R"({"type":"history","channel":"c","since":18446744073709551616})"})
+    EXPECT_FALSE(decode(bad, id).ok()) << bad;
+  auto history = decode(R"({"type":"history","channel":"c","since":18446744073709551615,"limit":7,"reverse":true})", id);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->after, 18446744073709551615u);
+  EXPECT_EQ(history->limit, 7u);
+  EXPECT_TRUE(history->newest_first);
+}
+
+TEST(Codec, RefusesWhatIsNotStrictJson) {
+  for (const char* bad : {R"({"type":"ping"} x)", R"({"type":"ping",})", R"({"type":"ping"} {})",
+                          R"({"type":"publish","channel":"c","data":NaN})",
+                          R"({"type":"publish","channel":"c","data":Infinity})",
+                          R"({"type":"publish","channel":"c","data":01})",
+                          R"({"type":"publish","channel":"c","data":"\ud800"})",
+                          "{\"type\":\"publish\",\"channel\":\"c\",\"data\":\"\xff\"}",
+                          R"({"type":"publish","channel":"c","data":[1,2,]})",
+                          R"({"type":"publish","channel":"c","data":/* */1})"}) {
+    std::string id;
+    auto r = decode(bad, id);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_message);
+  }
+  std::string id;
+  EXPECT_TRUE(decode(" \r\n\t{\"type\":\"ping\"} \n", id).ok());
+}
+
+TEST(Codec, MessageFrameCarriesDataVerbatim) {
+  NativeEncoder encoder;
+  const std::string data = "{ \"n\" : 123456789012345678901234567890 }";
+  SharedBytes frame = encoder.encode(core::Publication{"c", data, 1, 2});
+  EXPECT_EQ(body(*frame), R"({"type":"message","channel":"c","data":)" + data + R"(,"offset":1,"ts":2})");
+}
+
 }  // namespace
 }  // namespace sb::protocol::native
