@@ -12,6 +12,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -21,6 +22,24 @@ namespace sb::auth {
 namespace json = boost::json;
 
 namespace {
+
+// Boost.JSON reads 1e999 as an infinite double. The parser's depth limit bounds the recursion.
+bool numbers_are_finite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      return std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& item : v.get_array())
+        if (!numbers_are_finite(item)) return false;
+      return true;
+    case json::kind::object:
+      for (const auto& member : v.get_object())
+        if (!numbers_are_finite(member.value())) return false;
+      return true;
+    default:
+      return true;
+  }
+}
 
 Error auth_error(std::string message) { return make_error(ErrorCode::auth_failed, std::move(message)); }
 
@@ -251,6 +270,9 @@ Result<Claims> JwtVerifier::verify(std::string_view token, std::int64_t now) con
   claims.sub = std::string(sub->get_string());
   if (const json::value* info = o.if_contains("info")) {
     if (!info->is_object()) return auth_error("claim 'info' must be an object");
+    // Serialized again below: a number beyond a double's range would come out as Infinity,
+    // which is not JSON, and every presence answer would carry it.
+    if (!numbers_are_finite(*info)) return auth_error("claim 'info' holds a number out of range");
     claims.info = json::serialize(*info);
   }
   if (const json::value* channel = o.if_contains("channel")) {

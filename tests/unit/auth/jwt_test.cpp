@@ -53,6 +53,19 @@ TEST(Jwt, VerifiesEveryHmacAlgorithmAndReadsTheClaims) {
   }
 }
 
+// The info claim is written again into presence answers: Infinity there would not be JSON.
+TEST(Jwt, RefusesAnInfoClaimWithANumberOutOfRange) {
+  JwtVerifier v({key_from_secret(secret)}, std::chrono::seconds(0));
+  for (const char* info : {R"({"score":1e999})", R"({"a":[1,{"b":-1e400}]})"}) {
+    auto token = sign_hs("HS256", secret, std::string(R"({"sub":"u42","info":)") + info + "}");
+    auto claims = v.verify(token, now);
+    ASSERT_FALSE(claims.ok()) << info;
+    EXPECT_NE(claims.error().message.find("out of range"), std::string::npos) << claims.error().message;
+  }
+  auto fine = v.verify(sign_hs("HS256", secret, R"({"sub":"u42","info":{"score":1.5e300}})"), now);
+  ASSERT_TRUE(fine.ok()) << fine.error().message;
+}
+
 TEST(Jwt, VerifiesRsaAndEcSignatures) {
   auto rsa = rsa_key();
   auto p256 = ec_key("P-256");
