@@ -56,8 +56,11 @@ struct HistoryPage {
 class HistoryStore {
  public:
   virtual ~HistoryStore() = default;
-  // The last stored offset and epoch of a channel; a channel never seen gets a fresh epoch
-  // (persisted with its first append). Any thread, concurrently.
+  // The last stored offset and epoch of a channel. A channel never written has offset 0 and an
+  // epoch of its own that stays the same until its first append stores it, so a position read
+  // from an empty channel is still good after its first message; the epoch changes only when
+  // the store itself starts over (a new SQLite file, a memory store after a restart). Any
+  // thread, concurrently.
   virtual Result<StreamPosition> position(std::string_view channel) = 0;
   // Appends in one transaction, in the order given; when it returns ok, every entry is as
   // durable as the store promises (docs/guarantees.md). Called by one thread at a time.

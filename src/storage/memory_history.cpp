@@ -8,7 +8,7 @@ namespace sb::storage {
 Result<core::StreamPosition> MemoryHistory::position(std::string_view channel) {
   std::shared_lock lock(mutex_);
   auto it = logs_.find(std::string(channel));
-  if (it == logs_.end()) return core::StreamPosition{0, random_hex(6)};
+  if (it == logs_.end()) return core::StreamPosition{0, keyed_hex(epoch_salt_, channel, 6)};
   return core::StreamPosition{it->second.last_offset, it->second.epoch};
 }
 

@@ -6,6 +6,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "common/random.hpp"
 #include "core/history.hpp"
 
 namespace sb::storage {
@@ -27,6 +28,8 @@ class MemoryHistory final : public core::HistoryStore {
     std::uint64_t last_offset = 0;
     std::deque<Kept> messages;  // oldest first
   };
+  // Epochs of channels not written yet derive from it: stable while the process lives.
+  const std::string epoch_salt_ = random_hex(16);
   std::shared_mutex mutex_;
   std::unordered_map<std::string, Log> logs_;
 };

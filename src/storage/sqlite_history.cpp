@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS messages (
   PRIMARY KEY (channel, offset)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires) WHERE expires > 0;
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
 )sql";
 
 struct StatementDeleter {
@@ -58,6 +62,19 @@ SqliteHistory::SqliteHistory(const std::string& path, bool fsync) : path_(path),
     sqlite3_close(writer_);
     throw std::runtime_error("history database " + path + ": " + message);
   }
+  epoch_salt_ = load_epoch_salt();
+}
+
+// Made once per database file and kept in it: the epochs of channels not written yet derive
+// from it, so they survive restarts and change with a new file.
+std::string SqliteHistory::load_epoch_salt() {
+  auto insert = prepare(writer_, "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch_salt', ?)");
+  auto select = prepare(writer_, "SELECT value FROM meta WHERE key = 'epoch_salt'");
+  if (!insert || !select) throw std::runtime_error("history database " + path_ + ": " + sqlite3_errmsg(writer_));
+  bind_text(insert->get(), 1, random_hex(16));
+  if (sqlite3_step(insert->get()) != SQLITE_DONE || sqlite3_step(select->get()) != SQLITE_ROW)
+    throw std::runtime_error("history database " + path_ + ": " + sqlite3_errmsg(writer_));
+  return reinterpret_cast<const char*>(sqlite3_column_text(select->get(), 0));
 }
 
 SqliteHistory::~SqliteHistory() {
@@ -115,7 +132,7 @@ Result<core::StreamPosition> SqliteHistory::position(std::string_view channel) {
                                 reinterpret_cast<const char*>(sqlite3_column_text(stmt->get(), 0))};
   }
   if (rc != SQLITE_DONE) return storage_error(db, "read channel");
-  return core::StreamPosition{0, random_hex(6)};
+  return core::StreamPosition{0, keyed_hex(epoch_salt_, channel, 6)};
 }
 
 Status SqliteHistory::append(std::span<const core::HistoryEntry> entries) {

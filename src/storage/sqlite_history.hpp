@@ -35,10 +35,12 @@ class SqliteHistory final : public core::HistoryStore {
   sqlite3* acquire_reader();
   void release_reader(sqlite3* db);
   Status append_locked(std::span<const core::HistoryEntry> entries);
+  std::string load_epoch_salt();
 
   std::string path_;
   bool fsync_;
   sqlite3* writer_ = nullptr;
+  std::string epoch_salt_;  // see load_epoch_salt
   std::mutex readers_mutex_;
   std::vector<sqlite3*> readers_;  // idle read connections
 };

@@ -53,6 +53,36 @@ TEST_P(HistoryStoreTest, AnUnknownChannelHasOffsetZeroAndAFreshEpoch) {
   EXPECT_EQ(p->epoch.size(), 12u);
 }
 
+// A backend hands out the position of an empty channel; it must still hold once messages come.
+TEST_P(HistoryStoreTest, AnUnwrittenChannelKeepsItsEpochUntilItsFirstAppend) {
+  const auto first = store->position("empty");
+  EXPECT_EQ(store->position("empty")->epoch, first->epoch);
+  EXPECT_EQ(store->read("empty", core::HistoryQuery{0, 0, 10, false})->position.epoch, first->epoch);
+  EXPECT_NE(store->position("another")->epoch, first->epoch);
+
+  store.reset();
+  store = open();
+  const auto reopened = store->position("empty");
+  if (GetParam() == "memory") {
+    EXPECT_NE(reopened->epoch, first->epoch);  // a new process has lost every offset
+  } else {
+    EXPECT_EQ(reopened->epoch, first->epoch);  // the same file still stands
+  }
+}
+
+TEST(SqliteHistoryFile, ANewFileGivesNewEpochs) {
+  const std::string path = ::testing::TempDir() + "history-salt-" + std::to_string(::getpid()) + ".db";
+  std::string before;
+  for (int round = 0; round < 2; ++round) {
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+    SqliteHistory store(path, false);
+    const std::string epoch = store.position("empty")->epoch;
+    if (round == 1) EXPECT_NE(epoch, before);
+    before = epoch;
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+}
+
 TEST_P(HistoryStoreTest, AppendsAndReadsBothWays) {
   std::vector<core::HistoryEntry> batch;
   for (std::uint64_t o = 1; o <= 10; ++o) batch.push_back(entry("c", o));
