@@ -13,9 +13,20 @@ namespace sb::core {
 // need millions of resets before two of its epochs could collide.
 std::string Hub::new_epoch() { return random_hex(6); }
 
+std::string Hub::unstored_epoch(std::string_view channel) const {
+  // 48 bits like new_epoch(), from the name and a salt drawn at start: stable in this process,
+  // different after a restart (when the name may have had another epoch).
+  const std::uint64_t h = (std::hash<std::string_view>{}(channel) ^ epoch_salt_) * 0x9E3779B97F4A7C15ull;
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(12, '0');
+  for (int i = 0; i < 12; ++i) out[i] = digits[(h >> (60 - 4 * i)) & 0xF];
+  return out;
+}
+
 Hub::Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history,
-         std::size_t max_recovery_bytes, Broker* broker)
-    : encoder_(encoder), history_(broker ? nullptr : history), max_recovery_bytes_(max_recovery_bytes), broker_(broker) {
+         std::size_t max_recovery_bytes, Broker* broker, std::size_t max_channels)
+    : encoder_(encoder), max_channels_(max_channels), history_(broker ? nullptr : history),
+      max_recovery_bytes_(max_recovery_bytes), broker_(broker), epoch_salt_(std::stoull(random_hex(8), nullptr, 16)) {
   if (shards.empty() || shards.size() > 64) throw std::invalid_argument("Hub needs 1 to 64 shards");
   for (auto* context : shards) {
     auto shard = std::make_unique<Shard>();
@@ -47,13 +58,27 @@ Result<Hub::ChannelState*> Hub::state_locked(Stripe& stripe, std::string_view ch
     auto position = history_->position(channel);
     if (!position) return position.error();
     state.last_offset = state.delivered_offset = position->offset;
-    state.epoch = std::move(position->epoch);
+    // Nothing stored yet: the store made up an epoch, and would make up another after this state
+    // is dropped (release_locked), voiding the position a subscriber took meanwhile. This
+    // process's epoch for the name stays the same instead, until the first message stores one.
+    state.epoch = position->offset == 0 ? unstored_epoch(channel) : std::move(position->epoch);
     state.persistent = true;
   } else {
     // A channel that starts (again) from nothing starts a new epoch: offsets handed out before
     // belong to the old one.
     state.epoch = new_epoch();
   }
+  return emplace_locked(stripe, channel, std::move(state));
+}
+
+Result<Hub::ChannelState*> Hub::emplace_locked(Stripe& stripe, std::string_view channel, ChannelState state) {
+  // Counted before the insert, so stripes racing for the last places cannot overshoot.
+  if (max_channels_ != 0 && channel_count_.fetch_add(1, std::memory_order_relaxed) >= max_channels_) {
+    channel_count_.fetch_sub(1, std::memory_order_relaxed);
+    channels_refused_.fetch_add(1, std::memory_order_relaxed);
+    return make_error(ErrorCode::limit_exceeded, "too many channels on this server (limits.max_channels)");
+  }
+  if (max_channels_ == 0) channel_count_.fetch_add(1, std::memory_order_relaxed);
   return &stripe.channels.emplace(std::string(channel), std::move(state)).first->second;
 }
 
@@ -66,6 +91,7 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
     if (!joined) {
       std::lock_guard lock(stripe.mutex);
       auto it = stripe.channels.find(channel);
+      if (it == stripe.channels.end()) return joined.error();  // refused by max_channels: never joined
       --it->second.joining;
       release_locked(stripe, it);
       return joined.error();
@@ -162,12 +188,16 @@ bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscri
 
 void Hub::release_locked(Stripe& stripe, ChannelMap::iterator it) {
   const ChannelState& s = it->second;
-  // Without subscribers or history the channel's state is only a counter nobody can use: drop
-  // it, so memory follows live channels. Its next publication starts a new epoch (on one node;
-  // in a cluster the broker keeps the channel's position).
-  if (s.subscribers != 0 || s.persistent || s.joining != 0) return;
+  // Without subscribers the channel's state is only a counter nobody can use: drop it, so memory
+  // follows live channels. Its next publication starts a new epoch (on one node; in a cluster the
+  // broker keeps the channel's position). A channel with history is dropped too once nothing is
+  // on its way to the store (nor failed there, which moved it to an epoch the store does not
+  // have): the store then holds its position, and the next use reads it back (state_locked).
+  if (s.subscribers != 0 || s.joining != 0 || s.members) return;
+  if (s.persistent && s.delivered_offset != s.last_offset) return;
   if (broker_) broker_->unwatch(it->first);  // under the lock: ordered with the next watch
   stripe.channels.erase(it);
+  channel_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 Status Hub::join_cluster_channel(std::string_view channel) {
@@ -181,7 +211,9 @@ Status Hub::join_cluster_channel(std::string_view channel) {
     if (it == stripe.channels.end()) {
       ChannelState state;
       state.synced = false;
-      it = stripe.channels.emplace(std::string(channel), std::move(state)).first;
+      auto created = emplace_locked(stripe, channel, std::move(state));
+      if (!created) return created.error();
+      it = stripe.channels.find(channel);
     }
     ChannelState& s = it->second;
     if (!s.synced && !s.ready) {
@@ -322,6 +354,7 @@ void Hub::on_history_written(std::vector<PendingPublication>& batch, const std::
       if (it != stripe.channels.end()) {
         it->second.delivered_offset = e.offset;
         fan_out_locked(it->second, e.channel, std::move(batch[i].frame), e.offset);
+        release_locked(stripe, it);  // a channel published to without subscribers
       }
     }
     batch[i].done(StreamPosition{e.offset, e.epoch});
@@ -397,7 +430,21 @@ void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* e
 }
 
 Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
-  if (broker_) return broker_->read(channel, policy, query);
+  if (broker_) {
+    // The broker reads whole pages: ask one message more than the limit, then cut as the stores
+    // do, so `more` means the same on every engine.
+    HistoryQuery one_more = query;
+    ++one_more.limit;
+    auto read = broker_->read(channel, policy, one_more);
+    if (!read) return read;
+    HistoryPage page;
+    page.position = std::move(read->position);
+    page.first_offset = read->first_offset;
+    PageFiller fill(page, query);
+    for (auto& m : read->messages)
+      if (!fill.add(std::move(m))) break;
+    return page;
+  }
   StreamPosition position;
   bool known = false;
   {
@@ -561,6 +608,8 @@ HubCounters Hub::counters() const {
     std::lock_guard lock(stripe.mutex);
     for (const auto& [name, state] : stripe.channels) c.channels += state.subscribers > 0 ? 1 : 0;
   }
+  c.channel_states = channel_count_.load(std::memory_order_relaxed);
+  c.channels_refused = channels_refused_.load(std::memory_order_relaxed);
   return c;
 }
 

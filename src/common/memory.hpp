@@ -1,0 +1,17 @@
+#pragma once
+// Giving freed memory back to the operating system.
+//
+// glibc's malloc keeps what a burst freed (a flood of channels, large history pages, a ping
+// flood's queues) in its arenas: the process stays at its peak RSS long after the burst. One
+// malloc_trim(0) returns every free page of every arena (measured: docs/benchmarks.md). It walks
+// the heaps, a few milliseconds on a large one, so it runs off the network threads and at most
+// once per `min_interval`.
+#include <chrono>
+
+namespace sb {
+
+// Any thread. Trims if the last trim is at least `min_interval` ago; returns whether it did.
+// Safe to call often (a periodic sweep): the calls in between cost one atomic load.
+bool release_free_memory(std::chrono::milliseconds min_interval = std::chrono::seconds(5));
+
+}  // namespace sb
