@@ -205,7 +205,7 @@ void App::schedule_trim() {
     if (ec) return;
     // The walk over the heap takes milliseconds on a large one: not on a network thread. A full
     // queue skips this round.
-    (void)history_readers_->submit([] { release_free_memory(); });
+    (void)history_readers_->submit([] { release_free_memory(std::chrono::seconds(1)); });
     schedule_trim();
   });
 }
