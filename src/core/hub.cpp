@@ -142,11 +142,15 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
   if (!policy.enabled() || !(history_ || broker_)) return result;
   HistoryQuery query;
   query.after = since->offset;
-  // Everything retained after `since`: at most the namespace's size.
+  // Everything retained after `since`: at most the namespace's size, and the store stops reading
+  // past what could be sent (a channel of large messages must not be read whole into memory).
   query.limit = policy.size;
+  query.max_bytes = max_recovery_bytes_;
   auto page = broker_ ? broker_->read(channel, policy, query) : history_->read(channel, query);
   // The subscription stands either way; a store that cannot be read means the client reloads.
   if (!page) return result;
+  // Cut by bytes (more left, fewer than the limit): too much to send in one go, reload instead.
+  if (page->more && page->messages.size() < query.limit) return result;
   // Too much to send in one go would overflow the connection's send queue: reload instead.
   std::size_t bytes = 0;
   for (const auto& m : page->messages) bytes += m.data.size() + 100;

@@ -27,14 +27,15 @@ client::HttpResult post(std::uint16_t port, const std::string& target, const jso
   return http_request("127.0.0.1", port, "POST", target, json::serialize(body), json_type);
 }
 
-// The process's resident set, in KiB (VmRSS of /proc/<pid>/status).
-std::uint64_t rss_kib(pid_t pid) {
+// A line of /proc/<pid>/status in KiB: VmRSS (resident now) or VmHWM (the peak so far).
+std::uint64_t status_kib(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+    if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
   return 0;
 }
+std::uint64_t rss_kib(pid_t pid) { return status_kib(pid, "VmRSS"); }
 
 // The value of one line of /metrics, or -1.
 double metric(std::uint16_t port, const std::string& name) {
@@ -279,6 +280,32 @@ TEST(HostileCaps, HealthzAnswersQuicklyWhileTenLargeHistoryReadsRun) {
   stop = true;
   for (auto& t : readers) t.join();
   EXPECT_LT(worst.count(), 250) << "reads meanwhile: " << reads_during;
+}
+
+TEST(HostileCaps, ARecoveryTooLargeToSendIsNotReadWholeIntoMemory) {
+  // 40 messages of 1 MiB behind `since`: far above what a recovery may send (half the 4 MiB send
+  // queue), so the answer is recovered: false, and the store stops reading at that budget
+  // instead of loading all 40 MiB first. The peak RSS (VmHWM) shows it: publishing one message
+  // at a time never held that much at once.
+  ChildServer server("caps-recovery",
+                     "[limits]\nmax_http_body = 2097152\n[namespaces.chat]\nclient_publish = true\nhistory_size = 100\n");
+  ASSERT_TRUE(Child::wait_healthy(server.port));
+  auto c = WsClient::connect("127.0.0.1", server.port);
+  auto first = c->request(json::object{{"type", "subscribe"}, {"channel", "chat:big"}});
+  ASSERT_TRUE(first);
+  const std::string epoch(first->at("epoch").as_string());
+  c->request(json::object{{"type", "unsubscribe"}, {"channel", "chat:big"}});
+  const std::string mib(1024 * 1024, 'r');
+  for (int i = 0; i < 40; ++i)
+    ASSERT_EQ(post(server.port, "/api/publish", {{"channel", "chat:big"}, {"data", mib}}).status, 200);
+  const std::uint64_t peak_before = status_kib(server.child->pid(), "VmHWM");
+  auto again = c->request(json::object{{"type", "subscribe"},
+                                       {"channel", "chat:big"},
+                                       {"since", json::object{{"offset", 0}, {"epoch", epoch}}}});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->at("recovered"), json::value(false)) << json::serialize(*again).substr(0, 200);
+  const std::uint64_t peak_after = status_kib(server.child->pid(), "VmHWM");
+  EXPECT_LT(peak_after, peak_before + 8 * 1024) << "peak before " << peak_before << " KiB, after " << peak_after;
 }
 
 TEST(HostileCaps, StreamsAreCappedInNumberAndInTheTextTheyHold) {
