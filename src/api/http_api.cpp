@@ -120,7 +120,11 @@ HttpResponse HttpApi::route(const HttpRequest& request, transport::HttpReply& re
     streams(request, std::move(reply));
     return later;
   }
-  if (path == "/api/history") return method == "GET" ? history(request) : method_not_allowed("GET");
+  if (path == "/api/history") {
+    if (method != "GET") return method_not_allowed("GET");
+    history(request, std::move(reply));
+    return later;
+  }
   if (path == "/api/presence") return method == "GET" ? presence(request, false) : method_not_allowed("GET");
   if (path == "/api/presence_stats") return method == "GET" ? presence(request, true) : method_not_allowed("GET");
   if (path == "/api/channels") return method == "GET" ? channels(request) : method_not_allowed("GET");
@@ -199,41 +203,54 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
   complete(list.size(), nullptr);
 }
 
-HttpResponse HttpApi::history(const HttpRequest& request) const {
+void HttpApi::history(const HttpRequest& request, transport::HttpReply reply) const {
   std::string channel;
-  if (!request.query_param("channel", channel)) return error_response(invalid("missing query parameter 'channel'"));
-  if (auto ok = check_channel(d_.namespaces, channel); !ok) return error_response(ok.error());
+  if (!request.query_param("channel", channel))
+    return reply(error_response(invalid("missing query parameter 'channel'")));
+  if (auto ok = check_channel(d_.namespaces, channel); !ok) return reply(error_response(ok.error()));
   core::HistoryQuery query;
   auto number = [&request](std::string_view name, std::uint64_t& out) -> Status {
     std::string text;
     if (!request.query_param(name, text)) return Ok{};
     std::uint64_t v = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || ptr != text.data() + text.size())
-      return invalid("query parameter '" + std::string(name) + "' must be a non-negative integer");
+    // Offsets stop at 2^53 - 1 (core::max_offset); a larger one is refused, never wrapped.
+    if (ec != std::errc{} || ptr != text.data() + text.size() || v > core::max_offset)
+      return invalid("query parameter '" + std::string(name) + "' must be an integer from 0 to 9007199254740991");
     out = v;
     return Ok{};
   };
   std::uint64_t limit = 100;
-  if (auto ok = number("since", query.after); !ok) return error_response(ok.error());
-  if (auto ok = number("before", query.before); !ok) return error_response(ok.error());
-  if (auto ok = number("limit", limit); !ok) return error_response(ok.error());
+  if (auto ok = number("since", query.after); !ok) return reply(error_response(ok.error()));
+  if (auto ok = number("before", query.before); !ok) return reply(error_response(ok.error()));
+  if (auto ok = number("limit", limit); !ok) return reply(error_response(ok.error()));
   if (limit == 0 || limit > protocol::native::max_history_limit)
-    return error_response(invalid("query parameter 'limit' must be from 1 to 1000"));
+    return reply(error_response(invalid("query parameter 'limit' must be from 1 to 1000")));
   query.limit = static_cast<std::size_t>(limit);
+  query.max_bytes = d_.max_history_bytes;
   std::string reverse;
   if (request.query_param("reverse", reverse)) {
-    if (reverse != "true" && reverse != "false") return error_response(invalid("'reverse' must be true or false"));
+    if (reverse != "true" && reverse != "false")
+      return reply(error_response(invalid("'reverse' must be true or false")));
     query.newest_first = reverse == "true";
   }
-  auto page = d_.hub.history(channel, (*d_.namespaces.find(channel))->history, query);
-  if (!page) return error_response(page.error());
-  std::string body = R"({"channel":)" + protocol::native::json_quote(channel) +
-                     R"(,"offset":)" + std::to_string(page->position.offset) + R"(,"epoch":)" +
-                     protocol::native::json_quote(page->position.epoch) + R"(,"first_offset":)" +
-                     std::to_string(page->first_offset) + R"(,"messages":)" +
-                     protocol::native::messages_json(page->messages) + "}";
-  return HttpResponse{200, "application/json", std::move(body), {}};
+  const core::HistoryPolicy policy = (*d_.namespaces.find(channel))->history;
+  // On a reader thread: the answer goes back through `reply`, which returns to the worker.
+  auto read = [hub = &d_.hub, channel, policy, query, reply]() {
+    auto page = hub->history(channel, policy, query);
+    if (!page) return reply(error_response(page.error()));
+    std::string body = R"({"channel":)" + protocol::native::json_quote(channel) +
+                       R"(,"offset":)" + std::to_string(page->position.offset) + R"(,"epoch":)" +
+                       protocol::native::json_quote(page->position.epoch) + R"(,"first_offset":)" +
+                       std::to_string(page->first_offset) + R"(,"messages":)" +
+                       protocol::native::messages_json(page->messages);
+    if (page->more) body += R"(,"next":)" + std::to_string(page->next());
+    body += "}";
+    reply(HttpResponse{200, "application/json", std::move(body), {}});
+  };
+  if (!d_.readers) return read();
+  if (!d_.readers->submit(read))
+    reply(error_response(make_error(ErrorCode::unavailable, "too many history reads waiting; retry later")));
 }
 
 namespace {
@@ -595,6 +612,16 @@ HttpResponse HttpApi::metrics() const {
   metric("slow_consumers_total", "counter", "Connections closed for a full send queue.", s.slow_consumers);
   metric("ping_timeouts_total", "counter", "Connections closed for not answering pings.", s.ping_timeouts);
   metric("http_requests_total", "counter", "HTTP requests served.", s.http_requests);
+  metric("channel_states", "gauge", "Channels the hub holds state for (bounded by limits.max_channels).",
+         s.channel_states);
+  metric("channels_refused_total", "counter", "Subscribes and publishes refused by limits.max_channels.",
+         s.channels_refused);
+  metric("history_reads_refused_total", "counter", "History reads refused because history.read_queue was full.",
+         s.history_reads_refused);
+  metric("streams", "gauge", "Streams running.", s.streams);
+  metric("stream_bytes", "gauge", "Text held by running streams (bounded by streams.max_total_bytes).", s.stream_bytes);
+  metric("streams_refused_total", "counter", "Stream starts and appends refused by streams.max_streams or max_total_bytes.",
+         s.streams_refused);
   metric("uptime_seconds", "gauge", "Seconds since the server started.", s.uptime_seconds);
   return HttpResponse{200, "text/plain; version=0.0.4", std::move(out), {}};
 }

@@ -1,8 +1,8 @@
 #pragma once
 // The HTTP API (docs/http-api.md): JSON in and out, routed by method and path. Handlers run on
-// the worker thread that read the request. On one node they never block on I/O; in a cluster,
-// reads that need Redis or the other nodes (history, presence, ?scope=cluster) wait for them,
-// at most the broker's timeout.
+// the worker thread that read the request. On one node they never block on I/O (history is read
+// by core::HistoryReaders); in a cluster, reads that need Redis or the other nodes (presence,
+// ?scope=cluster) wait for them, at most the broker's timeout.
 #include <functional>
 
 #include "api/api_keys.hpp"
@@ -11,6 +11,7 @@
 #include "api/static_files.hpp"
 #include "api/stats.hpp"
 #include "core/cluster.hpp"
+#include "core/history_readers.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
 #include "session/registry.hpp"
@@ -32,6 +33,10 @@ class HttpApi {
     const StaticFiles& web;
     const OriginPolicy& origins;  // which pages and Host names a browser request may come from
     core::Cluster* cluster = nullptr;  // null: this node alone
+    // Where GET /api/history reads (off the worker thread); null: on the worker thread.
+    core::HistoryReaders* readers = nullptr;
+    // Payload bytes one history answer holds at most (limits.max_history_response_bytes).
+    std::size_t max_history_bytes = 4 * 1024 * 1024;
   };
   explicit HttpApi(Dependencies dependencies);
 
@@ -48,7 +53,7 @@ class HttpApi {
   transport::HttpResponse route(const transport::HttpRequest& request, transport::HttpReply& reply) const;
   void publish(const transport::HttpRequest& request, transport::HttpReply reply) const;
   void broadcast(const transport::HttpRequest& request, transport::HttpReply reply) const;
-  transport::HttpResponse history(const transport::HttpRequest& request) const;
+  void history(const transport::HttpRequest& request, transport::HttpReply reply) const;
   transport::HttpResponse presence(const transport::HttpRequest& request, bool stats_only) const;
   // POST /api/streams, /api/streams/{id}/append, /api/streams/{id}/end
   void streams(const transport::HttpRequest& request, transport::HttpReply reply) const;

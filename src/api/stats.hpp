@@ -17,6 +17,12 @@ struct Stats {
   std::uint64_t slow_consumers = 0;
   std::uint64_t ping_timeouts = 0;
   std::uint64_t http_requests = 0;
+  std::uint64_t channel_states = 0;         // channels the hub holds (limits.max_channels)
+  std::uint64_t channels_refused = 0;       // subscribes/publishes refused by limits.max_channels
+  std::uint64_t history_reads_refused = 0;  // history reads refused: reader queue full
+  std::uint64_t streams = 0;                // running streams
+  std::uint64_t stream_bytes = 0;           // text they hold
+  std::uint64_t streams_refused = 0;        // starts/appends refused by streams.max_streams / max_total_bytes
   double uptime_seconds = 0;
 };
 

@@ -14,6 +14,7 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::server_error: return "SERVER_ERROR";
     case ErrorCode::not_found: return "NOT_FOUND";
     case ErrorCode::unavailable: return "UNAVAILABLE";
+    case ErrorCode::limit_exceeded: return "LIMIT_EXCEEDED";
   }
   return "SERVER_ERROR";
 }
@@ -24,6 +25,7 @@ bool error_code_retryable(ErrorCode code) noexcept {
     case ErrorCode::timeout:
     case ErrorCode::server_error:
     case ErrorCode::unavailable:
+    case ErrorCode::limit_exceeded:
       return true;
     default:
       return false;
@@ -42,6 +44,8 @@ int error_code_http_status(ErrorCode code) noexcept {
     case ErrorCode::server_error: return 500;
     case ErrorCode::not_found: return 404;
     case ErrorCode::unavailable: return 503;
+    // 503, not 429: the server is full for everyone, not this caller too fast.
+    case ErrorCode::limit_exceeded: return 503;
   }
   return 500;
 }

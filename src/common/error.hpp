@@ -20,6 +20,7 @@ enum class ErrorCode {
   server_error,       // our fault or a dependency's; retry later
   not_found,          // HTTP: no such route or object
   unavailable,        // a dependency is down (storage, broker); retry later
+  limit_exceeded,     // a server-wide capacity is used up (channels, streams); retry later
 };
 
 // The wire name of a code, e.g. "INVALID_MESSAGE".

@@ -40,17 +40,62 @@ struct HistoryEntry {
   HistoryPolicy policy;
 };
 
+// The largest offset a client may name: 2^53 - 1, the largest integer a JavaScript number (and
+// so every JSON parser that reads numbers as doubles) holds exactly. Offsets are handed out one by
+// one and never come near it; a larger value in a request is an error, never wrapped to a signed
+// SQLite integer (2^64 - 1 would become -1 and select the whole history).
+inline constexpr std::uint64_t max_offset = (std::uint64_t{1} << 53) - 1;
+
+// What one stored message counts against a page's byte budget: its payload plus room for the
+// envelope around it ({"offset":...,"ts":...,"data":...}).
+inline std::size_t page_bytes(const StoredMessage& m) noexcept { return m.data.size() + 64; }
+
 struct HistoryQuery {
   std::uint64_t after = 0;  // oldest first: offsets > after; newest first: offsets < before
   std::uint64_t before = 0;  // 0: no upper bound
   std::size_t limit = 100;
   bool newest_first = false;
+  // The page stops before the message that would take the payload bytes (page_bytes) above this;
+  // at least one message is returned whatever its size. 0: no byte bound (recovery, which checks
+  // its own).
+  std::size_t max_bytes = 0;
 };
 
 struct HistoryPage {
   StreamPosition position;  // the channel's last stored offset and its epoch
   std::uint64_t first_offset = 0;  // oldest offset still retained (0: none)
   std::vector<StoredMessage> messages;
+  // Whether more messages match the query than this page holds (cut by `limit` or `max_bytes`):
+  // the next page starts after the last message here (its offset is the next `after`, or
+  // `before` when newest first).
+  bool more = false;
+  // The cursor to page on: the offset of the last message when `more`, else 0.
+  std::uint64_t next() const noexcept { return more && !messages.empty() ? messages.back().offset : 0; }
+};
+
+// Fills a page from messages in query order: stops at `limit` or the byte budget, and says
+// whether anything matching was left. Shared by the stores so they cut pages the same way.
+class PageFiller {
+ public:
+  PageFiller(HistoryPage& page, const HistoryQuery& query) : page_(page), query_(query) {}
+  // False once the page is full; `m` is then not taken and the page is marked `more`.
+  bool add(StoredMessage m) {
+    const std::size_t size = page_bytes(m);
+    const bool full = page_.messages.size() >= query_.limit ||
+                      (query_.max_bytes != 0 && !page_.messages.empty() && bytes_ + size > query_.max_bytes);
+    if (full) {
+      page_.more = true;
+      return false;
+    }
+    bytes_ += size;
+    page_.messages.push_back(std::move(m));
+    return true;
+  }
+
+ private:
+  HistoryPage& page_;
+  const HistoryQuery& query_;
+  std::size_t bytes_ = 0;
 };
 
 class HistoryStore {

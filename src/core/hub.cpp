@@ -14,8 +14,9 @@ namespace sb::core {
 std::string Hub::new_epoch() { return random_hex(6); }
 
 Hub::Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history,
-         std::size_t max_recovery_bytes, Broker* broker)
-    : encoder_(encoder), history_(broker ? nullptr : history), max_recovery_bytes_(max_recovery_bytes), broker_(broker) {
+         std::size_t max_recovery_bytes, Broker* broker, std::size_t max_channels)
+    : encoder_(encoder), max_channels_(max_channels), history_(broker ? nullptr : history),
+      max_recovery_bytes_(max_recovery_bytes), broker_(broker) {
   if (shards.empty() || shards.size() > 64) throw std::invalid_argument("Hub needs 1 to 64 shards");
   for (auto* context : shards) {
     auto shard = std::make_unique<Shard>();
@@ -47,6 +48,8 @@ Result<Hub::ChannelState*> Hub::state_locked(Stripe& stripe, std::string_view ch
     auto position = history_->position(channel);
     if (!position) return position.error();
     state.last_offset = state.delivered_offset = position->offset;
+    // For a channel nothing was stored into yet, the store answers the same epoch every time
+    // (HistoryStore::position), so dropping this state (release_locked) voids no position.
     state.epoch = std::move(position->epoch);
     state.persistent = true;
   } else {
@@ -54,6 +57,17 @@ Result<Hub::ChannelState*> Hub::state_locked(Stripe& stripe, std::string_view ch
     // belong to the old one.
     state.epoch = new_epoch();
   }
+  return emplace_locked(stripe, channel, std::move(state));
+}
+
+Result<Hub::ChannelState*> Hub::emplace_locked(Stripe& stripe, std::string_view channel, ChannelState state) {
+  // Counted before the insert, so stripes racing for the last places cannot overshoot.
+  if (max_channels_ != 0 && channel_count_.fetch_add(1, std::memory_order_relaxed) >= max_channels_) {
+    channel_count_.fetch_sub(1, std::memory_order_relaxed);
+    channels_refused_.fetch_add(1, std::memory_order_relaxed);
+    return make_error(ErrorCode::limit_exceeded, "too many channels on this server (limits.max_channels)");
+  }
+  if (max_channels_ == 0) channel_count_.fetch_add(1, std::memory_order_relaxed);
   return &stripe.channels.emplace(std::string(channel), std::move(state)).first->second;
 }
 
@@ -66,6 +80,7 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
     if (!joined) {
       std::lock_guard lock(stripe.mutex);
       auto it = stripe.channels.find(channel);
+      if (it == stripe.channels.end()) return joined.error();  // refused by max_channels: never joined
       --it->second.joining;
       release_locked(stripe, it);
       return joined.error();
@@ -116,11 +131,15 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
   if (!policy.enabled() || !(history_ || broker_)) return result;
   HistoryQuery query;
   query.after = since->offset;
-  // Everything retained after `since`: at most the namespace's size.
+  // Everything retained after `since`: at most the namespace's size, and the store stops reading
+  // past what could be sent (a channel of large messages must not be read whole into memory).
   query.limit = policy.size;
+  query.max_bytes = max_recovery_bytes_;
   auto page = broker_ ? broker_->read(channel, policy, query) : history_->read(channel, query);
   // The subscription stands either way; a store that cannot be read means the client reloads.
   if (!page) return result;
+  // Cut by bytes (more left, fewer than the limit): too much to send in one go, reload instead.
+  if (page->more && page->messages.size() < query.limit) return result;
   // Too much to send in one go would overflow the connection's send queue: reload instead.
   std::size_t bytes = 0;
   for (const auto& m : page->messages) bytes += m.data.size() + 100;
@@ -162,12 +181,16 @@ bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscri
 
 void Hub::release_locked(Stripe& stripe, ChannelMap::iterator it) {
   const ChannelState& s = it->second;
-  // Without subscribers or history the channel's state is only a counter nobody can use: drop
-  // it, so memory follows live channels. Its next publication starts a new epoch (on one node;
-  // in a cluster the broker keeps the channel's position).
-  if (s.subscribers != 0 || s.persistent || s.joining != 0) return;
+  // Without subscribers the channel's state is only a counter nobody can use: drop it, so memory
+  // follows live channels. Its next publication starts a new epoch (on one node; in a cluster the
+  // broker keeps the channel's position). A channel with history is dropped too once nothing is
+  // on its way to the store (nor failed there, which moved it to an epoch the store does not
+  // have): the store then holds its position, and the next use reads it back (state_locked).
+  if (s.subscribers != 0 || s.joining != 0 || s.members) return;
+  if (s.persistent && s.delivered_offset != s.last_offset) return;
   if (broker_) broker_->unwatch(it->first);  // under the lock: ordered with the next watch
   stripe.channels.erase(it);
+  channel_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 Status Hub::join_cluster_channel(std::string_view channel) {
@@ -181,7 +204,9 @@ Status Hub::join_cluster_channel(std::string_view channel) {
     if (it == stripe.channels.end()) {
       ChannelState state;
       state.synced = false;
-      it = stripe.channels.emplace(std::string(channel), std::move(state)).first;
+      auto created = emplace_locked(stripe, channel, std::move(state));
+      if (!created) return created.error();
+      it = stripe.channels.find(channel);
     }
     ChannelState& s = it->second;
     if (!s.synced && !s.ready) {
@@ -322,6 +347,7 @@ void Hub::on_history_written(std::vector<PendingPublication>& batch, const std::
       if (it != stripe.channels.end()) {
         it->second.delivered_offset = e.offset;
         fan_out_locked(it->second, e.channel, std::move(batch[i].frame), e.offset);
+        release_locked(stripe, it);  // a channel published to without subscribers
       }
     }
     batch[i].done(StreamPosition{e.offset, e.epoch});
@@ -397,7 +423,21 @@ void Hub::relay(std::string_view channel, SharedBytes frame, const Subscriber* e
 }
 
 Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
-  if (broker_) return broker_->read(channel, policy, query);
+  if (broker_) {
+    // The broker reads whole pages: ask one message more than the limit, then cut as the stores
+    // do, so `more` means the same on every engine.
+    HistoryQuery one_more = query;
+    ++one_more.limit;
+    auto read = broker_->read(channel, policy, one_more);
+    if (!read) return read;
+    HistoryPage page;
+    page.position = std::move(read->position);
+    page.first_offset = read->first_offset;
+    PageFiller fill(page, query);
+    for (auto& m : read->messages)
+      if (!fill.add(std::move(m))) break;
+    return page;
+  }
   StreamPosition position;
   bool known = false;
   {
@@ -561,6 +601,8 @@ HubCounters Hub::counters() const {
     std::lock_guard lock(stripe.mutex);
     for (const auto& [name, state] : stripe.channels) c.channels += state.subscribers > 0 ? 1 : 0;
   }
+  c.channel_states = channel_count_.load(std::memory_order_relaxed);
+  c.channels_refused = channels_refused_.load(std::memory_order_relaxed);
   return c;
 }
 

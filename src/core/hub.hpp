@@ -62,6 +62,8 @@ struct HubCounters {
   std::uint64_t deliveries = 0;    // frames handed to subscribers
   std::uint64_t subscriptions = 0;  // current
   std::uint64_t channels = 0;       // channels with subscribers now
+  std::uint64_t channel_states = 0;    // channels the hub holds state for now (see max_channels)
+  std::uint64_t channels_refused = 0;  // subscribes and publishes refused by max_channels
 };
 
 struct SubscribeResult {
@@ -85,8 +87,11 @@ class Hub final : private BrokerListener {
   // A recovery larger than `max_recovery_bytes` is refused (recovered: false): it would not fit
   // the connection's send queue.
   // With a `broker`, `history` is unused: the broker keeps history.
+  // At most `max_channels` channels have state at once (0: no bound): a subscribe or a publish
+  // that would create one more fails with LIMIT_EXCEEDED. A channel's state lives while it has
+  // subscribers or publications on their way to the store, so the bound is on live channels.
   Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history = nullptr,
-      std::size_t max_recovery_bytes = 2 * 1024 * 1024, Broker* broker = nullptr);
+      std::size_t max_recovery_bytes = 2 * 1024 * 1024, Broker* broker = nullptr, std::size_t max_channels = 0);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -139,7 +144,7 @@ class Hub final : private BrokerListener {
     // Cluster: subscribers on their way in (they keep the state alive while it syncs).
     std::uint32_t joining = 0;
     std::uint64_t shard_mask = 0;  // bit i: shard i has subscribers
-    bool persistent = false;       // has history: kept while messages may be in flight to the store
+    bool persistent = false;       // has history: its position comes from the store
     // Cluster: the position is known once the first subscriber's watch and read are done.
     bool synced = true;
     std::unique_ptr<std::vector<Member>> members;  // presence, only for channels that keep it
@@ -190,6 +195,8 @@ class Hub final : private BrokerListener {
   Status join_cluster_channel(std::string_view channel);
   // Drops a channel's state nobody uses any more (and stops watching it).
   void release_locked(Stripe& stripe, ChannelMap::iterator it);
+  // Inserts a new channel's state, or LIMIT_EXCEEDED when max_channels are held.
+  Result<ChannelState*> emplace_locked(Stripe& stripe, std::string_view channel, ChannelState state);
   bool presence_remove_local(std::string_view channel, std::string_view client);
   void notify_gap_locked(const ChannelState& state, std::string_view channel);
   // BrokerListener
@@ -205,6 +212,9 @@ class Hub final : private BrokerListener {
   std::vector<std::unique_ptr<Shard>> shards_;
   mutable std::array<Stripe, stripe_count> stripes_;
   std::atomic<std::uint64_t> publications_{0};
+  std::size_t max_channels_;
+  std::atomic<std::size_t> channel_count_{0};  // states in all stripes
+  std::atomic<std::uint64_t> channels_refused_{0};
   HistoryStore* history_;
   std::size_t max_recovery_bytes_;
   Broker* broker_;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/memory.hpp"
 #include "storage/memory_history.hpp"
 #include "storage/sqlite_history.hpp"
 #include "api/origin.hpp"
@@ -115,9 +116,13 @@ App::App(Config config)
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
   // Half the send queue: the rest stays for live traffic during the recovery.
   hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get(), config_.limits.max_send_queue / 2,
-                                     broker_.get());
+                                     broker_.get(), config_.max_channels);
+  history_readers_ = std::make_unique<core::HistoryReaders>(config_.history_readers, config_.history_read_queue);
   session::StreamOptions stream_options{config_.stream_idle_timeout, config_.stream_cancel_url,
                                        config_.stream_cancel_secret};
+  stream_options.max_streams = config_.max_streams;
+  stream_options.max_stream_bytes = config_.max_stream_bytes;
+  stream_options.max_total_bytes = config_.max_stream_total_bytes;
   auto& webhook_context = server_->worker(0).context();
   streams_ = std::make_unique<session::Streams>(
       *hub_, namespaces_, stream_options,
@@ -129,10 +134,11 @@ App::App(Config config)
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
       static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get(),
       verifier_.empty() ? nullptr : &verifier_, &admission_, /*refresh_before_seconds=*/30,
-      /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10});
+      /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10,
+      history_readers_.get(), config_.max_history_response_bytes});
   api_ = std::make_unique<api::HttpApi>(
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_,
-                                 origins_, broker_.get()});
+                                 origins_, broker_.get(), history_readers_.get(), config_.max_history_response_bytes});
   if (broker_) {
     broker_->set_answerer([this](std::string_view question, std::string_view argument) {
       return api_->answer(question, argument);
@@ -156,6 +162,8 @@ App::~App() {
   // io_contexts: the streams' expirer and the hub's history writer still post to them while they
   // finish. Then the io_contexts, with whatever is left in them.
   server_->halt();
+  trim_timer_.reset();
+  history_readers_.reset();  // runs the reads still queued: they use the hub
   streams_.reset();
   // The broker calls into the hub from its thread: it stops first, after sending what the
   // closing sessions queued (leaves, presence removals).
@@ -172,6 +180,8 @@ void App::start() {
   server_->listen();
   if (broker_) broker_->start();
   server_->start();
+  trim_timer_ = std::make_unique<boost::asio::steady_timer>(server_->worker(0).context());
+  schedule_trim();
   if (keys_.empty()) spdlog::warn("no API key configured: the HTTP API answers on loopback only");
   spdlog::info("switchboard listening on {}:{} ({}) with {} threads", config_.listen_host(), server_->port(),
                config_.tls_cert.empty() ? "ws, http" : "wss, https", server_->worker_count());
@@ -186,6 +196,19 @@ void App::start() {
     spdlog::info("cluster node {} on redis {} (prefix '{}')", broker_->node_id(), fmt::join(where, ", "),
                  config_.redis_prefix);
   }
+}
+
+void App::schedule_trim() {
+  // 5 s: soon enough that the memory of a burst is back before the next one is likely, rare
+  // enough that the trims cost nothing measurable (docs/benchmarks.md).
+  trim_timer_->expires_after(std::chrono::seconds(5));
+  trim_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    // The walk over the heap takes milliseconds on a large one: not on a network thread. A full
+    // queue skips this round.
+    (void)history_readers_->submit([] { release_free_memory(std::chrono::seconds(1)); });
+    schedule_trim();
+  });
 }
 
 void App::stop() {
@@ -262,6 +285,16 @@ api::Stats App::stats() const {
   s.channels = hub.channels;
   s.messages_in = hub.publications;
   s.messages_out = hub.deliveries;
+  s.channel_states = hub.channel_states;
+  s.channels_refused = hub.channels_refused;
+  // Either may be gone already while the broker's thread asks during shutdown.
+  if (history_readers_) s.history_reads_refused = history_readers_->refused();
+  if (streams_) {
+    const auto streams = streams_->counters();
+    s.streams = streams.running;
+    s.stream_bytes = streams.bytes;
+    s.streams_refused = streams.refused;
+  }
   s.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return s;
 }

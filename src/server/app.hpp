@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "api/api_keys.hpp"
 #include "api/http_api.hpp"
 #include "auth/jwt.hpp"
@@ -12,6 +14,7 @@
 #include "session/limits.hpp"
 #include "api/stats.hpp"
 #include "core/history.hpp"
+#include "core/history_readers.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
 #include "protocol/native/encoder.hpp"
@@ -59,9 +62,13 @@ class App {
   std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history, or in a cluster
   std::unique_ptr<broker::RedisBroker> broker_;  // null: this node alone
   std::unique_ptr<core::Hub> hub_;
+  std::unique_ptr<core::HistoryReaders> history_readers_;  // read through the hub: goes before it
   std::unique_ptr<session::Streams> streams_;
   std::unique_ptr<session::SessionContext> session_context_;
   std::unique_ptr<api::HttpApi> api_;
+  // Every few seconds, freed memory goes back to the OS (common/memory.hpp), on a reader thread.
+  std::unique_ptr<boost::asio::steady_timer> trim_timer_;
+  void schedule_trim();
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   int data_dir_lock_ = -1;  // flock'ed for the process's life: one server per data dir
 };

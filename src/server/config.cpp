@@ -46,6 +46,9 @@ void apply_limits(Config& c, const toml::table& t) {
     else if (name == "handshake_timeout") c.limits.handshake_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "close_timeout") c.limits.close_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "max_subscriptions") c.max_subscriptions = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "max_channels") c.max_channels = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "max_history_response_bytes")
+      c.max_history_response_bytes = static_cast<std::size_t>(positive_integer(node, key));
     else if (name == "deflate") c.limits.deflate = bool_value(node, key);
     else if (name == "typing_timeout") c.typing_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "max_connections") c.max_connections = static_cast<std::size_t>(positive_integer(node, key));
@@ -122,6 +125,8 @@ void apply_table(Config& c, const toml::table& root) {
         const std::string sub = "history." + std::string(hk.str());
         if (hk.str() == "engine") c.history_engine = string_value(value, sub);
         else if (hk.str() == "fsync") c.history_fsync = bool_value(value, sub);
+        else if (hk.str() == "readers") c.history_readers = static_cast<std::size_t>(positive_integer(value, sub));
+        else if (hk.str() == "read_queue") c.history_read_queue = static_cast<std::size_t>(positive_integer(value, sub));
         else throw ConfigError(sub, "unknown key");
       }
     } else if (key == "cluster") {
@@ -178,6 +183,10 @@ void apply_table(Config& c, const toml::table& root) {
         if (sk.str() == "idle_timeout") c.stream_idle_timeout = std::chrono::seconds(positive_integer(value, sub));
         else if (sk.str() == "cancel_url") c.stream_cancel_url = string_value(value, sub);
         else if (sk.str() == "cancel_secret") c.stream_cancel_secret = string_value(value, sub);
+        else if (sk.str() == "max_streams") c.max_streams = static_cast<std::size_t>(positive_integer(value, sub));
+        else if (sk.str() == "max_stream_bytes") c.max_stream_bytes = static_cast<std::size_t>(positive_integer(value, sub));
+        else if (sk.str() == "max_total_bytes")
+          c.max_stream_total_bytes = static_cast<std::size_t>(positive_integer(value, sub));
         else throw ConfigError(sub, "unknown key");
       }
     } else if (key == "namespaces") {

@@ -39,6 +39,15 @@ struct Config {
   std::string web_root = SWITCHBOARD_DEFAULT_WEB_ROOT;
   transport::Limits limits;
   std::size_t max_subscriptions = 1000;
+  // Channels the hub holds state for at once (with subscribers, or messages on their way to the
+  // history store). A channel costs about 350 bytes here: 1,000,000 keeps the table under
+  // ~350 MB, and is far above what one node serves (max_subscriptions per connection spread over
+  // real users), while a client cycling through random names is stopped.
+  std::size_t max_channels = 1'000'000;
+  // Payload bytes one history answer (GET /api/history, WebSocket `history`) holds at most; the
+  // rest is another page (`next`). 4 MiB holds the default 100 messages of up to 40 KiB each;
+  // ten readers at once then cost tens of MB, not the gigabyte unbounded pages did.
+  std::size_t max_history_response_bytes = 4 * 1024 * 1024;
   // A typing indicator not renewed within this time is ended by the server (limits.typing_timeout).
   std::chrono::seconds typing_timeout{5};
   // [auth] (docs/security.md)
@@ -70,6 +79,9 @@ struct Config {
   std::chrono::seconds stream_idle_timeout{60};
   std::string stream_cancel_url;
   std::string stream_cancel_secret;
+  std::size_t max_streams = 1000;                     // see session::StreamOptions
+  std::size_t max_stream_bytes = 1024 * 1024;
+  std::size_t max_stream_total_bytes = 64 * 1024 * 1024;
   // Channels without a namespace. Client publish is on so that a chat works out of the box;
   // turn it off when only the backend publishes.
   core::NamespaceOptions default_namespace{"", true};
@@ -79,6 +91,11 @@ struct Config {
   // sqlite: fsync every commit (survives a machine crash, slower). Off: a commit survives the
   // process being killed, not the machine losing power.
   bool history_fsync = false;
+  // Threads that read history for the network threads (core/history_readers.hpp), and reads
+  // that may wait for them before one is refused (UNAVAILABLE). Two readers leave the cores to
+  // the workers; 64 waiting reads is at most 64 × max_history_response_bytes of answers in flight.
+  std::size_t history_readers = 2;
+  std::size_t history_read_queue = 64;
   // [cluster]: several nodes sharing channels through Redis (docs/scaling.md). "memory": this
   // node alone, with history in history_engine. "redis": offsets, history and presence in Redis.
   std::string broker = "memory";

@@ -137,6 +137,8 @@ void Client::on_subscribe(const native::Command& command) {
       !allowed)
     return send_error(command.id, allowed.error());
   const core::StreamPosition* since = command.since ? &*command.since : nullptr;
+  if (since && since->offset > core::max_offset)
+    return send_error(command.id, make_error(ErrorCode::invalid_message, "'since.offset' must be at most 9007199254740991"));
   auto result = context_.hub.subscribe(shard_, command.channel, *this, (*ns)->history, since);
   if (!result) return send_error(command.id, result.error());
   if (result->added) {
@@ -265,19 +267,29 @@ void Client::on_history(const native::Command& command) {
   if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
   auto ns = context_.namespaces.find(command.channel);
   if (!ns) return send_error(command.id, ns.error());
+  // Offsets stop at 2^53 - 1 (core::max_offset); a larger one is refused, never wrapped.
+  if (command.after > core::max_offset || command.before > core::max_offset)
+    return send_error(command.id, make_error(ErrorCode::invalid_message,
+                                             "fields 'since' and 'before' must be at most 9007199254740991"));
   core::HistoryQuery query{command.after, command.before, command.limit, command.newest_first};
   if (auto allowed = check_read(**ns, command.channel); !allowed) return send_error(command.id, allowed.error());
-  auto page = context_.hub.history(command.channel, (*ns)->history, query);
-  if (!page) return send_error(command.id, page.error());
-  // A page must fit the send queue with room to spare: cut it short, the client pages on.
-  const std::size_t budget = connection_->worker().limits().max_send_queue / 2;
-  std::size_t bytes = 0, keep = 0;
-  for (; keep < page->messages.size(); ++keep) {
-    bytes += page->messages[keep].data.size() + 64;
-    if (bytes > budget && keep > 0) break;
-  }
-  page->messages.resize(keep);
-  send_frame(native::encode_history(command.id, command.channel, *page));
+  // A page must fit the send queue with room to spare, and the configured answer size: it is
+  // cut short and says where to go on (`next`).
+  query.max_bytes = std::min(connection_->worker().limits().max_send_queue / 2, context_.max_history_bytes);
+  // Read on a reader thread when there are some: a large page must not hold up this worker's
+  // other connections. The answer comes back here through the weak connection.
+  auto read = [hub = &context_.hub, &io = io_, policy = (*ns)->history, query, id = command.id,
+               channel = command.channel,
+               weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this())]() {
+    auto page = hub->history(channel, policy, query);
+    std::string frame = page ? native::encode_history(id, channel, *page) : native::encode_error(id, page.error());
+    boost::asio::post(io, [weak, frame = std::move(frame)]() mutable {
+      if (auto c = weak.lock(); c && c->is_open()) c->send(make_shared_bytes(std::move(frame)));
+    });
+  };
+  if (!context_.history_readers) return read();
+  if (!context_.history_readers->submit(std::move(read)))
+    send_error(command.id, make_error(ErrorCode::unavailable, "too many history reads waiting; retry later"));
 }
 
 Status Client::check_read(const core::NamespaceOptions& ns, std::string_view channel) {

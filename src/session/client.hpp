@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/history_readers.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
 #include "protocol/native/codec.hpp"
@@ -40,6 +41,10 @@ struct SessionContext {
   std::int64_t token_leeway_seconds = 5;
   // A connection that is neither verified nor allowed anonymously must send its token within this.
   std::uint32_t auth_timeout_seconds = 10;
+  // Where `history` reads (off this thread); null: on the connection's thread.
+  core::HistoryReaders* history_readers = nullptr;
+  // Payload bytes one `history` reply holds at most (limits.max_history_response_bytes).
+  std::size_t max_history_bytes = 4 * 1024 * 1024;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {

@@ -8,11 +8,6 @@ namespace sb::session {
 
 namespace native = protocol::native;
 
-namespace {
-// The whole text of one stream is kept for late subscribers and stored as one message: bound it.
-constexpr std::size_t max_stream_text = 1024 * 1024;
-}  // namespace
-
 Streams::Streams(core::Hub& hub, const core::Namespaces& namespaces, StreamOptions options, Notify notify)
     : hub_(hub), namespaces_(namespaces), options_(std::move(options)), notify_(std::move(notify)),
       expirer_([this] { expire_loop(); }) {}
@@ -31,6 +26,10 @@ Result<std::string> Streams::start(const std::string& channel, std::string meta_
   if (auto ns = namespaces_.find(channel); !ns) return ns.error();
   std::string id = random_hex(8);
   std::lock_guard lock(mutex_);
+  if (streams_.size() >= options_.max_streams) {
+    ++refused_;
+    return make_error(ErrorCode::limit_exceeded, "too many streams running on this server (streams.max_streams)");
+  }
   auto& s = streams_[id];
   s.channel = channel;
   s.meta = std::move(meta_json);
@@ -44,8 +43,16 @@ Result<std::uint64_t> Streams::append(const std::string& stream, std::string_vie
   auto it = streams_.find(stream);
   if (it == streams_.end()) return make_error(ErrorCode::not_found, "no running stream '" + stream + "'");
   Stream& s = it->second;
-  if (s.text.size() + delta.size() > max_stream_text)
-    return make_error(ErrorCode::message_too_large, "a stream holds at most 1 MiB of text");
+  // The whole text is kept for late subscribers and stored as one message: bound it, per stream
+  // and for all of them.
+  if (s.text.size() + delta.size() > options_.max_stream_bytes)
+    return make_error(ErrorCode::message_too_large, "a stream holds at most " + std::to_string(options_.max_stream_bytes) +
+                                                        " bytes of text (streams.max_stream_bytes)");
+  if (bytes_ + delta.size() > options_.max_total_bytes) {
+    ++refused_;
+    return make_error(ErrorCode::limit_exceeded, "running streams hold too much text (streams.max_total_bytes)");
+  }
+  bytes_ += delta.size();
   s.text.append(delta);
   ++s.seq;
   s.last_append = std::chrono::steady_clock::now();
@@ -61,6 +68,7 @@ Status Streams::end(const std::string& stream, const std::string& reason, core::
     auto it = streams_.find(stream);
     if (it == streams_.end()) return make_error(ErrorCode::not_found, "no running stream '" + stream + "'");
     s = std::move(it->second);
+    bytes_ -= s.text.size();
     streams_.erase(it);
     hub_.relay(s.channel, make_shared_bytes(native::encode_stream_end(s.channel, stream, s.seq + 1, reason)), nullptr,
                stream, s.seq + 1);
@@ -113,6 +121,11 @@ std::string Streams::channel_of(const std::string& stream) const {
   std::lock_guard lock(mutex_);
   auto it = streams_.find(stream);
   return it == streams_.end() ? std::string{} : it->second.channel;
+}
+
+Streams::Counters Streams::counters() const {
+  std::lock_guard lock(mutex_);
+  return Counters{streams_.size(), bytes_, refused_};
 }
 
 void Streams::expire_loop() {

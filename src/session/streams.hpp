@@ -27,6 +27,16 @@ struct StreamOptions {
   std::chrono::seconds idle_timeout{60};
   std::string cancel_url;     // POSTed {stream, channel, reason} when a client cancels; empty: nobody
   std::string cancel_secret;  // sent as X-Switchboard-Secret with that POST
+  // Streams running at once on this node; start() beyond it is LIMIT_EXCEEDED. Only the backend
+  // starts streams, so this bounds a runaway backend (or a leaked API key), not clients: 1,000
+  // concurrent answers is far above one node's share of an LLM fleet.
+  std::size_t max_streams = 1000;
+  // Text one stream keeps for late subscribers (and publishes when it ends); an append beyond it
+  // is MESSAGE_TOO_LARGE. 1 MiB is a very long answer (about 250k tokens).
+  std::size_t max_stream_bytes = 1024 * 1024;
+  // Text all running streams keep together; an append beyond it is LIMIT_EXCEEDED (retry once a
+  // stream has ended). 64 MiB bounds what streams hold whatever their number.
+  std::size_t max_total_bytes = 64 * 1024 * 1024;
 };
 
 class Streams {
@@ -58,6 +68,13 @@ class Streams {
   // The channel a running stream is on, or empty.
   std::string channel_of(const std::string& stream) const;
 
+  struct Counters {
+    std::uint64_t running = 0;
+    std::uint64_t bytes = 0;    // text held by running streams
+    std::uint64_t refused = 0;  // starts and appends refused by max_streams or max_total_bytes
+  };
+  Counters counters() const;
+
  private:
   struct Stream {
     std::string channel;
@@ -76,6 +93,8 @@ class Streams {
   // cut at one point of each stream's sequence (lock order: this mutex, then a hub stripe).
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Stream> streams_;
+  std::size_t bytes_ = 0;  // sum of the streams' text sizes
+  std::uint64_t refused_ = 0;
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread expirer_;

@@ -45,14 +45,13 @@ Result<core::HistoryPage> MemoryHistory::read(std::string_view channel, const co
       break;
     }
   auto in_range = [&q](std::uint64_t o) { return o > q.after && (q.before == 0 || o < q.before); };
+  core::PageFiller fill(page, q);
   if (q.newest_first) {
-    for (auto r = log.messages.rbegin(); r != log.messages.rend() && page.messages.size() < q.limit; ++r)
-      if (live(*r) && in_range(r->message.offset)) page.messages.push_back(r->message);
+    for (auto r = log.messages.rbegin(); r != log.messages.rend(); ++r)
+      if (live(*r) && in_range(r->message.offset) && !fill.add(r->message)) break;
   } else {
-    for (const auto& k : log.messages) {
-      if (page.messages.size() >= q.limit) break;
-      if (live(k) && in_range(k.message.offset)) page.messages.push_back(k.message);
-    }
+    for (const auto& k : log.messages)
+      if (live(k) && in_range(k.message.offset) && !fill.add(k.message)) break;
   }
   return page;
 }

@@ -1,5 +1,6 @@
 #include "storage/sqlite_history.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -216,10 +217,14 @@ Result<core::HistoryPage> SqliteHistory::read(std::string_view channel, const co
   if (!stmt) return stmt.error();
   sqlite3_stmt* s = stmt->get();
   bind_text(s, 1, channel);
-  sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(q.after));
-  sqlite3_bind_int64(s, 3, q.before == 0 ? INT64_MAX : static_cast<sqlite3_int64>(q.before));
+  // Callers refuse offsets above core::max_offset; clamping here too keeps a wrapped negative
+  // bound (which would select everything) out of the query whatever the caller did.
+  sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(std::min(q.after, core::max_offset)));
+  sqlite3_bind_int64(s, 3, q.before == 0 ? INT64_MAX : static_cast<sqlite3_int64>(std::min(q.before, core::max_offset)));
   sqlite3_bind_int64(s, 4, now);
-  sqlite3_bind_int64(s, 5, static_cast<sqlite3_int64>(q.limit));
+  // One row more than the limit tells whether another page follows.
+  sqlite3_bind_int64(s, 5, static_cast<sqlite3_int64>(q.limit) + 1);
+  core::PageFiller fill(page, q);
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
     core::StoredMessage m;
@@ -227,7 +232,10 @@ Result<core::HistoryPage> SqliteHistory::read(std::string_view channel, const co
     m.ts = sqlite3_column_int64(s, 1);
     m.data.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 2)),
                   static_cast<std::size_t>(sqlite3_column_bytes(s, 2)));
-    page.messages.push_back(std::move(m));
+    if (!fill.add(std::move(m))) {
+      rc = SQLITE_DONE;
+      break;
+    }
   }
   if (rc != SQLITE_DONE) return storage_error(db, "read messages");
   return page;

@@ -739,6 +739,7 @@ export class Switchboard extends Emitter<ClientEvents> {
       offset: Number(r.offset),
       epoch: String(r.epoch),
       firstOffset: Number(r.first_offset ?? 0),
+      ...(r.next !== undefined ? { next: Number(r.next) } : {}),
     };
   }
 
@@ -767,11 +768,10 @@ export class Switchboard extends Emitter<ClientEvents> {
         yield m;
         left -= 1;
       }
-      const last = page.messages[page.messages.length - 1];
-      // An empty page, or the oldest retained message reached: nothing older is left. (A short
-      // page is not the end: the server cuts pages that would not fit its send queue.)
-      if (!last || last.offset <= Math.max(1, page.firstOffset)) return;
-      before = last.offset;
+      // The server says where the next page starts, and gives no cursor on the last one. (A short
+      // page is not the end: the server cuts pages at a byte budget.)
+      if (page.next === undefined) return;
+      before = page.next;
     }
   }
 

@@ -12,7 +12,8 @@ export type ServerErrorCode =
   | 'TIMEOUT'
   | 'SERVER_ERROR'
   | 'NOT_FOUND'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'LIMIT_EXCEEDED';
 
 export type ClientErrorCode =
   /** No reply within `requestTimeout` (retryable). */

@@ -42,6 +42,12 @@ export interface HistoryPage<T = unknown> {
   epoch: string;
   /** The oldest offset still retained (0 when none). */
   firstOffset: number;
+  /**
+   * Present when more messages match than this page holds (the server cuts pages at `limit` and
+   * at a byte budget): pass it as `since` (oldest first) or `before` (`reverse: true`) to read
+   * the next page.
+   */
+  next?: number;
 }
 
 export interface PublishResult {

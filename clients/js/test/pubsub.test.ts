@@ -173,6 +173,33 @@ describe('history', () => {
     expect(some).toEqual([9, 8, 7, 6, 5, 4]);
   });
 
+  it('follows the server\'s cursor across pages cut by bytes', async () => {
+    // 300 bytes hold one 100-character message (its data plus 64): every page holds one.
+    const small = await TestServer.start(`
+threads = 2
+[limits]
+max_history_response_bytes = 300
+[namespaces.chat]
+client_publish = true
+history_size = 100
+`);
+    try {
+      const c = new Switchboard(small.wsUrl);
+      clients.push(c);
+      for (let n = 1; n <= 6; n++) await c.publish('chat:bytes', `${n}`.padEnd(100, '.'));
+      const first = await c.history<string>('chat:bytes', { limit: 100 });
+      expect(first.messages.map((m) => m.offset)).toEqual([1]);
+      expect(first.next).toBe(1);
+      const all: number[] = [];
+      for await (const m of c.iterateHistory<string>('chat:bytes', { pageSize: 100 })) all.push(m.offset);
+      expect(all).toEqual([6, 5, 4, 3, 2, 1]);
+      const last = await c.history<string>('chat:bytes', { since: 5 });
+      expect(last.next).toBeUndefined();
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('resumes a subscription from a saved position', async () => {
     const c = client();
     const r = await c.publish('chat:saved', 'a');

@@ -325,6 +325,10 @@ std::string encode_relayed(std::string_view id, std::string_view channel) {
 
 std::string messages_json(const std::vector<core::StoredMessage>& messages) {
   std::string s = "[";
+  // Sized once: a page may be megabytes, and growing by doubling would briefly hold it twice.
+  std::size_t size = 2;
+  for (const auto& m : messages) size += core::page_bytes(m);
+  s.reserve(size);
   for (const auto& m : messages) {
     if (s.size() > 1) s.push_back(',');
     s.append(R"({"offset":)").append(std::to_string(m.offset));
@@ -341,6 +345,8 @@ std::string encode_history(std::string_view id, std::string_view channel, const 
   append_position(s, page.position);
   s.append(R"(,"first_offset":)").append(std::to_string(page.first_offset));
   s.append(R"(,"messages":)").append(messages_json(page.messages));
+  // The cursor: present only when more messages match than this page holds.
+  if (page.more) s.append(R"(,"next":)").append(std::to_string(page.next()));
   s.push_back('}');
   return frame(s);
 }

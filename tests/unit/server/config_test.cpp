@@ -74,6 +74,34 @@ client_publish = true
   EXPECT_TRUE(c.namespaces[0].client_publish);
 }
 
+TEST(Config, ReadsTheCapacityKeys) {
+  Config c;
+  EXPECT_EQ(c.max_channels, 1'000'000u);
+  EXPECT_EQ(c.max_history_response_bytes, 4u * 1024 * 1024);
+  EXPECT_EQ(c.max_streams, 1000u);
+  apply_config_text(c, R"(
+[limits]
+max_channels = 11
+max_history_response_bytes = 12
+[history]
+readers = 3
+read_queue = 14
+[streams]
+max_streams = 15
+max_stream_bytes = 16
+max_total_bytes = 17
+)",
+                    "test.toml");
+  validate(c);
+  EXPECT_EQ(c.max_channels, 11u);
+  EXPECT_EQ(c.max_history_response_bytes, 12u);
+  EXPECT_EQ(c.history_readers, 3u);
+  EXPECT_EQ(c.history_read_queue, 14u);
+  EXPECT_EQ(c.max_streams, 15u);
+  EXPECT_EQ(c.max_stream_bytes, 16u);
+  EXPECT_EQ(c.max_stream_total_bytes, 17u);
+}
+
 TEST(Config, ErrorsNameTheKey) {
   Config c;
   EXPECT_NE(config_error([&] { apply_config_text(c, "lisen = \"x\"", "t"); }).find("lisen: unknown key"),

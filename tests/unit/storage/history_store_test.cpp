@@ -122,6 +122,67 @@ TEST_P(HistoryStoreTest, ExpiredMessagesAreNeitherReadNorKept) {
   EXPECT_EQ(store->position("c")->offset, 2u);  // the position stays
 }
 
+TEST_P(HistoryStoreTest, PagesByBytesAndSaysWhereToGoOn) {
+  // Messages of 36 bytes ("m<n>" padded) count 100 each against the budget.
+  std::vector<core::HistoryEntry> batch;
+  for (std::uint64_t o = 1; o <= 10; ++o) {
+    batch.push_back(entry("c", o));
+    batch.back().data = "\"" + std::string(34, 'a' + static_cast<char>(o)) + "\"";
+  }
+  ASSERT_TRUE(store->append(batch).ok());
+  core::HistoryQuery q;
+  q.limit = 1000;
+  q.max_bytes = 350;  // three messages of 100
+  std::vector<std::uint64_t> all;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = store->read("c", q);
+    ASSERT_TRUE(page.ok());
+    EXPECT_LE(page->messages.size(), 3u);
+    for (auto o : offsets(*page)) all.push_back(o);
+    if (!page->more) break;
+    EXPECT_EQ(page->next(), all.back());
+    q.after = page->next();
+  }
+  EXPECT_EQ(all, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+
+  // Newest first, `next` is the next `before`.
+  core::HistoryQuery back;
+  back.newest_first = true;
+  back.limit = 4;
+  auto page = store->read("c", back);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(offsets(*page), (std::vector<std::uint64_t>{10, 9, 8, 7}));
+  EXPECT_TRUE(page->more);
+  EXPECT_EQ(page->next(), 7u);
+  back.before = 3;
+  page = store->read("c", back);
+  EXPECT_EQ(offsets(*page), (std::vector<std::uint64_t>{2, 1}));
+  EXPECT_FALSE(page->more);
+  EXPECT_EQ(page->next(), 0u);
+
+  // One message above the budget still comes, alone; exactly the limit is not `more`.
+  core::HistoryQuery tiny;
+  tiny.max_bytes = 1;
+  page = store->read("c", tiny);
+  EXPECT_EQ(offsets(*page), (std::vector<std::uint64_t>{1}));
+  EXPECT_TRUE(page->more);
+  core::HistoryQuery exact;
+  exact.limit = 10;
+  page = store->read("c", exact);
+  EXPECT_EQ(page->messages.size(), 10u);
+  EXPECT_FALSE(page->more);
+}
+
+TEST_P(HistoryStoreTest, AnOffsetBeyondTheLargestIsNotWrapped) {
+  std::vector<core::HistoryEntry> batch{entry("c", 1), entry("c", 2)};
+  ASSERT_TRUE(store->append(batch).ok());
+  core::HistoryQuery q;
+  q.after = ~std::uint64_t{0};  // would be -1 as a signed SQLite integer: everything
+  auto page = store->read("c", q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->messages.empty());
+}
+
 TEST(SqliteHistory, SurvivesReopeningWithItsEpoch) {
   const std::string path = ::testing::TempDir() + "reopen-" + std::to_string(::getpid()) + ".db";
   std::filesystem::remove(path);
