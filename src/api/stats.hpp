@@ -17,6 +17,12 @@ struct Stats {
   std::uint64_t slow_consumers = 0;
   std::uint64_t ping_timeouts = 0;
   std::uint64_t http_requests = 0;
+  // Hostile WebSocket peers (transport/limits.hpp).
+  std::uint64_t frame_rate_closes = 0;
+  std::uint64_t untrusted_frame_closes = 0;
+  std::uint64_t fragment_closes = 0;
+  std::uint64_t pongs_coalesced = 0;
+  std::uint64_t memory_trims = 0;
   double uptime_seconds = 0;
 };
 

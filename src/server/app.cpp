@@ -59,6 +59,8 @@ App::App(Config config)
   options.port = config_.listen_port();
   options.threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
   options.limits = config_.limits;
+  options.limits.frame_rate = config_.frame_rate > 0 ? config_.frame_rate : 4 * config_.rate_per_connection;
+  options.limits.frame_burst = config_.frame_burst > 0 ? config_.frame_burst : 4 * config_.rate_burst;
   options.tls = load_tls(config_);
   server_ = std::make_unique<transport::Server>(
       options,
@@ -256,6 +258,11 @@ api::Stats App::stats() const {
     s.slow_consumers += get(w.slow_consumers);
     s.ping_timeouts += get(w.ping_timeouts);
     s.http_requests += get(w.http_requests);
+    s.frame_rate_closes += get(w.frame_rate_closes);
+    s.untrusted_frame_closes += get(w.untrusted_frame_closes);
+    s.fragment_closes += get(w.fragment_closes);
+    s.pongs_coalesced += get(w.pongs_coalesced);
+    s.memory_trims += get(w.memory_trims);
   }
   core::HubCounters hub = hub_->counters();
   s.subscriptions = hub.subscriptions;

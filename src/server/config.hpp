@@ -66,6 +66,11 @@ struct Config {
   double rate_burst = 2000;
   double rate_per_user = 2000;
   double rate_user_burst = 4000;
+  // WebSocket frames of any kind per connection (limits.frame_rate, frame_burst); 0: four times
+  // rate_per_connection and rate_burst, so that only a peer far beyond its request budget, or
+  // one sending frames that are no requests (pings, fragments), meets it.
+  double frame_rate = 0;
+  double frame_burst = 0;
   // [streams]: see session/streams.hpp.
   std::chrono::seconds stream_idle_timeout{60};
   std::string stream_cancel_url;

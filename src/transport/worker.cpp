@@ -1,5 +1,7 @@
 #include "transport/worker.hpp"
 
+#include <malloc.h>
+
 #include <boost/asio/post.hpp>
 
 #include "transport/ws_connection.hpp"
@@ -64,6 +66,15 @@ void Worker::sweep() {
     WsConnection* next = c->next_;
     c->on_sweep(now_seconds_);
     c = next;
+  }
+  // glibc returns freed memory to the OS only from the top of a heap; blocks freed below a live
+  // one stay in the process. After a flood of queued frames is dropped, malloc_trim gives those
+  // pages back (all arenas). It walks the free lists under each arena's lock, so it runs here, at
+  // most once a second per worker and only after a lot was released, not on every close.
+  if (limits_.trim_memory_after > 0 && released_ >= limits_.trim_memory_after) {
+    released_ = 0;
+    ::malloc_trim(0);
+    stats_.add(stats_.memory_trims);
   }
 }
 

@@ -28,6 +28,12 @@ struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> ping_timeouts{0};
   std::atomic<std::uint64_t> http_requests{0};
+  // Hostile WebSocket peers (limits.hpp, the frame block).
+  std::atomic<std::uint64_t> frame_rate_closes{0};       // 1008: over frame_rate
+  std::atomic<std::uint64_t> untrusted_frame_closes{0};  // 1008: over untrusted_frames
+  std::atomic<std::uint64_t> fragment_closes{0};         // 1009: over max_message_fragments
+  std::atomic<std::uint64_t> pongs_coalesced{0};         // pings answered by a newer pong only
+  std::atomic<std::uint64_t> memory_trims{0};            // malloc_trim calls by the sweep
 
   void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -55,6 +61,8 @@ class Worker {
   static constexpr std::size_t read_buffer_size = 64 * 1024;
   std::uint32_t now_seconds() const noexcept { return now_seconds_; }
   std::size_t connection_count() const noexcept { return count_; }
+  // A connection dropped `bytes` of send queue; the sweep trims the heap once enough piled up.
+  void note_released(std::size_t bytes) noexcept { released_ += bytes; }
 
   void start_sweeping();
   // Closes every connection with `code`; the sweep stops once none is left.
@@ -83,6 +91,7 @@ class Worker {
   std::vector<std::shared_ptr<WsConnection>> flush_list_;
   std::vector<std::shared_ptr<WsConnection>> flushing_;
   std::uint32_t now_seconds_ = 0;
+  std::size_t released_ = 0;  // bytes of send queues dropped since the last trim
   bool stopping_ = false;
   WorkerStats stats_;
 };
