@@ -600,8 +600,8 @@ HttpResponse HttpApi::metrics() const {
   metric("untrusted_frame_closes_total", "counter",
          "Connections closed (1008) for sending more than limits.untrusted_frames before authenticating.",
          s.untrusted_frame_closes);
-  metric("fragment_closes_total", "counter", "Connections closed (1009) for a message in more than limits.max_message_fragments frames.",
-         s.fragment_closes);
+  metric("fragment_closes_total", "counter",
+         "Connections closed (1009) for a message in more than limits.max_message_fragments frames.", s.fragment_closes);
   metric("pongs_coalesced_total", "counter", "Pings answered only by a newer pong (one pong pending per connection).",
          s.pongs_coalesced);
   metric("memory_trims_total", "counter", "Times freed memory was handed back to the OS (limits.trim_memory_after).",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
 #include <charconv>
 
 #include "core/channel_name.hpp"
@@ -65,11 +66,15 @@ void apply_limits(Config& c, const toml::table& t) {
     // WebSocket frames from a hostile peer (transport/limits.hpp).
     else if (name == "frame_rate") c.frame_rate = static_cast<double>(positive_integer(node, key));
     else if (name == "frame_burst") c.frame_burst = static_cast<double>(positive_integer(node, key));
+    // UINT32_MAX - 1: UINT32_MAX is the connection's "no budget" mark.
     else if (name == "untrusted_frames")
-      c.limits.untrusted_frames = static_cast<std::uint32_t>(std::min<std::int64_t>(positive_integer(node, key), UINT32_MAX - 1));
+      c.limits.untrusted_frames =
+          static_cast<std::uint32_t>(std::min<std::int64_t>(positive_integer(node, key), UINT32_MAX - 1));
     else if (name == "max_message_fragments")
-      c.limits.max_message_fragments = static_cast<std::uint32_t>(std::min<std::int64_t>(positive_integer(node, key), UINT32_MAX));
-    else if (name == "trim_memory_after") c.limits.trim_memory_after = static_cast<std::size_t>(non_negative_integer(node, key));
+      c.limits.max_message_fragments =
+          static_cast<std::uint32_t>(std::min<std::int64_t>(positive_integer(node, key), UINT32_MAX - 1));
+    else if (name == "trim_memory_after")
+      c.limits.trim_memory_after = static_cast<std::size_t>(non_negative_integer(node, key));
     else throw ConfigError(key, "unknown key");
   }
 }

@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include "transport/ws_connection.hpp"
 #include "transport/ws_frame.hpp"
@@ -72,8 +73,12 @@ void Worker::sweep() {
   // pages back (all arenas). It walks the free lists under each arena's lock, so it runs here, at
   // most once a second per worker and only after a lot was released, not on every close.
   if (limits_.trim_memory_after > 0 && released_ >= limits_.trim_memory_after) {
-    released_ = 0;
+    const auto started = std::chrono::steady_clock::now();
     ::malloc_trim(0);
+    const auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    spdlog::debug("worker {}: memory handed back to the OS in {} us, after {} bytes of send queues were dropped",
+                  index_, took.count(), released_);
+    released_ = 0;
     stats_.add(stats_.memory_trims);
   }
 }

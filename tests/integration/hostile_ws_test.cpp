@@ -2,10 +2,17 @@
 // from clients that never read (after and before authentication), fragment floods, and memory
 // handed back once a flood is gone. Floods are bounded in bytes and time.
 #include <gtest/gtest.h>
-
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
@@ -41,14 +48,15 @@ std::int64_t rss_bytes(pid_t pid) {
 // The switchboard binary with `toml` as its config, on a free port, one worker thread.
 class Server {
  public:
-  explicit Server(const std::string& name, const std::string& toml) : port_(free_port()) {
+  Server(const std::string& name, const std::string& toml, bool tls = false) : port_(free_port()), tls_(tls) {
     const std::string dir = ::testing::TempDir() + "hostile-ws-" + name + "-" + std::to_string(::getpid());
     std::ofstream(dir + ".toml") << toml;
     child_ = std::make_unique<Child>(std::vector<std::string>{"serve", "--config", dir + ".toml", "--listen",
                                                               "127.0.0.1:" + std::to_string(port_), "--data-dir",
                                                               dir + "-data", "--threads", "1", "--log-level", "warn"},
                                      dir + ".log");
-    healthy_ = Child::wait_healthy(port_);
+    healthy_ = tls_ ? eventually([&] { return rss() > 0 && metric_text().find("switchboard_") != std::string::npos; }, 10s)
+                    : Child::wait_healthy(port_);
   }
   bool healthy() const { return healthy_; }
   std::uint16_t port() const { return port_; }
@@ -56,14 +64,39 @@ class Server {
   std::int64_t rss() const { return rss_bytes(child_->pid()); }
   // A counter of /metrics (without the switchboard_ prefix); -1 when absent.
   std::int64_t metric(const std::string& name) const {
-    const std::string body = client::http_request("127.0.0.1", port_, "GET", "/metrics").body;
+    const std::string body = metric_text();
     const std::string key = "\nswitchboard_" + name + " ";
     auto at = body.find(key);
     return at == std::string::npos ? -1 : std::stoll(body.substr(at + key.size()));
   }
 
  private:
+  // /metrics, over TLS on a TLS port.
+  std::string metric_text() const {
+    try {
+      if (!tls_) return client::http_request("127.0.0.1", port_, "GET", "/metrics").body;
+      namespace beast = boost::beast;
+      namespace http = beast::http;
+      boost::asio::io_context io;
+      boost::asio::ssl::context tls(boost::asio::ssl::context::tls_client);
+      tls.set_verify_mode(boost::asio::ssl::verify_none);
+      beast::ssl_stream<beast::tcp_stream> https(io, tls);
+      beast::get_lowest_layer(https).connect({boost::asio::ip::make_address("127.0.0.1"), port_});
+      https.handshake(boost::asio::ssl::stream_base::client);
+      http::request<http::empty_body> req(http::verb::get, "/metrics", 11);
+      req.set(http::field::host, "localhost");
+      http::write(https, req);
+      beast::flat_buffer b;
+      http::response<http::string_body> res;
+      http::read(https, b, res);
+      return res.body();
+    } catch (const std::exception&) {
+      return {};
+    }
+  }
+
   std::uint16_t port_;
+  bool tls_ = false;
   std::unique_ptr<Child> child_;
   bool healthy_ = false;
 };
@@ -165,6 +198,88 @@ TEST(HostileWs, PingFloodWithoutReadingHasItsPongsCoalesced) {
   auto again = ws.read_frame(5s);
   ASSERT_TRUE(again);
   EXPECT_EQ(again->payload, "again");
+}
+
+// A self-signed certificate for localhost, as PEM files next to the test's other files.
+void write_self_signed(const std::string& cert, const std::string& key) {
+  EVP_PKEY* pkey = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, pkey);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(x, name);
+  X509_sign(x, pkey, EVP_sha256());
+  FILE* f = std::fopen(cert.c_str(), "w");
+  PEM_write_X509(f, x);
+  std::fclose(f);
+  f = std::fopen(key.c_str(), "w");
+  PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  X509_free(x);
+  EVP_PKEY_free(pkey);
+}
+
+TEST(HostileWs, PingFloodOverTlsHasItsPongsCoalesced) {
+  // TLS copies queued frames into its own buffer: the pending pong must be the one still queued.
+  namespace beast = boost::beast;
+  namespace ssl = boost::asio::ssl;
+  const std::string base = ::testing::TempDir() + "hostile-ws-tls-" + std::to_string(::getpid());
+  write_self_signed(base + "-cert.pem", base + "-key.pem");
+  Server server("tls", "tls_cert = \"" + base + "-cert.pem\"\ntls_key = \"" + base +
+                           "-key.pem\"\n[limits]\nframe_rate = 1000000000\nframe_burst = 1000000000\n",
+                true);
+  ASSERT_TRUE(server.healthy());
+  const std::int64_t before = server.rss();
+  boost::asio::io_context io;
+  ssl::context tls(ssl::context::tls_client);
+  tls.set_verify_mode(ssl::verify_none);  // self-signed; what is tested is the pong, not the PKI
+  beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>> ws(io, tls);
+  auto& socket = beast::get_lowest_layer(ws).socket();
+  socket.open(boost::asio::ip::tcp::v4());
+  socket.set_option(boost::asio::socket_base::receive_buffer_size(4096));
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  ws.next_layer().handshake(ssl::stream_base::client);
+  ws.handshake("localhost", "/ws");
+  // Pings of 125 bytes written one by one and never read, for 3 s or 200,000 pings: far more
+  // pongs than the socket buffers hold.
+  auto payload = [](int n) {
+    std::string p = std::to_string(n);
+    return p + std::string(125 - p.size(), '.');
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  int sent = 0;
+  std::int64_t peak = 0;
+  while (sent < 200'000 && std::chrono::steady_clock::now() < deadline) {
+    ws.ping(beast::websocket::ping_data(payload(sent++)));
+    if (sent % 1000 == 0) peak = std::max(peak, server.rss());
+  }
+  EXPECT_LT(peak - before, rss_bound);
+  EXPECT_GT(server.metric("pongs_coalesced_total"), 0);
+  // Reading again, the client gets the pong of its last ping, intact, after fewer pongs than pings.
+  const std::string last = payload(sent - 1);
+  int pongs = 0;
+  bool got_last = false;
+  ws.control_callback([&](beast::websocket::frame_type kind, beast::string_view payload) {
+    if (kind != beast::websocket::frame_type::pong) return;
+    ++pongs;
+    if (payload == last) got_last = true;
+  });
+  ws.write(boost::asio::buffer(std::string(R"({"type":"ping","id":"after"})")));
+  beast::flat_buffer buffer;
+  std::string text;
+  while (text.find("after") == std::string::npos) {  // the JSON pong comes after the last WebSocket pong
+    buffer.consume(buffer.size());
+    ws.read(buffer);
+    text = beast::buffers_to_string(buffer.data());
+  }
+  EXPECT_TRUE(got_last) << pongs << " pongs for " << sent << " pings";
+  EXPECT_LT(pongs, sent);
+  std::remove((base + "-cert.pem").c_str());
+  std::remove((base + "-key.pem").c_str());
 }
 
 TEST(HostileWs, PingFloodBeforeAuthenticationIsClosedWith1008) {
