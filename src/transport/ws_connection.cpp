@@ -101,8 +101,7 @@ void WsConnection::start(std::unique_ptr<WsHandler> handler) {
   socket_.non_blocking(true, ec);
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   last_activity_ = worker_.now_seconds();
-  frame_tokens_ = worker_.limits().frame_burst;
-  frame_tokens_at_ = steady_nanoseconds();
+  budget_.start(worker_.limits().frame_burst, steady_nanoseconds());
   worker_.add(this);
   handler_->on_open(*this);
   // Bytes that arrived with the upgrade request are processed as if just read.
@@ -153,33 +152,22 @@ void WsConnection::settle_pong() noexcept {
   if (pong_at_ != no_limit && (pong_at_ < head_ || (pong_at_ == head_ && head_offset_ > 0))) pong_at_ = no_limit;
 }
 
-void WsConnection::limit_until_trusted() noexcept { untrusted_left_ = worker_.limits().untrusted_frames; }
-
-void WsConnection::refill_frame_tokens() {
-  const auto& limits = worker_.limits();
-  const std::int64_t now = steady_nanoseconds();
-  const double elapsed = static_cast<double>(now - frame_tokens_at_) / 1e9;
-  frame_tokens_at_ = now;
-  frame_tokens_ = std::min(limits.frame_burst, frame_tokens_ + elapsed * limits.frame_rate);
-}
+void WsConnection::limit_until_trusted() noexcept { budget_.limit_until_trusted(worker_.limits().untrusted_frames); }
 
 bool WsConnection::take_frame_token() {
   auto& stats = worker_.stats();
-  if (untrusted_left_ != no_limit) {
-    if (untrusted_left_ == 0) {
+  switch (budget_.take()) {
+    case FrameBudget::Verdict::ok: return true;
+    case FrameBudget::Verdict::untrusted_spent:
       stats.add(stats.untrusted_frame_closes);
       fail(close_code::policy_violation, "too many frames before authentication");
       return false;
-    }
-    --untrusted_left_;
+    case FrameBudget::Verdict::too_fast:
+      stats.add(stats.frame_rate_closes);
+      fail(close_code::policy_violation, "too many frames");
+      return false;
   }
-  if (frame_tokens_ < 1.0) {
-    stats.add(stats.frame_rate_closes);
-    fail(close_code::policy_violation, "too many frames");
-    return false;
-  }
-  frame_tokens_ -= 1.0;
-  return true;
+  return false;
 }
 
 void WsConnection::enqueue(SharedBytes frame) {
@@ -241,7 +229,7 @@ void WsConnection::on_readable() {
   if (state_ == State::closed) return;
   char* buffer = worker_.read_buffer();
   const std::size_t capacity = Worker::read_buffer_size;
-  refill_frame_tokens();
+  budget_.refill(worker_.limits().frame_rate, worker_.limits().frame_burst, steady_nanoseconds());
   // Read at most a few buffers per wake-up so one busy client cannot starve the others.
   for (int round = 0; round < 4; ++round) {
     long n = read_some(buffer, capacity);

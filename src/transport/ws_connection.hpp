@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/bytes.hpp"
+#include "transport/frame_budget.hpp"
 #include "transport/tls.hpp"
 #include "transport/ws_frame.hpp"
 #include "transport/ws_handler.hpp"
@@ -70,7 +71,7 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // (any kind); one more closes with 1008. For handlers that authenticate after the upgrade: an
   // unauthenticated peer gets a small budget, not the full frame rate.
   void limit_until_trusted() noexcept;
-  void trust() noexcept { untrusted_left_ = no_limit; }
+  void trust() noexcept { budget_.trust(); }
 
   // Called by the worker's sweep, once a second.
   void on_sweep(std::uint32_t now_seconds);
@@ -96,9 +97,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   void queue_pong(std::string_view payload);
   // Within max_send_queue, else closes as a slow consumer; false then.
   bool within_send_queue(std::size_t more);
-  // Spends one token of the frame bucket; false (the connection failed with 1008) when empty.
+  // Spends one frame of the budget; false (the connection failed with 1008) when it is spent.
   bool take_frame_token();
-  void refill_frame_tokens();
   // Forgets the pending pong once its bytes left queue_ or started on the wire.
   void settle_pong() noexcept;
   void enqueue(SharedBytes frame);         // queues and schedules a flush if none is due
@@ -124,11 +124,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::string leftover_;  // a partial frame carried to the next read
   std::string message_;   // fragments of a message not yet final
   static constexpr std::uint32_t no_limit = UINT32_MAX;
-  double frame_tokens_ = 0;                   // frame bucket (limits frame_rate, frame_burst)
-  std::int64_t frame_tokens_at_ = 0;          // steady clock, ns, of the last refill
-  std::uint32_t untrusted_left_ = no_limit;   // frames left before trust(); no_limit once trusted
-  std::uint32_t fragments_ = 0;               // frames of the message being assembled
-  std::uint32_t pong_at_ = no_limit;          // index in queue_ of a pong not yet started; no_limit: none
+  FrameBudget budget_;
+  std::uint32_t fragments_ = 0;       // frames of the message being assembled
+  std::uint32_t pong_at_ = no_limit;  // index in queue_ of a pong not yet started; no_limit: none
   std::uint32_t last_activity_ = 0;  // worker clock, seconds
   std::uint32_t ping_sent_at_ = 0;
   std::uint32_t closing_since_ = 0;
