@@ -622,6 +622,17 @@ HttpResponse HttpApi::metrics() const {
   metric("stream_bytes", "gauge", "Text held by running streams (bounded by streams.max_total_bytes).", s.stream_bytes);
   metric("streams_refused_total", "counter", "Stream starts and appends refused by streams.max_streams or max_total_bytes.",
          s.streams_refused);
+  metric("frame_rate_closes_total", "counter", "Connections closed (1008) for sending frames above limits.frame_rate.",
+         s.frame_rate_closes);
+  metric("untrusted_frame_closes_total", "counter",
+         "Connections closed (1008) for sending more than limits.untrusted_frames before authenticating.",
+         s.untrusted_frame_closes);
+  metric("fragment_closes_total", "counter",
+         "Connections closed (1009) for a message in more than limits.max_message_fragments frames.", s.fragment_closes);
+  metric("pongs_coalesced_total", "counter", "Pings answered only by a newer pong (one pong pending per connection).",
+         s.pongs_coalesced);
+  metric("memory_trims_total", "counter", "Times freed memory was handed back to the OS (limits.trim_memory_after).",
+         s.memory_trims);
   metric("uptime_seconds", "gauge", "Seconds since the server started.", s.uptime_seconds);
   return HttpResponse{200, "text/plain; version=0.0.4", std::move(out), {}};
 }

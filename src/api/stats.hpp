@@ -23,6 +23,12 @@ struct Stats {
   std::uint64_t streams = 0;                // running streams
   std::uint64_t stream_bytes = 0;           // text they hold
   std::uint64_t streams_refused = 0;        // starts/appends refused by streams.max_streams / max_total_bytes
+  // Hostile WebSocket peers (transport/limits.hpp).
+  std::uint64_t frame_rate_closes = 0;
+  std::uint64_t untrusted_frame_closes = 0;
+  std::uint64_t fragment_closes = 0;
+  std::uint64_t pongs_coalesced = 0;
+  std::uint64_t memory_trims = 0;
   double uptime_seconds = 0;
 };
 

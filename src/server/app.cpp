@@ -60,6 +60,8 @@ App::App(Config config)
   options.port = config_.listen_port();
   options.threads = config_.threads ? config_.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 64u);
   options.limits = config_.limits;
+  options.limits.frame_rate = config_.frame_rate > 0 ? config_.frame_rate : 4 * config_.rate_per_connection;
+  options.limits.frame_burst = config_.frame_burst > 0 ? config_.frame_burst : 4 * config_.rate_burst;
   options.tls = load_tls(config_);
   server_ = std::make_unique<transport::Server>(
       options,
@@ -199,14 +201,19 @@ void App::start() {
 }
 
 void App::schedule_trim() {
-  // 5 s: soon enough that the memory of a burst is back before the next one is likely, rare
-  // enough that the trims cost nothing measurable (docs/benchmarks.md).
-  trim_timer_->expires_after(std::chrono::seconds(5));
+  // 2 s: soon enough that the memory of a burst is back before the next one is likely; the
+  // check itself is one mallinfo2(), and a trim only runs when trim_memory_after bytes lie free
+  // (at steady state they do not: docs/benchmarks.md).
+  trim_timer_->expires_after(std::chrono::seconds(2));
   trim_timer_->async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     // The walk over the heap takes milliseconds on a large one: not on a network thread. A full
     // queue skips this round.
-    (void)history_readers_->submit([] { release_free_memory(std::chrono::seconds(1)); });
+    if (config_.trim_memory_after == 0) return;
+    (void)history_readers_->submit([this] {
+      if (release_free_memory(std::chrono::seconds(1), config_.trim_memory_after))
+        memory_trims_.fetch_add(1, std::memory_order_relaxed);
+    });
     schedule_trim();
   });
 }
@@ -279,6 +286,10 @@ api::Stats App::stats() const {
     s.slow_consumers += get(w.slow_consumers);
     s.ping_timeouts += get(w.ping_timeouts);
     s.http_requests += get(w.http_requests);
+    s.frame_rate_closes += get(w.frame_rate_closes);
+    s.untrusted_frame_closes += get(w.untrusted_frame_closes);
+    s.fragment_closes += get(w.fragment_closes);
+    s.pongs_coalesced += get(w.pongs_coalesced);
   }
   core::HubCounters hub = hub_->counters();
   s.subscriptions = hub.subscriptions;
@@ -289,6 +300,7 @@ api::Stats App::stats() const {
   s.channels_refused = hub.channels_refused;
   // Either may be gone already while the broker's thread asks during shutdown.
   if (history_readers_) s.history_reads_refused = history_readers_->refused();
+  s.memory_trims = memory_trims_.load(std::memory_order_relaxed);
   if (streams_) {
     const auto streams = streams_->counters();
     s.streams = streams.running;

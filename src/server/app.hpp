@@ -1,6 +1,7 @@
 #pragma once
 // The composition root: the only place that names concrete classes and wires the layers together
 // (transport workers, the hub on their io_contexts, client sessions, the HTTP API).
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -69,6 +70,7 @@ class App {
   // Every few seconds, freed memory goes back to the OS (common/memory.hpp), on a reader thread.
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;
   void schedule_trim();
+  std::atomic<std::uint64_t> memory_trims_{0};  // times release_free_memory gave memory back
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   int data_dir_lock_ = -1;  // flock'ed for the process's life: one server per data dir
 };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
 #include <charconv>
 
 #include "core/channel_name.hpp"
@@ -21,6 +22,13 @@ std::int64_t positive_integer(const toml::node& node, const std::string& key) {
   auto v = node.value<std::int64_t>();
   if (!v || !node.is_integer()) throw ConfigError(key, "expected an integer");
   if (*v <= 0) throw ConfigError(key, "must be greater than 0");
+  return *v;
+}
+
+std::int64_t non_negative_integer(const toml::node& node, const std::string& key) {
+  auto v = node.value<std::int64_t>();
+  if (!v || !node.is_integer()) throw ConfigError(key, "expected an integer");
+  if (*v < 0) throw ConfigError(key, "must be 0 or greater");
   return *v;
 }
 
@@ -58,6 +66,18 @@ void apply_limits(Config& c, const toml::table& t) {
     else if (name == "rate_burst") c.rate_burst = static_cast<double>(positive_integer(node, key));
     else if (name == "rate_per_user") c.rate_per_user = static_cast<double>(positive_integer(node, key));
     else if (name == "rate_user_burst") c.rate_user_burst = static_cast<double>(positive_integer(node, key));
+    // WebSocket frames from a hostile peer (transport/limits.hpp).
+    else if (name == "frame_rate") c.frame_rate = static_cast<double>(positive_integer(node, key));
+    else if (name == "frame_burst") c.frame_burst = static_cast<double>(positive_integer(node, key));
+    // UINT32_MAX - 1: UINT32_MAX is the connection's "no budget" mark.
+    else if (name == "untrusted_frames")
+      c.limits.untrusted_frames =
+          static_cast<std::uint32_t>(std::min<std::int64_t>(positive_integer(node, key), UINT32_MAX - 1));
+    else if (name == "max_message_fragments")
+      c.limits.max_message_fragments =
+          static_cast<std::uint32_t>(std::min<std::int64_t>(positive_integer(node, key), UINT32_MAX - 1));
+    else if (name == "trim_memory_after")
+      c.trim_memory_after = static_cast<std::size_t>(non_negative_integer(node, key));
     else throw ConfigError(key, "unknown key");
   }
 }

@@ -48,6 +48,11 @@ struct Config {
   // rest is another page (`next`). 4 MiB holds the default 100 messages of up to 40 KiB each;
   // ten readers at once then cost tens of MB, not the gigabyte unbounded pages did.
   std::size_t max_history_response_bytes = 4 * 1024 * 1024;
+  // Free bytes held by the allocator (after a flood of channels, history pages or send queues)
+  // above which the server hands them back to the OS (malloc_trim; limits.trim_memory_after).
+  // glibc keeps what a burst freed, so the process would stay at its peak. 8 MiB: at steady
+  // state the free pages are reused at once and stay below it; 0 never trims.
+  std::size_t trim_memory_after = 8 * 1024 * 1024;
   // A typing indicator not renewed within this time is ended by the server (limits.typing_timeout).
   std::chrono::seconds typing_timeout{5};
   // [auth] (docs/security.md)
@@ -75,6 +80,11 @@ struct Config {
   double rate_burst = 2000;
   double rate_per_user = 2000;
   double rate_user_burst = 4000;
+  // WebSocket frames of any kind per connection (limits.frame_rate, frame_burst); 0: four times
+  // rate_per_connection and rate_burst, so that only a peer far beyond its request budget, or
+  // one sending frames that are no requests (pings, fragments), meets it.
+  double frame_rate = 0;
+  double frame_burst = 0;
   // [streams]: see session/streams.hpp.
   std::chrono::seconds stream_idle_timeout{60};
   std::string stream_cancel_url;

@@ -39,6 +39,9 @@ Client::~Client() {
 void Client::on_open(transport::WsConnection& connection) {
   connection_ = &connection;
   opened_at_ = connection.worker().now_seconds();
+  // Until a token checks out, the peer gets a few frames (limits.untrusted_frames), not the
+  // full frame rate: enough for a connect, too few to make a flood of it.
+  if (!may_act()) connection.limit_until_trusted();
   context_.registry.add(*this);
   if (!identity_.user.empty()) context_.registry.set_user(*this, identity_.user);
   send_frame(native::encode_connected(id_, {}, identity_.user, context_.ping_interval_seconds));
@@ -92,6 +95,7 @@ bool Client::adopt_token(const std::string& token, std::string_view id) {
   }
   if (claims->sub != identity_.user) context_.registry.set_user(*this, claims->sub);
   identity_.verified = true;
+  if (connection_) connection_->trust();
   identity_.user = claims->sub;
   identity_.info = claims->info;
   identity_.claims = std::make_shared<const auth::Claims>(std::move(*claims));

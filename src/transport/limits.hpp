@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace sb::transport {
 
@@ -27,6 +28,24 @@ struct Limits {
   bool deflate = true;
   // Time a closing connection gets for the peer's close frame before the socket is dropped.
   std::chrono::seconds close_timeout{3};
+
+  // --- WebSocket frames from a hostile peer (docs/protocol.md#limits) ---
+  // Frames of any kind (data, continuation, ping, pong, close) one connection may send per
+  // second, and the bucket's size; one more closes with 1008. The server sets them to four times
+  // the session's request rate (rate_per_connection, rate_burst) unless configured, so a client
+  // within its request budget never meets this one: it catches what that budget cannot see,
+  // control frames and fragments.
+  double frame_rate = 4000;
+  double frame_burst = 8000;
+  // Frames a connection may send while its handler has not yet trusted it (before authentication,
+  // WsConnection::limit_until_trusted); one more closes with 1008. A well-behaved client sends one
+  // `connect` and perhaps a ping or two before its token is checked: 32 leaves room for
+  // fragments and retries while capping what an anonymous peer can make the server parse.
+  std::uint32_t untrusted_frames = 32;
+  // Frames one fragmented message may have; one more closes with 1009. No browser fragments a
+  // message; libraries that do use 4 KiB or larger pieces, so 256 holds a 1 MiB message. Each
+  // fragment costs a frame's parsing, and empty ones cost nothing in max_message_size.
+  std::uint32_t max_message_fragments = 256;
 };
 
 }  // namespace sb::transport

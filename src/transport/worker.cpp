@@ -1,6 +1,9 @@
 #include "transport/worker.hpp"
 
+#include <malloc.h>
+
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include "transport/ws_connection.hpp"
 #include "transport/ws_frame.hpp"

@@ -28,6 +28,11 @@ struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> ping_timeouts{0};
   std::atomic<std::uint64_t> http_requests{0};
+  // Hostile WebSocket peers (limits.hpp, the frame block).
+  std::atomic<std::uint64_t> frame_rate_closes{0};       // 1008: over frame_rate
+  std::atomic<std::uint64_t> untrusted_frame_closes{0};  // 1008: over untrusted_frames
+  std::atomic<std::uint64_t> fragment_closes{0};         // 1009: over max_message_fragments
+  std::atomic<std::uint64_t> pongs_coalesced{0};         // pings answered by a newer pong only
 
   void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -55,6 +60,7 @@ class Worker {
   static constexpr std::size_t read_buffer_size = 64 * 1024;
   std::uint32_t now_seconds() const noexcept { return now_seconds_; }
   std::size_t connection_count() const noexcept { return count_; }
+  // A connection dropped `bytes` of send queue; the sweep trims the heap once enough piled up.
 
   void start_sweeping();
   // Closes every connection with `code`; the sweep stops once none is left.

@@ -3,9 +3,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
-
 
 #include <boost/asio/bind_allocator.hpp>
 
@@ -35,6 +36,11 @@ struct ExactAllocator {
 
 // iovecs per sendmsg: enough to batch hundreds of small frames, well under IOV_MAX (1024).
 constexpr std::size_t max_iov = 256;
+
+std::int64_t steady_nanoseconds() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
 WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd, std::string already_read, SSL* ssl,
@@ -95,6 +101,7 @@ void WsConnection::start(std::unique_ptr<WsHandler> handler) {
   socket_.non_blocking(true, ec);
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   last_activity_ = worker_.now_seconds();
+  budget_.start(worker_.limits().frame_burst, steady_nanoseconds());
   worker_.add(this);
   handler_->on_open(*this);
   // Bytes that arrived with the upgrade request are processed as if just read.
@@ -114,15 +121,54 @@ void WsConnection::start(std::unique_ptr<WsHandler> handler) {
 
 void WsConnection::send(SharedBytes frame) {
   if (state_ != State::open) return;
-  if (queued_bytes_ + frame->size() > worker_.limits().max_send_queue) {
-    worker_.stats().add(worker_.stats().slow_consumers);
-    fail(close_code::slow_consumer, "slow consumer");
-    return;
-  }
-  enqueue(std::move(frame));
+  if (within_send_queue(frame->size())) enqueue(std::move(frame));
 }
 
-void WsConnection::queue_control(std::string frame) { enqueue(make_shared_bytes(std::move(frame))); }
+bool WsConnection::within_send_queue(std::size_t more) {
+  if (queued_bytes_ + more <= worker_.limits().max_send_queue) return true;
+  worker_.stats().add(worker_.stats().slow_consumers);
+  fail(close_code::slow_consumer, "slow consumer");
+  return false;
+}
+
+void WsConnection::queue_close(std::string frame) { enqueue(make_shared_bytes(std::move(frame))); }
+
+void WsConnection::queue_pong(std::string_view payload) {
+  auto pong = make_shared_bytes(encode_frame(WsOpcode::pong, payload));
+  if (pong_at_ != no_limit) {
+    // The earlier pong has not started on the wire: this one takes its place, so a peer that
+    // pings without reading holds one pong here, not one per ping.
+    queued_bytes_ = queued_bytes_ - queue_[pong_at_]->size() + pong->size();
+    queue_[pong_at_] = std::move(pong);
+    worker_.stats().add(worker_.stats().pongs_coalesced);
+    return;
+  }
+  if (!within_send_queue(pong->size())) return;
+  pong_at_ = static_cast<std::uint32_t>(queue_.size());
+  enqueue(std::move(pong));
+}
+
+void WsConnection::settle_pong() noexcept {
+  if (pong_at_ != no_limit && (pong_at_ < head_ || (pong_at_ == head_ && head_offset_ > 0))) pong_at_ = no_limit;
+}
+
+void WsConnection::limit_until_trusted() noexcept { budget_.limit_until_trusted(worker_.limits().untrusted_frames); }
+
+bool WsConnection::take_frame_token() {
+  auto& stats = worker_.stats();
+  switch (budget_.take()) {
+    case FrameBudget::Verdict::ok: return true;
+    case FrameBudget::Verdict::untrusted_spent:
+      stats.add(stats.untrusted_frame_closes);
+      fail(close_code::policy_violation, "too many frames before authentication");
+      return false;
+    case FrameBudget::Verdict::too_fast:
+      stats.add(stats.frame_rate_closes);
+      fail(close_code::policy_violation, "too many frames");
+      return false;
+  }
+  return false;
+}
 
 void WsConnection::enqueue(SharedBytes frame) {
   queued_bytes_ += frame->size();
@@ -137,7 +183,7 @@ void WsConnection::close(std::uint16_t code, std::string_view reason) {
   if (state_ != State::open) return;
   state_ = State::closing;
   closing_since_ = worker_.now_seconds();
-  queue_control(encode_close_frame(code, reason));
+  queue_close(encode_close_frame(code, reason));
 }
 
 void WsConnection::fail(std::uint16_t code, std::string_view reason) {
@@ -147,6 +193,7 @@ void WsConnection::fail(std::uint16_t code, std::string_view reason) {
   // land inside it. If the peer never reads again, the sweep drops it after close_timeout.
   SharedBytes partial;
   if (!ssl_ && writing_ && head_ < queue_.size() && head_offset_ > 0) partial = std::move(queue_[head_]);
+  pong_at_ = no_limit;
   // With TLS the partly written bytes are in tls_out_, which flush_tls finishes first.
   if (ssl_) queued_bytes_ = tls_out_.size() - tls_out_pos_;
   queue_.clear();
@@ -161,7 +208,7 @@ void WsConnection::fail(std::uint16_t code, std::string_view reason) {
   state_ = State::closing;
   closing_since_ = worker_.now_seconds();
   close_after_flush_ = true;
-  queue_control(encode_close_frame(code, reason));
+  queue_close(encode_close_frame(code, reason));
 }
 
 void WsConnection::wait_readable() {
@@ -181,6 +228,7 @@ void WsConnection::on_readable() {
   if (state_ == State::closed) return;
   char* buffer = worker_.read_buffer();
   const std::size_t capacity = Worker::read_buffer_size;
+  budget_.refill(worker_.limits().frame_rate, worker_.limits().frame_burst, steady_nanoseconds());
   // Read at most a few buffers per wake-up so one busy client cannot starve the others.
   for (int round = 0; round < 4; ++round) {
     long n = read_some(buffer, capacity);
@@ -241,10 +289,13 @@ std::size_t WsConnection::process(char* data, std::size_t size) {
 
 bool WsConnection::on_frame(const WsFrameView& frame) {
   worker_.stats().add(worker_.stats().frames_in);
+  // Every frame spends budget, empty fragments and control frames included; nothing a peer
+  // sends gives any back (only time refills the bucket).
+  if (state_ == State::open && !take_frame_token()) return false;
   switch (frame.opcode) {
     case WsOpcode::ping:
-      if (state_ == State::open) queue_control(encode_frame(WsOpcode::pong, frame.payload));
-      return true;
+      if (state_ == State::open) queue_pong(frame.payload);
+      return state_ != State::closed;
     case WsOpcode::pong:
       return true;
     case WsOpcode::close: {
@@ -263,7 +314,7 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
         state_ = State::closing;
         closing_since_ = worker_.now_seconds();
         close_after_flush_ = true;
-        queue_control(encode_close_frame(code, {}));
+        queue_close(encode_close_frame(code, {}));
         return true;
       }
       // We started the handshake and this is the answer.
@@ -286,7 +337,16 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
       if (frame.fin) return deliver_message(frame.payload, frame.compressed);
       in_message_ = true;
       message_compressed_ = frame.compressed;
+      fragments_ = 0;
       break;
+  }
+  // RFC 6455 7.4.1: 1009 is for a message "too big for it to process", and 1008 is the generic
+  // code for when no more specific one fits; a message in too many pieces is too big in pieces,
+  // and the client's remedy is the same as for bytes: send it differently, not again as is.
+  if (++fragments_ > worker_.limits().max_message_fragments) {
+    worker_.stats().add(worker_.stats().fragment_closes);
+    fail(close_code::message_too_big, "too many fragments");
+    return false;
   }
   // A fragment: assemble, within the message limit.
   if (message_.size() + frame.payload.size() > worker_.limits().max_message_size) {
@@ -296,6 +356,7 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
   message_.append(frame.payload);
   if (frame.fin) {
     in_message_ = false;
+    fragments_ = 0;
     std::string whole = std::move(message_);
     message_ = std::string();
     return deliver_message(whole, message_compressed_);
@@ -347,11 +408,13 @@ void WsConnection::flush() {
         left = 0;
       }
     }
+    settle_pong();
   }
   // Drained: give the buffer back, so an idle connection holds none (the next burst allocates
   // one, which costs far less than the sendmsg it comes with).
   std::vector<SharedBytes>().swap(queue_);
   head_ = head_offset_ = 0;
+  pong_at_ = no_limit;
   if (close_after_flush_) finish();
 }
 
@@ -368,6 +431,7 @@ void WsConnection::flush_tls() {
         queue_[head_].reset();
         ++head_;
       }
+      settle_pong();
       if (tls_out_.empty()) break;
     }
     const int n = SSL_write(ssl_.get(), tls_out_.data() + tls_out_pos_, static_cast<int>(tls_out_.size() - tls_out_pos_));
@@ -386,6 +450,7 @@ void WsConnection::flush_tls() {
   std::vector<SharedBytes>().swap(queue_);
   std::string().swap(tls_out_);
   head_ = head_offset_ = 0;
+  pong_at_ = no_limit;
   if (close_after_flush_) finish();
 }
 
@@ -393,6 +458,8 @@ void WsConnection::wait_writable() {
   writing_ = true;
   // Compact so the queue does not grow with frames already written.
   if (head_ > 0) {
+    settle_pong();
+    if (pong_at_ != no_limit) pong_at_ -= static_cast<std::uint32_t>(head_);
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
@@ -424,10 +491,11 @@ void WsConnection::on_sweep(std::uint32_t now) {
     return;
   }
   if (now - last_activity_ >= limits.ping_interval.count()) {
+    static const SharedBytes ping = make_shared_bytes(encode_frame(WsOpcode::ping, {}));
+    if (!within_send_queue(ping->size())) return;
     ping_outstanding_ = true;
     ping_sent_at_ = now;
-    static const std::string ping = encode_frame(WsOpcode::ping, {});
-    queue_control(ping);
+    enqueue(ping);
   }
 }
 
@@ -441,6 +509,7 @@ void WsConnection::finish() {
   queue_.clear();
   std::vector<SharedBytes>().swap(queue_);
   queued_bytes_ = 0;
+  pong_at_ = no_limit;
   worker_.remove(this);
   if (handler_) {
     auto handler = std::move(handler_);

@@ -9,6 +9,20 @@
 // the worker, which runs after the handlers already posted, so every frame queued meanwhile
 // (say, by a burst of publications) leaves in one gathered sendmsg(). While a write waits for
 // the socket to drain, further frames join the queue and leave together when it is writable.
+//
+// A peer that sends without reading: every byte queued for the socket counts against
+// max_send_queue, control frames included, and a full queue closes the connection (4001) rather
+// than pausing reads. Pausing is Beast's way (its read waits while a pong is being written),
+// which suits one reader feeding one writer; here the hub fills the queue whether or not we read,
+// so a paused socket would still grow, and would hold its resources until the keepalive gives
+// up. Closing at a byte limit is what Redis (client-output-buffer-limit), NATS (slow consumers)
+// and uWebSockets (maxBackpressure with closeOnBackpressureLimit) do. What reading alone can
+// cost is bounded separately: a ping is answered by at most one pending pong (RFC 6455 5.5.3
+// allows answering only the latest), every frame spends a token of a per-connection frame
+// bucket (1008 when empty), a fragmented message has at most max_message_fragments pieces
+// (1009), and a connection not yet trusted by its handler may send only untrusted_frames
+// frames (1008). The read buffer is the worker's; what a connection keeps is bounded by
+// max_message_size.
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
@@ -18,6 +32,7 @@
 #include <vector>
 
 #include "common/bytes.hpp"
+#include "transport/frame_budget.hpp"
 #include "transport/tls.hpp"
 #include "transport/ws_frame.hpp"
 #include "transport/ws_handler.hpp"
@@ -52,6 +67,12 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
   std::string remote_address() const;
 
+  // Until trust() is called, the peer may send at most limits().untrusted_frames more frames
+  // (any kind); one more closes with 1008. For handlers that authenticate after the upgrade: an
+  // unauthenticated peer gets a small budget, not the full frame rate.
+  void limit_until_trusted() noexcept;
+  void trust() noexcept { budget_.trust(); }
+
   // Called by the worker's sweep, once a second.
   void on_sweep(std::uint32_t now_seconds);
 
@@ -71,7 +92,15 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   bool on_frame(const WsFrameView& frame);
   // Hands a complete message to the handler, inflating it first when it came compressed.
   bool deliver_message(std::string_view payload, bool compressed);
-  void queue_control(std::string frame);  // bypasses the send-queue limit: pings, pongs, closes
+  void queue_close(std::string frame);  // the only frame allowed past max_send_queue (one per connection)
+  // Answers a ping; replaces a pong still waiting in the queue instead of adding a second one.
+  void queue_pong(std::string_view payload);
+  // Within max_send_queue, else closes as a slow consumer; false then.
+  bool within_send_queue(std::size_t more);
+  // Spends one frame of the budget; false (the connection failed with 1008) when it is spent.
+  bool take_frame_token();
+  // Forgets the pending pong once its bytes left queue_ or started on the wire.
+  void settle_pong() noexcept;
   void enqueue(SharedBytes frame);         // queues and schedules a flush if none is due
   void flush();  // writes as much of the queue as the socket takes
   void flush_tls();
@@ -94,6 +123,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::size_t queued_bytes_ = 0;
   std::string leftover_;  // a partial frame carried to the next read
   std::string message_;   // fragments of a message not yet final
+  static constexpr std::uint32_t no_limit = UINT32_MAX;
+  FrameBudget budget_;
+  std::uint32_t fragments_ = 0;       // frames of the message being assembled
+  std::uint32_t pong_at_ = no_limit;  // index in queue_ of a pong not yet started; no_limit: none
   std::uint32_t last_activity_ = 0;  // worker clock, seconds
   std::uint32_t ping_sent_at_ = 0;
   std::uint32_t closing_since_ = 0;
