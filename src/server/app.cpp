@@ -256,7 +256,11 @@ api::Stats App::stats() const {
     s.slow_consumers += get(w.slow_consumers);
     s.ping_timeouts += get(w.ping_timeouts);
     s.http_requests += get(w.http_requests);
+    s.http_requests_refused += get(w.http_requests_refused);
+    s.http_connections_refused += get(w.http_connections_refused);
+    s.accept_refused += get(w.accept_refused);
   }
+  s.http_connections = server_->http_connections();
   core::HubCounters hub = hub_->counters();
   s.subscriptions = hub.subscriptions;
   s.channels = hub.channels;
