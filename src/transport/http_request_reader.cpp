@@ -178,6 +178,10 @@ RequestReader::Step RequestReader::parse() {
   const std::size_t budget = limits_.header_limit + limits_.max_body;
   for (;;) {
     if (head_reported_ && parser_->is_done()) return Step::done;
+    // A declared length above the limit is refused before any body byte arrives (the client may
+    // be waiting for 100-continue); Beast would only look at it with the first byte.
+    if (head_reported_ && !parser_->sink && parser_->content_length().value_or(0) > limits_.max_body)
+      return refuse(413, "MESSAGE_TOO_LARGE", "request body above max_http_body");
     const std::size_t available = in_.size() - in_pos_;
     error_code ec;
     std::size_t used = 0;

@@ -84,7 +84,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   HttpSession(Worker& worker, Stream stream, const HttpHandlers& handlers, HttpConnectionGate::Slot slot)
       : worker_(worker), stream_(std::move(stream)), deadline_(worker.context()), handlers_(handlers),
         slot_(std::move(slot)),
-        reader_(RequestLimits{.header_limit = 16 * 1024, .max_body = worker.limits().max_http_body}) {
+        reader_(RequestLimits{.max_body = worker.limits().max_http_body}) {
     boost::system::error_code ec;
     auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) {

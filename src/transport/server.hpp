@@ -131,12 +131,13 @@ class Server {
   HttpHandler on_http_;
   BodyStreamHandler on_body_;
   HttpHandlers handlers_{on_upgrade_, on_http_, on_body_};
+  // Before the workers: sessions destroyed with a worker's io_context give their slot back.
+  std::unique_ptr<HttpConnectionGate> gate_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Acceptor> acceptor_;  // runs on worker 0
   std::size_t next_worker_ = 0;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
-  std::unique_ptr<HttpConnectionGate> gate_;
   // Out of descriptors: a spare one (on /dev/null) is closed to accept and answer a waiting
   // connection, then taken again. The warning is logged once a minute with the count.
   int spare_fd_ = -1;

@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -106,10 +107,25 @@ class Raw {
     }
     return true;
   }
+  // Whether the server sent something to read (for TLS: application data or the end, not the
+  // session tickets a TLS 1.3 server sends after the handshake).
   bool readable(int timeout_ms) {
-    if (ssl_ && SSL_pending(ssl_) > 0) return true;
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, timeout_ms) > 0;
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      if (ssl_ && SSL_pending(ssl_) > 0) return true;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0))) <= 0) return false;
+      if (!ssl_) return true;
+      const int flags = ::fcntl(fd_, F_GETFL);
+      ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+      char c;
+      const int n = SSL_peek(ssl_, &c, 1);
+      const int error = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, n);
+      ::fcntl(fd_, F_SETFL, flags);
+      ERR_clear_error();
+      if (error != SSL_ERROR_WANT_READ) return true;  // data, or the end: the caller reads it
+    }
   }
   // Appends what arrives; false at the end of the stream (closed, reset or timed out).
   bool read_some(std::string& out) {
