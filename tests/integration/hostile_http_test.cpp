@@ -254,7 +254,8 @@ TEST_P(HostileHttp, ALargeChunkedBodyUnderTheLimitIsAnswered) {
   });
   Raw c(server.port(), tls());
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c.write("POST /api/no-such-route HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(c.write("POST /api/no-such-route HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n"));
   const std::string chunk = "10000\r\n" + std::string(0x10000, 'b') + "\r\n";
   bool sent = true;
   for (int i = 0; i < 1024 && sent; ++i) sent = c.write(chunk);  // 64 MiB
@@ -298,7 +299,8 @@ TEST_P(HostileHttp, TransferEncodingShapesAreRefusedAndNothingIsSmuggled) {
   }
   // `chunked` alone is read as a body, and the next request on the connection is answered.
   Raw c(server.port(), tls());
-  ASSERT_TRUE(c.write("POST /api/no-such-route HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+  ASSERT_TRUE(c.write("POST /api/no-such-route HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n"
                       "3\r\nabc\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
   const std::string answer = c.read_all();
   EXPECT_EQ(status_of(answer), 404) << answer;
@@ -375,7 +377,8 @@ TEST_P(HostileHttp, AChunkedBodyIsPipedIntoAStream) {
     id = std::string(json::parse(answer.substr(answer.find("\r\n\r\n") + 4)).at("stream").as_string());
   }
   Raw c(server.port(), tls());
-  ASSERT_TRUE(c.write("POST /api/streams/" + id + "/pipe HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(c.write("POST /api/streams/" + id + "/pipe HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n"));
   ASSERT_TRUE(c.write("3\r\nHel\r\n"));
   ASSERT_TRUE(c.write("3\r\nlo\n\r\n"));
   ASSERT_TRUE(c.write("6\r\nworld\n\r\n0\r\n\r\n"));
