@@ -42,7 +42,7 @@ bench:
 
 # Coverage-guided fuzzing with clang's libFuzzer (ASan + UBSan), FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := ws_frame codec jwt config
+FUZZ_TARGETS ?= ws_frame codec jwt config http_request
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSWITCHBOARD_LIBFUZZER=ON -DSWITCHBOARD_BENCH=OFF >/dev/null

@@ -633,6 +633,15 @@ HttpResponse HttpApi::metrics() const {
          s.pongs_coalesced);
   metric("memory_trims_total", "counter", "Times freed memory was handed back to the OS (limits.trim_memory_after).",
          s.memory_trims);
+  metric("http_connections", "gauge", "Open HTTP connections (not upgraded).", s.http_connections);
+  metric("http_requests_refused_total", "counter",
+         "HTTP requests refused for their framing or size (400, 413, 431, 501), connection closed.",
+         s.http_requests_refused);
+  metric("http_connections_refused_total", "counter",
+         "HTTP connections refused above max_http_connections or max_http_connections_per_ip (503).",
+         s.http_connections_refused);
+  metric("accept_refused_total", "counter",
+         "Connections answered and closed at once because the server was out of file descriptors.", s.accept_refused);
   metric("uptime_seconds", "gauge", "Seconds since the server started.", s.uptime_seconds);
   return HttpResponse{200, "text/plain; version=0.0.4", std::move(out), {}};
 }

@@ -290,7 +290,11 @@ api::Stats App::stats() const {
     s.untrusted_frame_closes += get(w.untrusted_frame_closes);
     s.fragment_closes += get(w.fragment_closes);
     s.pongs_coalesced += get(w.pongs_coalesced);
+    s.http_requests_refused += get(w.http_requests_refused);
+    s.http_connections_refused += get(w.http_connections_refused);
+    s.accept_refused += get(w.accept_refused);
   }
+  s.http_connections = server_->http_connections();
   core::HubCounters hub = hub_->counters();
   s.subscriptions = hub.subscriptions;
   s.channels = hub.channels;

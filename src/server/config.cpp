@@ -58,6 +58,12 @@ void apply_limits(Config& c, const toml::table& t) {
     else if (name == "max_history_response_bytes")
       c.max_history_response_bytes = static_cast<std::size_t>(positive_integer(node, key));
     else if (name == "deflate") c.limits.deflate = bool_value(node, key);
+    else if (name == "max_http_connections")
+      c.limits.max_http_connections = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "max_http_connections_per_ip")
+      c.limits.max_http_connections_per_ip = static_cast<std::size_t>(positive_integer(node, key));
+    else if (name == "http_keepalive_timeout")
+      c.limits.http_keepalive_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "typing_timeout") c.typing_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "max_connections") c.max_connections = static_cast<std::size_t>(positive_integer(node, key));
     else if (name == "max_connections_per_ip")

@@ -2,31 +2,37 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <spdlog/spdlog.h>
 
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <optional>
 #include <sstream>
 
 #include "transport/deflate.hpp"
-#include "transport/tls.hpp"
+#include "transport/http_request_reader.hpp"
+#include "transport/http_streams.hpp"
 #include "transport/ws_connection.hpp"
 
 namespace sb::transport {
 
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-// A keep-alive connection may stay silent this long between requests (publishers reuse theirs).
-constexpr std::chrono::seconds keep_alive_timeout{60};
+// A producer streaming a body (BodySink) may pause between tokens; a minute of silence ends it.
+constexpr std::chrono::seconds stream_idle_timeout{60};
+// A connection that was refused gets this long to read the answer before it is dropped, and we
+// discard at most this much of what it still sends (so that closing does not reset the answer
+// away: a close with unread bytes sends RST, which can destroy the reply in flight).
+constexpr std::chrono::seconds linger_timeout{2};
+constexpr std::size_t linger_bytes = 1024 * 1024;
+// Bytes read in one turn before the session lets the worker's other connections run.
+constexpr std::size_t bytes_per_turn = 1024 * 1024;
 
 bool header_has_token(std::string_view value, std::string_view token) {
   // Comma-separated, case-insensitive tokens ("keep-alive, Upgrade").
@@ -40,15 +46,6 @@ bool header_has_token(std::string_view value, std::string_view token) {
     value.remove_prefix(comma + 1);
   }
   return false;
-}
-
-// `code` and `message` are our own constants: plain ASCII without quotes, no escaping needed.
-HttpResponse error_reply(int status, std::string_view code, std::string_view message, bool retryable = false) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
-           R"(","retryable":)" + (retryable ? "true" : "false") + "}}";
-  return r;
 }
 
 // What is wrong with a WebSocket upgrade request, or nothing.
@@ -65,7 +62,8 @@ std::optional<HttpResponse> upgrade_problem(const HttpRequest& request) {
   return std::nullopt;
 }
 
-http::response<http::string_body> to_beast(HttpResponse response, bool keep_alive) {
+// The bytes of a response: the head as Beast writes it, then the body.
+std::string serialize(HttpResponse response, bool keep_alive) {
   http::response<http::string_body> res(static_cast<http::status>(response.status), 11);
   res.set(http::field::server, "switchboard");
   if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
@@ -73,325 +71,190 @@ http::response<http::string_body> to_beast(HttpResponse response, bool keep_aliv
   res.body() = std::move(response.body);
   res.keep_alive(keep_alive);
   res.prepare_payload();
-  return res;
+  std::ostringstream head;
+  head << res.base();
+  std::string bytes = head.str();
+  bytes.append(res.body());
+  return bytes;
 }
 
-HttpRequest head_of(const http::request<http::string_body>& req, const tcp::socket& socket) {
-  HttpRequest request;
-  request.method = std::string(req.method_string());
-  request.target = std::string(req.target());
-  for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
-  beast::error_code ec;
-  auto endpoint = socket.remote_endpoint(ec);
-  if (!ec) {
-    request.remote_address = endpoint.address().to_string();
-    request.remote_is_loopback = endpoint.address().is_loopback();
-  }
-  // A request relayed by a proxy on this machine comes from loopback but not from this
-  // machine's user: the loopback privileges (open HTTP API, anonymous clients) stop there.
-  if (request.remote_is_loopback &&
-      (!request.header("X-Forwarded-For").empty() || !request.header("Forwarded").empty() ||
-       !request.header("X-Real-IP").empty()))
-    request.remote_is_loopback = false;
-  return request;
-}
-
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade, const HttpHandler& on_http,
-              const BodyStreamHandler& on_body)
-      : worker_(worker), stream_(std::move(socket)), on_upgrade_(on_upgrade), on_http_(on_http), on_body_(on_body) {}
-
-  void read(std::chrono::seconds timeout) {
-    parser_.emplace();
-    parser_->header_limit(16 * 1024);
-    parser_->body_limit(worker_.limits().max_http_body);
-    stream_.expires_after(timeout);
-    // The head first: a request whose body is streamed (BodySink) is told apart before reading it.
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
-  }
-
- private:
-  void on_header(beast::error_code ec) {
-    if (ec) return on_read(ec);
-    if (on_body_ && !parser_->is_done()) {
-      if (auto sink = on_body_(head_of(parser_->get(), stream_.socket()))) return start_streaming(std::move(sink));
+  HttpSession(Worker& worker, Stream stream, const HttpHandlers& handlers, HttpConnectionGate::Slot slot)
+      : worker_(worker), stream_(std::move(stream)), deadline_(worker.context()), handlers_(handlers),
+        slot_(std::move(slot)),
+        reader_(RequestLimits{.max_body = worker.limits().max_http_body}) {
+    boost::system::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      remote_address_ = endpoint.address().to_string();
+      remote_is_loopback_ = endpoint.address().is_loopback();
     }
-    if (parser_->is_done()) return on_read({});
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
-  // The body goes to `sink` chunk by chunk; the connection closes after the answer.
-  void start_streaming(std::unique_ptr<BodySink> sink) {
-    worker_.stats().add(worker_.stats().http_requests);
-    keep_alive_ = false;
-    sink_ = std::move(sink);
-    chunk_ = std::make_unique<char[]>(chunk_size);
-    body_parser_.emplace(std::move(*parser_));
-    body_parser_->body_limit(boost::none);  // the sink bounds what it keeps
-    read_chunk();
-  }
-
-  void read_chunk() {
-    auto& body = body_parser_->get().body();
-    body.data = chunk_.get();
-    body.size = chunk_size;
-    body.more = true;
-    // A producer may pause between tokens; a minute of silence ends the request.
-    stream_.expires_after(keep_alive_timeout);
-    http::async_read_some(stream_, buffer_, *body_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_chunk(ec);
-    });
-  }
-
-  void on_chunk(beast::error_code ec) {
-    if (ec == http::error::need_buffer) ec = {};
-    const std::size_t used = chunk_size - body_parser_->get().body().size;
-    if (used > 0) sink_->on_data(std::string_view(chunk_.get(), used));
-    if (ec) {
-      sink_->on_abort();
-      return close();
-    }
-    if (!body_parser_->is_done()) return read_chunk();
-    sink_->on_end([self = shared_from_this()](HttpResponse response) {
-      auto& context = self->worker_.context();
-      boost::asio::post(context, [self = std::move(self), response = std::move(response)]() mutable {
-        self->write(std::move(response));
-      });
-    });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      return reply_error(413, "MESSAGE_TOO_LARGE", "request body above max_http_body");
-    }
-    if (ec == http::error::header_limit) {
-      return reply_error(431, "INVALID_MESSAGE", "request headers too large");
-    }
-    if (ec) {
-      // Timeouts, resets and garbage: answer garbage with a 400 if the socket is still there.
-      if (ec != beast::error::timeout && ec != http::error::end_of_stream && ec != boost::asio::error::eof &&
-          ec != boost::asio::error::connection_reset && ec != boost::asio::error::operation_aborted)
-        return reply_error(400, "INVALID_MESSAGE", "malformed HTTP request");
-      return close();
-    }
-    worker_.stats().add(worker_.stats().http_requests);
-    auto req = parser_->release();
-    HttpRequest request = head_of(req, stream_.socket());
-    request.body = std::move(req.body());
-    keep_alive_ = req.keep_alive();
-
-    if (header_has_token(request.header("Upgrade"), "websocket")) {
-      // A server that is closing its connections takes no new ones.
-      if (worker_.stopping()) return reply_error(503, "UNAVAILABLE", "server shutting down", true);
-      return on_upgrade_request(request);
-    }
-    // The reply may come from another thread (after a history write): bring it back to ours.
-    on_http_(request, [self = shared_from_this()](HttpResponse response) {
-      auto& context = self->worker_.context();
-      boost::asio::post(context, [self = std::move(self), response = std::move(response)]() mutable {
-        self->write(std::move(response));
-      });
-    });
-  }
-
-  void on_upgrade_request(const HttpRequest& request) {
-    if (auto problem = upgrade_problem(request)) {
-      keep_alive_ = false;
-      return write(std::move(*problem));
-    }
-    std::string_view key = request.header("Sec-WebSocket-Key");
-
-    HttpResponse reject;
-    std::unique_ptr<WsHandler> handler = on_upgrade_(worker_, request, reject);
-    if (!handler) {
-      keep_alive_ = false;
-      return write(std::move(reject));
-    }
-    pending_handler_ = std::move(handler);
-    auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, 11);
-    res->set(http::field::upgrade, "websocket");
-    res->set(http::field::connection, "Upgrade");
-    res->set(http::field::sec_websocket_accept, websocket_accept_key(key));
-    if (worker_.limits().deflate) {
-      std::string extensions = negotiate_deflate(request.header("Sec-WebSocket-Extensions"));
-      deflate_ = !extensions.empty();
-      if (deflate_) res->set(http::field::sec_websocket_extensions, extensions);
-    }
-    stream_.expires_after(worker_.limits().handshake_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-      if (ec) return self->close();
-      self->become_websocket();
-    });
-  }
-
-  void become_websocket() {
-    stream_.expires_never();
-    std::string already_read = beast::buffers_to_string(buffer_.data());
-    tcp::socket socket = stream_.release_socket();
-    const tcp protocol = socket.local_endpoint().protocol();
-    const int fd = socket.release();
-    auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(already_read), nullptr, deflate_);
-    connection->start(std::move(pending_handler_));
-  }
-
-  void reply_error(int status, std::string_view code, std::string_view message, bool retryable = false) {
-    keep_alive_ = false;
-    write(error_reply(status, code, message, retryable));
-  }
-
-  void write(HttpResponse response) {
-    auto res = std::make_shared<http::response<http::string_body>>(to_beast(std::move(response), keep_alive_));
-    stream_.expires_after(worker_.limits().handshake_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-      if (ec || !self->keep_alive_) return self->close();
-      self->read(keep_alive_timeout);
-    });
-  }
-
-  void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
-  }
-
-  Worker& worker_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  const UpgradeHandler& on_upgrade_;
-  const HttpHandler& on_http_;
-  const BodyStreamHandler& on_body_;
-  static constexpr std::size_t chunk_size = 16 * 1024;
-  std::unique_ptr<BodySink> sink_;  // only while streaming a body
-  std::unique_ptr<char[]> chunk_;
-  std::optional<http::request_parser<http::buffer_body>> body_parser_;
-  std::unique_ptr<WsHandler> pending_handler_;  // decided, waiting for the 101 to be written
-  bool keep_alive_ = false;
-  bool deflate_ = false;  // permessage-deflate accepted in the 101
-};
-
-// The same conversation over TLS. Beast's parser is fed by hand from SSL_read, responses are
-// serialized and written with SSL_write, and on an upgrade the socket and its TLS session move
-// to a WsConnection together. Bodies are always read whole here (no BodySink).
-class TlsHttpSession : public std::enable_shared_from_this<TlsHttpSession> {
- public:
-  TlsHttpSession(Worker& worker, tcp::socket socket, const TlsContext& tls, const UpgradeHandler& on_upgrade,
-                 const HttpHandler& on_http)
-      : worker_(worker), socket_(std::move(socket)), deadline_(worker.context()), on_upgrade_(on_upgrade),
-        on_http_(on_http) {
-    beast::error_code ec;
-    socket_.non_blocking(true, ec);
-    ssl_.reset(tls.new_session(socket_.native_handle()));
-  }
-
-  void start() {
-    if (!ssl_) return close();
-    arm(worker_.limits().handshake_timeout);
+  void start(bool refuse) {
+    refuse_ = refuse;
+    arm(refuse ? linger_timeout : worker_.limits().handshake_timeout);
     handshake();
   }
 
  private:
   enum class After { read_next, close, upgrade };
 
-  void arm(std::chrono::seconds timeout) {
+  // One deadline per phase (handshake, request, write, idle); reaching it closes the connection.
+  void arm(std::chrono::steady_clock::duration timeout) {
     deadline_.expires_after(timeout);
-    deadline_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+    deadline_.async_wait([weak = this->weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
       if (auto self = weak.lock()) self->close();
     });
   }
 
-  // Waits until the socket can do what TLS asked for, then calls `next` again.
-  void wait(TlsWant want, void (TlsHttpSession::*next)()) {
+  // Waits until the socket can do what the stream asked for, then calls `next` again.
+  void wait(TlsWant want, void (HttpSession::*next)()) {
     if (want != TlsWant::read && want != TlsWant::write) return close();
-    socket_.async_wait(want == TlsWant::read ? tcp::socket::wait_read : tcp::socket::wait_write,
-                       [self = shared_from_this(), next](beast::error_code ec) {
-                         if (ec || self->closed_) return self->close();
-                         ((*self).*next)();
-                       });
+    stream_.socket().async_wait(want == TlsWant::read ? tcp::socket::wait_read : tcp::socket::wait_write,
+                                [self = this->shared_from_this(), next](boost::system::error_code ec) {
+                                  if (self->closed_) return;
+                                  if (ec) return self->close();
+                                  ((*self).*next)();
+                                });
   }
 
   void handshake() {
-    const int r = SSL_accept(ssl_.get());
-    if (r == 1) return begin_request();
-    wait(tls_want(ssl_.get(), r), &TlsHttpSession::handshake);
+    const TlsWant want = stream_.handshake();
+    if (want != TlsWant::nothing) return wait(want, &HttpSession::handshake);
+    if (refuse_) {
+      worker_.stats().add(worker_.stats().http_connections_refused);
+      return reply(error_reply(503, "UNAVAILABLE", "too many HTTP connections (max_http_connections)", true),
+                   After::close);
+    }
+    read_loop();
   }
 
   void begin_request() {
-    parser_.emplace();
-    parser_->eager(true);
-    parser_->header_limit(16 * 1024);
-    parser_->body_limit(worker_.limits().max_http_body);
-    feed();
+    reader_.reset();
+    arm(worker_.limits().http_keepalive_timeout);
+    read_loop();
   }
 
-  // Parses what was read; reads more if the request is not whole yet.
-  void feed() {
-    while (!in_.empty() && !parser_->is_done()) {
-      beast::error_code ec;
-      const std::size_t used = parser_->put(boost::asio::buffer(in_), ec);
-      in_.erase(0, used);
-      if (ec == http::error::need_more) break;
-      if (ec == http::error::body_limit) return reply(error_reply(413, "MESSAGE_TOO_LARGE", "request body above max_http_body"), After::close);
-      if (ec == http::error::header_limit) return reply(error_reply(431, "INVALID_MESSAGE", "request headers too large"), After::close);
-      if (ec) return reply(error_reply(400, "INVALID_MESSAGE", "malformed HTTP request"), After::close);
-      if (used == 0) break;
+  // Parses what is buffered, reads more, and again, until the request is whole, refused, or the
+  // socket has nothing now (then waits for it). A loop: the stack never grows with the input.
+  void read_loop() {
+    std::size_t this_turn = 0;
+    for (;;) {
+      switch (reader_.parse()) {
+        case RequestReader::Step::refused: {
+          worker_.stats().add(worker_.stats().http_requests_refused);
+          const RequestRefusal& why = reader_.refusal();
+          if (sink_) abort_sink();
+          return reply(error_reply(why.status, why.code, why.message), After::close);
+        }
+        case RequestReader::Step::head:
+          on_head();
+          continue;
+        case RequestReader::Step::done:
+          return on_request();
+        case RequestReader::Step::need_more:
+          break;
+      }
+      if (this_turn >= bytes_per_turn) {
+        boost::asio::post(worker_.context(), [self = this->shared_from_this()] {
+          if (!self->closed_) self->read_loop();
+        });
+        return;
+      }
+      const IoResult r = stream_.read(worker_.read_buffer(), Worker::read_buffer_size);
+      if (r.n == 0) {
+        if (r.want == TlsWant::read || r.want == TlsWant::write) return wait(r.want, &HttpSession::read_loop);
+        return close();  // the peer left (or TLS failed): nothing to answer
+      }
+      // The idle wait ends with the first byte: the request itself must arrive within
+      // handshake_timeout; a streamed body only within stream_idle_timeout of each read.
+      if (sink_) arm(stream_idle_timeout);
+      else if (!reader_.started()) arm(worker_.limits().handshake_timeout);
+      reader_.feed(worker_.read_buffer(), r.n);
+      this_turn += r.n;
     }
-    if (parser_->is_done()) return on_request();
-    read_more();
   }
 
-  void read_more() {
-    char buffer[16 * 1024];
-    const int n = SSL_read(ssl_.get(), buffer, sizeof buffer);
-    if (n > 0) {
-      in_.append(buffer, static_cast<std::size_t>(n));
-      return feed();
-    }
-    wait(tls_want(ssl_.get(), n), &TlsHttpSession::read_more);
+  HttpRequest with_peer(HttpRequest request) const {
+    request.remote_address = remote_address_;
+    request.remote_is_loopback = remote_is_loopback_;
+    // A request relayed by a proxy on this machine comes from loopback but not from this
+    // machine's user: the loopback privileges (open HTTP API, anonymous clients) stop there.
+    if (request.remote_is_loopback &&
+        (!request.header("X-Forwarded-For").empty() || !request.header("Forwarded").empty() ||
+         !request.header("X-Real-IP").empty()))
+      request.remote_is_loopback = false;
+    return request;
+  }
+
+  // The head is whole: a body the layer above wants streamed (BodySink) goes to it as it arrives.
+  void on_head() {
+    if (!handlers_.on_body || !reader_.has_body() || reader_.upgrade()) return;
+    auto sink = handlers_.on_body(with_peer(reader_.head()));
+    if (!sink) return;
+    worker_.stats().add(worker_.stats().http_requests);
+    keep_alive_ = false;  // the connection closes after the answer
+    sink_ = std::move(sink);
+    reader_.stream_body_to([this](std::string_view bytes) { sink_->on_data(bytes); });
+    arm(stream_idle_timeout);
+  }
+
+  void abort_sink() {
+    if (sink_ && !sink_ended_) sink_->on_abort();
+    sink_ended_ = true;
   }
 
   void on_request() {
-    worker_.stats().add(worker_.stats().http_requests);
-    auto req = parser_->release();
-    HttpRequest request = head_of(req, socket_);
-    request.body = std::move(req.body());
-    keep_alive_ = req.keep_alive();
-    if (header_has_token(request.header("Upgrade"), "websocket")) {
-      if (worker_.stopping()) return reply(error_reply(503, "UNAVAILABLE", "server shutting down", true), After::close);
-      if (auto problem = upgrade_problem(request)) return reply(std::move(*problem), After::close);
-      HttpResponse reject;
-      pending_handler_ = on_upgrade_(worker_, request, reject);
-      if (!pending_handler_) return reply(std::move(reject), After::close);
-      http::response<http::empty_body> res(http::status::switching_protocols, 11);
-      res.set(http::field::upgrade, "websocket");
-      res.set(http::field::connection, "Upgrade");
-      res.set(http::field::sec_websocket_accept, websocket_accept_key(request.header("Sec-WebSocket-Key")));
-      if (worker_.limits().deflate) {
-        std::string extensions = negotiate_deflate(request.header("Sec-WebSocket-Extensions"));
-        deflate_ = !extensions.empty();
-        if (deflate_) res.set(http::field::sec_websocket_extensions, extensions);
-      }
-      std::ostringstream head;
-      head << res;
-      return send(head.str(), After::upgrade);
+    deadline_.cancel();  // the handler takes its time; the reply re-arms
+    if (sink_) {
+      sink_ended_ = true;
+      return sink_->on_end(reply_on_worker());
     }
-    on_http_(request, [self = shared_from_this()](HttpResponse response) {
+    worker_.stats().add(worker_.stats().http_requests);
+    HttpRequest request = with_peer(std::move(reader_.request()));
+    keep_alive_ = reader_.keep_alive();
+    if (header_has_token(request.header("Upgrade"), "websocket")) return on_upgrade_request(request);
+    handlers_.on_http(request, reply_on_worker());
+  }
+
+  // The reply may come from another thread (after a history write): bring it back to ours.
+  std::function<void(HttpResponse)> reply_on_worker() {
+    return [self = this->shared_from_this()](HttpResponse response) {
       auto& context = self->worker_.context();
       boost::asio::post(context, [self = std::move(self), response = std::move(response)]() mutable {
-        self->reply(std::move(response), self->keep_alive_ ? After::read_next : After::close);
+        if (!self->closed_) self->reply(std::move(response), self->keep_alive_ ? After::read_next : After::close);
       });
-    });
+    };
+  }
+
+  void on_upgrade_request(const HttpRequest& request) {
+    // A server that is closing its connections takes no new ones.
+    if (worker_.stopping()) return reply(error_reply(503, "UNAVAILABLE", "server shutting down", true), After::close);
+    if (auto problem = upgrade_problem(request)) return reply(std::move(*problem), After::close);
+    HttpResponse reject;
+    pending_handler_ = handlers_.on_upgrade(worker_, request, reject);
+    if (!pending_handler_) return reply(std::move(reject), After::close);
+    http::response<http::empty_body> res(http::status::switching_protocols, 11);
+    res.set(http::field::upgrade, "websocket");
+    res.set(http::field::connection, "Upgrade");
+    res.set(http::field::sec_websocket_accept, websocket_accept_key(request.header("Sec-WebSocket-Key")));
+    if (worker_.limits().deflate) {
+      std::string extensions = negotiate_deflate(request.header("Sec-WebSocket-Extensions"));
+      deflate_ = !extensions.empty();
+      if (deflate_) res.set(http::field::sec_websocket_extensions, extensions);
+    }
+    std::ostringstream head;
+    head << res;
+    send(head.str(), After::upgrade);
   }
 
   void reply(HttpResponse response, After after) {
     if (after == After::close) keep_alive_ = false;
-    std::ostringstream out;
-    out << to_beast(std::move(response), keep_alive_);
-    send(out.str(), after);
+    send(serialize(std::move(response), keep_alive_), after);
   }
 
   void send(std::string bytes, After after) {
@@ -399,61 +262,99 @@ class TlsHttpSession : public std::enable_shared_from_this<TlsHttpSession> {
     out_pos_ = 0;
     after_ = after;
     arm(worker_.limits().handshake_timeout);
-    pump();
+    write_loop();
   }
 
-  void pump() {
+  void write_loop() {
     while (out_pos_ < out_.size()) {
-      const int n = SSL_write(ssl_.get(), out_.data() + out_pos_, static_cast<int>(out_.size() - out_pos_));
-      if (n <= 0) return wait(tls_want(ssl_.get(), n), &TlsHttpSession::pump);
-      out_pos_ += static_cast<std::size_t>(n);
+      const IoResult r = stream_.write(out_.data() + out_pos_, out_.size() - out_pos_);
+      if (r.n == 0) return wait(r.want, &HttpSession::write_loop);
+      out_pos_ += r.n;
     }
+    out_.clear();
+    out_.shrink_to_fit();
     switch (after_) {
-      case After::read_next:
-        arm(keep_alive_timeout);
-        return begin_request();
-      case After::close:
-        return close();
-      case After::upgrade: {
-        deadline_.cancel();
-        closed_ = true;  // this session is done; the connection lives on
-        const tcp protocol = socket_.local_endpoint().protocol();
-        const int fd = socket_.release();
-        auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, std::move(in_), ssl_.release(), deflate_);
-        connection->start(std::move(pending_handler_));
-        return;
+      case After::read_next: return begin_request();
+      case After::close: return linger();
+      case After::upgrade: return become_websocket();
+    }
+  }
+
+  void become_websocket() {
+    deadline_.cancel();
+    closed_ = true;  // this session is done; the connection lives on
+    slot_.release();  // a WebSocket counts against max_connections from here on
+    tcp::socket& socket = stream_.socket();
+    const tcp protocol = socket.local_endpoint().protocol();
+    SSL* ssl = stream_.release_ssl();
+    const int fd = socket.release();
+    auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, reader_.take_unparsed(), ssl, deflate_);
+    connection->start(std::move(pending_handler_));
+  }
+
+  // After a reply that ends the connection: send our end, then discard what the peer still sends
+  // (bounded) until it closes too, so that the reply is read rather than reset away.
+  void linger() {
+    if (!lingering_) {
+      lingering_ = true;
+      stream_.shutdown_send();
+      arm(linger_timeout);
+    }
+    const int fd = stream_.socket().native_handle();
+    for (;;) {
+      const ssize_t n = ::recv(fd, worker_.read_buffer(), Worker::read_buffer_size, MSG_DONTWAIT);
+      if (n > 0) {
+        lingered_ += static_cast<std::size_t>(n);
+        if (lingered_ > linger_bytes) return close();
+        continue;
       }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait(TlsWant::read, &HttpSession::linger);
+      return close();
     }
   }
 
   void close() {
     if (closed_) return;
     closed_ = true;
+    abort_sink();
     deadline_.cancel();
-    if (ssl_) SSL_shutdown(ssl_.get());
-    beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    boost::system::error_code ec;
+    stream_.socket().close(ec);
+    slot_.release();
   }
 
   Worker& worker_;
-  tcp::socket socket_;
+  Stream stream_;
   boost::asio::steady_timer deadline_;
-  SslPtr ssl_;
-  const UpgradeHandler& on_upgrade_;
-  const HttpHandler& on_http_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::string in_;   // decrypted bytes not yet parsed
+  const HttpHandlers& handlers_;
+  HttpConnectionGate::Slot slot_;
+  RequestReader reader_;
+  std::string remote_address_;
+  bool remote_is_loopback_ = false;
+  std::unique_ptr<BodySink> sink_;  // only while (and after) streaming a body
+  std::unique_ptr<WsHandler> pending_handler_;  // decided, waiting for the 101 to be written
   std::string out_;  // the response being written
   std::size_t out_pos_ = 0;
+  std::size_t lingered_ = 0;
   After after_ = After::close;
-  std::unique_ptr<WsHandler> pending_handler_;
   bool keep_alive_ = false;
+  bool deflate_ = false;  // permessage-deflate accepted in the 101
+  bool refuse_ = false;
+  bool sink_ended_ = false;
+  bool lingering_ = false;
   bool closed_ = false;
-  bool deflate_ = false;
 };
 
 }  // namespace
+
+HttpResponse error_reply(int status, std::string_view code, std::string_view message, bool retryable) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
+           R"(","retryable":)" + (retryable ? "true" : "false") + "}}";
+  return r;
+}
 
 std::string websocket_accept_key(std::string_view client_key) {
   static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -466,15 +367,15 @@ std::string websocket_accept_key(std::string_view client_key) {
   return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
 }
 
-void start_tls_session(Worker& worker, tcp::socket socket, const TlsContext& tls, const UpgradeHandler& on_upgrade,
-                       const HttpHandler& on_http) {
-  std::make_shared<TlsHttpSession>(worker, std::move(socket), tls, on_upgrade, on_http)->start();
-}
-
-void start_http_session(Worker& worker, tcp::socket socket, const UpgradeHandler& on_upgrade,
-                        const HttpHandler& on_http, const BodyStreamHandler& on_body) {
-  std::make_shared<HttpSession>(worker, std::move(socket), on_upgrade, on_http, on_body)
-      ->read(worker.limits().handshake_timeout);
+void start_http_session(Worker& worker, tcp::socket socket, const TlsContext* tls, const HttpHandlers& handlers,
+                        HttpConnectionGate::Slot slot, bool refuse) {
+  if (tls) {
+    std::make_shared<HttpSession<TlsStream>>(worker, TlsStream(std::move(socket), *tls), handlers, std::move(slot))
+        ->start(refuse);
+  } else {
+    std::make_shared<HttpSession<PlainStream>>(worker, PlainStream(std::move(socket)), handlers, std::move(slot))
+        ->start(refuse);
+  }
 }
 
 }  // namespace sb::transport

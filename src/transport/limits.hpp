@@ -46,6 +46,18 @@ struct Limits {
   // message; libraries that do use 4 KiB or larger pieces, so 256 holds a 1 MiB message. Each
   // fragment costs a frame's parsing, and empty ones cost nothing in max_message_size.
   std::uint32_t max_message_fragments = 256;
+  // HTTP connections before the upgrade (API calls, pages, WebSocket handshakes in progress).
+  // Above either cap a new connection gets 503 UNAVAILABLE and is closed. 10,000 leaves most
+  // descriptors to WebSockets (an upgraded connection no longer counts) while a reconnect storm
+  // of that many handshakes at once still gets through; per address, 256 is far above what one
+  // backend's connection pool opens (or the loadgen's 200 handshakes at once) and keeps one host
+  // from taking the whole budget. Behind a reverse proxy every client shares its address: raise it.
+  std::size_t max_http_connections = 10000;
+  std::size_t max_http_connections_per_ip = 256;
+  // Silence allowed between two requests on a keep-alive connection. 10 s keeps a busy
+  // publisher's connection (it sends more often than that) and frees an idle one's descriptor
+  // soon; a client that publishes rarely pays one new connection (Node and Apache use 5 s).
+  std::chrono::seconds http_keepalive_timeout{10};
 };
 
 }  // namespace sb::transport

@@ -3,11 +3,15 @@
 // connection to the next worker in turn, HTTP/1.1 on every connection, and the WebSocket upgrade
 // handed to the layer above through UpgradeHandler. (Not SO_REUSEPORT acceptors per worker: they
 // would let a second server start on the same port and silently take half the clients.)
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "transport/http_types.hpp"
@@ -30,6 +34,59 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpReply reply)>;
 // Looks at a request's head (no body yet) and returns a sink to stream its body into, or nullptr
 // to have the body read whole and handed to the HttpHandler as usual.
 using BodyStreamHandler = std::function<std::unique_ptr<BodySink>(const HttpRequest& head)>;
+
+// Counts HTTP connections (before the upgrade) in total and per remote address, across workers.
+// Taken once per accepted connection and given back when the connection closes or upgrades, so
+// the mutex is off the message path.
+class HttpConnectionGate {
+ public:
+  HttpConnectionGate(std::size_t max_total, std::size_t max_per_address)
+      : max_total_(max_total), max_per_address_(max_per_address) {}
+
+  // A place taken; released when destroyed or by release(). Move-only.
+  class Slot {
+   public:
+    Slot() = default;
+    Slot(HttpConnectionGate* gate, std::string address) : gate_(gate), address_(std::move(address)) {}
+    Slot(Slot&& o) noexcept : gate_(std::exchange(o.gate_, nullptr)), address_(std::move(o.address_)) {}
+    Slot& operator=(Slot&& o) noexcept {
+      if (this != &o) {
+        release();
+        gate_ = std::exchange(o.gate_, nullptr);
+        address_ = std::move(o.address_);
+      }
+      return *this;
+    }
+    ~Slot() { release(); }
+    void release() {
+      if (gate_) std::exchange(gate_, nullptr)->give_back(address_);
+    }
+
+   private:
+    HttpConnectionGate* gate_ = nullptr;
+    std::string address_;
+  };
+
+  // A slot, or an empty one with `full` set when a cap is reached. Any thread.
+  Slot admit(const std::string& address, bool& full);
+  std::size_t open() const;
+
+ private:
+  void give_back(const std::string& address);
+
+  const std::size_t max_total_;
+  const std::size_t max_per_address_;
+  mutable std::mutex mutex_;
+  std::size_t total_ = 0;
+  std::unordered_map<std::string, std::size_t> per_address_;
+};
+
+// References to the Server's handlers, for its sessions (they live as long as the Server).
+struct HttpHandlers {
+  const UpgradeHandler& on_upgrade;
+  const HttpHandler& on_http;
+  const BodyStreamHandler& on_body;  // may be empty
+};
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
@@ -61,6 +118,8 @@ class Server {
 
   std::size_t worker_count() const noexcept { return workers_.size(); }
   Worker& worker(std::size_t i) { return *workers_[i]; }
+  // HTTP connections open now (not yet upgraded).
+  std::size_t http_connections() const { return gate_->open(); }
   const Worker& worker(std::size_t i) const { return *workers_[i]; }
 
  private:
@@ -71,11 +130,20 @@ class Server {
   UpgradeHandler on_upgrade_;
   HttpHandler on_http_;
   BodyStreamHandler on_body_;
+  HttpHandlers handlers_{on_upgrade_, on_http_, on_body_};
+  // Before the workers: sessions destroyed with a worker's io_context give their slot back.
+  std::unique_ptr<HttpConnectionGate> gate_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Acceptor> acceptor_;  // runs on worker 0
   std::size_t next_worker_ = 0;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
+  // Out of descriptors: a spare one (on /dev/null) is closed to accept and answer a waiting
+  // connection, then taken again. The warning is logged once a minute with the count.
+  int spare_fd_ = -1;
+  std::uint64_t refused_since_warning_ = 0;
+  std::chrono::steady_clock::time_point last_fd_warning_{};
+  bool shed_backlog();
 };
 
 }  // namespace sb::transport

@@ -33,6 +33,10 @@ struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> untrusted_frame_closes{0};  // 1008: over untrusted_frames
   std::atomic<std::uint64_t> fragment_closes{0};         // 1009: over max_message_fragments
   std::atomic<std::uint64_t> pongs_coalesced{0};         // pings answered by a newer pong only
+  // Refusals of hostile or excess HTTP traffic (docs/http-api.md, "Request framing").
+  std::atomic<std::uint64_t> http_requests_refused{0};     // framing and size rules: 400, 413, 431, 501
+  std::atomic<std::uint64_t> http_connections_refused{0};  // max_http_connections(_per_ip): 503
+  std::atomic<std::uint64_t> accept_refused{0};            // out of descriptors: answered and closed at once
 
   void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

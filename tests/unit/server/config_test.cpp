@@ -102,6 +102,29 @@ max_total_bytes = 17
   EXPECT_EQ(c.max_stream_total_bytes, 17u);
 }
 
+TEST(Config, ReadsTheHttpConnectionLimits) {
+  Config defaults;
+  EXPECT_EQ(defaults.limits.max_http_connections, 10000u);
+  EXPECT_EQ(defaults.limits.max_http_connections_per_ip, 256u);
+  EXPECT_EQ(defaults.limits.http_keepalive_timeout.count(), 10);
+  Config c;
+  apply_config_text(c, R"(
+[limits]
+max_http_connections = 11
+max_http_connections_per_ip = 12
+http_keepalive_timeout = 13
+)",
+                    "test.toml");
+  validate(c);
+  EXPECT_EQ(c.limits.max_http_connections, 11u);
+  EXPECT_EQ(c.limits.max_http_connections_per_ip, 12u);
+  EXPECT_EQ(c.limits.http_keepalive_timeout.count(), 13);
+  Config zero;
+  EXPECT_NE(config_error([&] { apply_config_text(zero, "[limits]\nmax_http_connections = 0\n", "t.toml"); })
+                .find("limits.max_http_connections"),
+            std::string::npos);
+}
+
 TEST(Config, ErrorsNameTheKey) {
   Config c;
   EXPECT_NE(config_error([&] { apply_config_text(c, "lisen = \"x\"", "t"); }).find("lisen: unknown key"),
