@@ -8,7 +8,7 @@ ifneq ($(shell command -v ccache),)
 CMAKE_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 endif
 
-.PHONY: deps build web run demo test bench fuzz clean
+.PHONY: deps build web run demo test package bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -34,6 +34,12 @@ demo: build web
 test: build
 	@scripts/install-deps.sh browser python
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2 --timeout 600
+
+# The Debian package, $(BUILD_DIR)/packages/switchboard_<version>_<arch>.deb: the server, its systemd
+# unit and config (docs/operations.md). The web pages go in when they can be built.
+package: build
+	@$(MAKE) --no-print-directory web || echo "warning: web pages not built; the package will have no /dashboard/ or /demo/"
+	cd $(BUILD_DIR) && cpack -G DEB
 
 bench:
 	@scripts/install-deps.sh bench

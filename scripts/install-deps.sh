@@ -9,6 +9,9 @@ packages=(
   libssl-dev zlib1g-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
   redis-server
+  # `make package` and its test: dpkg-shlibdeps computes the package's Depends, and CPack's DEB
+  # generator calls file(1) to find the binaries it hands to it.
+  dpkg-dev file
 )
 # Extra groups: `web` (Node.js to build the pages), `browser` (and chromium, for the browser
 # tests), `bench` (and nats-server, a benchmark peer), `python` (Debian's websockets and pytest,

@@ -1,26 +1,85 @@
 // switchboard: the command line. `serve` runs the server; `check-config` validates a config.
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
+#include <string_view>
 
 #include "server/app.hpp"
 #include "server/config.hpp"
 
 namespace {
 
+// True when standard error is the systemd journal: systemd names that stream in $JOURNAL_STREAM
+// as "device:inode", and we compare, since a child of a journal-logged shell inherits the variable
+// with its stderr sent elsewhere.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  struct stat st {};
+  if (stream == nullptr || ::fstat(STDERR_FILENO, &st) != 0) return false;
+  return std::string(stream) == std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+// "<N>", the syslog priority of the message: the journal reads it off the start of each line, so
+// `journalctl -p warning` finds warnings and errors.
+class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    // trace, debug, info, warn, err, critical, off
+    static constexpr char priority[] = {'7', '7', '6', '4', '3', '2', '6'};
+    const char text[] = {'<', priority[static_cast<int>(msg.level)], '>'};
+    dest.append(text, text + sizeof text);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<SyslogPriorityFlag>(); }
+};
+
 void setup_logging(const sb::server::Config& config) {
   auto logger = spdlog::stderr_color_mt("switchboard");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  if (config.log_format == "json")
+  if (config.log_format == "json") {
     spdlog::set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","thread":%t,"msg":"%v"})");
-  else
+  } else if (stderr_is_journal()) {
+    // The journal stamps each line with the time itself.
+    auto formatter = std::make_unique<spdlog::pattern_formatter>();
+    formatter->add_flag<SyslogPriorityFlag>('*').set_pattern("%*%l %v");
+    spdlog::set_formatter(std::move(formatter));
+  } else {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  }
+}
+
+// Tells the service manager about our state (sd_notify(3)): one datagram to the unix socket named
+// by $NOTIFY_SOCKET, '@' meaning the abstract namespace. The protocol is documented and stable, so
+// these lines replace a dependency on libsystemd for the build, the package and the container.
+// Without NOTIFY_SOCKET (not started by systemd as Type=notify) it does nothing; a failed send is
+// ignored, since readiness is advice to the manager and never a reason to stop serving.
+void notify_service_manager(std::string_view state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || (path[0] != '/' && path[0] != '@')) return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::size_t length = std::strlen(path);
+  if (length < 2 || length >= sizeof(address.sun_path)) return;
+  std::memcpy(address.sun_path, path, length);
+  if (address.sun_path[0] == '@') address.sun_path[0] = '\0';
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  (void)::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&address),
+                 static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length));
+  ::close(fd);
 }
 
 sb::server::Config build_config(const std::string& config_path, const sb::server::ConfigOverrides& overrides) {
@@ -41,14 +100,19 @@ sb::server::Config build_config(const std::string& config_path, const sb::server
 int serve(const sb::server::Config& config) {
   setup_logging(config);
   ::signal(SIGPIPE, SIG_IGN);
-  sb::server::App app(config);
-  app.start();
-  // Signals are waited for on the main thread, outside the workers.
+  // Signals are waited for on their own thread, outside the workers. Registered before start(), so
+  // a SIGTERM that comes as soon as the port listens (or READY=1 is out) waits for the handler
+  // below instead of killing the process.
   boost::asio::io_context signals_context;
   boost::asio::signal_set signals(signals_context, SIGINT, SIGTERM);
+  sb::server::App app(config);
+  app.start();
+  // start() returns once the port is bound and listening: a client connecting now is accepted.
+  notify_service_manager("READY=1\nSTATUS=listening on " + config.listen_host() + ":" + std::to_string(app.port()));
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: closing connections and stopping", signal);
+    notify_service_manager("STOPPING=1");
     app.stop();
   });
   std::thread signal_thread([&] { signals_context.run(); });
