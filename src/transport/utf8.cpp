@@ -90,6 +90,27 @@ constexpr std::array<std::uint8_t, table_size> make_transitions() {
 constexpr auto classes = make_classes();
 constexpr auto transitions = make_transitions();
 
+// The same automaton laid out for speed (Per Vognsen's "shift-based DFA"): for each byte, one
+// 64-bit row holding, in 6 bits per state, the next state times 6. A step is one load and one
+// shift (`row[byte] >> state`), so the chain from one byte to the next is a couple of cycles,
+// not the two dependent look-ups of the table above. States are kept multiplied by 6.
+constexpr int bits_per_state = 6;
+static_assert(state_count * bits_per_state <= 64);
+
+constexpr std::array<std::uint64_t, 256> make_rows() {
+  std::array<std::uint64_t, 256> rows{};
+  for (std::size_t b = 0; b < 256; ++b)
+    for (std::size_t st = 0; st < state_count; ++st) {
+      const std::uint64_t next = transitions[st * class_count + classes[b]];
+      rows[b] |= (next * bits_per_state) << (st * bits_per_state);
+    }
+  return rows;
+}
+
+constexpr auto rows = make_rows();
+constexpr std::uint64_t shifted_accept = s_accept * bits_per_state;
+constexpr std::uint64_t shifted_reject = s_reject * bits_per_state;
+
 constexpr std::uint64_t high_bits = 0x8080808080808080ULL;
 
 }  // namespace
@@ -97,10 +118,10 @@ constexpr std::uint64_t high_bits = 0x8080808080808080ULL;
 bool Utf8Validator::feed(std::string_view bytes) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const auto* end = p + bytes.size();
-  std::uint8_t state = state_;
+  std::uint64_t state = std::uint64_t{state_} * bits_per_state;
   while (p < end) {
-    if (state == s_accept) {
-      // Between characters: skip ASCII a word at a time (32 bytes, then 8).
+    if (state == shifted_accept && *p < 0x80) {
+      // Between characters, at an ASCII byte: skip ASCII a word at a time (32 bytes, then 8).
       while (end - p >= 32) {
         std::uint64_t w[4];
         std::memcpy(w, p, 32);
@@ -115,11 +136,14 @@ bool Utf8Validator::feed(std::string_view bytes) noexcept {
       }
       if (p == end) break;
     }
-    state = transitions[state * std::size_t{class_count} + classes[*p++]];
-    if (state == s_reject) break;
+    // Non-ASCII: up to 16 bytes without looking at the state, which only a reject can end
+    // early (reject maps to itself), then one check.
+    const auto* stop = end - p > 16 ? p + 16 : end;
+    while (p < stop) state = (rows[*p++] >> state) & 63;
+    if (state == shifted_reject) break;
   }
-  state_ = state;
-  return state != s_reject;
+  state_ = static_cast<std::uint8_t>(state / bits_per_state);
+  return state_ != s_reject;
 }
 
 bool is_valid_utf8(std::string_view text) noexcept {
