@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   std::string config_path;
   sb::server::ConfigOverrides overrides;
   std::string threads_text;
+  bool echo = false;
   auto add_config_options = [&](CLI::App* sub) {
     sub->add_option("-c,--config", config_path, "TOML config file (default: $SWITCHBOARD_CONFIG, else none)");
     sub->add_option("--listen", overrides.listen, "Address and port to serve on (default 0.0.0.0:8080)");
@@ -144,6 +145,7 @@ int main(int argc, char** argv) {
     sub->add_option("--log-format", overrides.log_format, "text or json (default text)");
     sub->add_option("--tls-cert", overrides.tls_cert, "PEM certificate chain: serve wss:// and https:// (with --tls-key)");
     sub->add_option("--tls-key", overrides.tls_key, "PEM private key of --tls-cert");
+    sub->add_flag("--echo", echo, "Serve the /echo WebSocket endpoint, a test aid for conformance suites (off by default)");
   };
   CLI::App* serve_cmd = cli.add_subcommand("serve", "Run the server");
   add_config_options(serve_cmd);
@@ -156,6 +158,7 @@ int main(int argc, char** argv) {
     return cli.exit(e);
   }
 
+  if (echo) overrides.echo_endpoint = true;
   try {
     sb::server::Config config = build_config(config_path, overrides);
     if (check_cmd->parsed()) {

@@ -17,6 +17,7 @@
 #include "common/random.hpp"
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include "transport/echo_handler.hpp"
 #include "transport/http_client.hpp"
 #include "transport/tls.hpp"
 #include <thread>
@@ -228,6 +229,8 @@ void App::wait() { server_->join(); }
 
 std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker, const transport::HttpRequest& request,
                                                       transport::HttpResponse& reject) {
+  // /echo bypasses the session (no token, origin or admission): a test aid, off unless enabled.
+  if (config_.echo_endpoint && request.path() == "/echo") return std::make_unique<transport::EchoHandler>();
   if (request.path() != "/ws") {
     reject = api::error_response(make_error(ErrorCode::not_found, "WebSocket endpoint is /ws"));
     return nullptr;

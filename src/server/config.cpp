@@ -121,6 +121,7 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "log_level") c.log_level = string_value(node, key);
     else if (key == "log_format") c.log_format = string_value(node, key);
     else if (key == "web_root") c.web_root = string_value(node, key);
+    else if (key == "echo_endpoint") c.echo_endpoint = bool_value(node, key);
     else if (key == "tls_cert") c.tls_cert = string_value(node, key);
     else if (key == "tls_key") c.tls_key = string_value(node, key);
     else if (key == "api_keys") {
@@ -327,6 +328,7 @@ void apply_overrides(Config& c, const ConfigOverrides& o) {
   if (o.log_format) c.log_format = *o.log_format;
   if (o.tls_cert) c.tls_cert = *o.tls_cert;
   if (o.tls_key) c.tls_key = *o.tls_key;
+  if (o.echo_endpoint) c.echo_endpoint = *o.echo_endpoint;
 }
 
 void validate(const Config& c) {

@@ -37,6 +37,9 @@ struct Config {
   std::string tls_key;
   // Built web pages (dashboard/, demo/). Default: the source tree's web/dist at build time.
   std::string web_root = SWITCHBOARD_DEFAULT_WEB_ROOT;
+  // Serve /echo (transport/echo_handler.hpp): a test aid for WebSocket conformance suites. Off by
+  // default: it accepts anyone, with no token, origin check or connection cap.
+  bool echo_endpoint = false;
   transport::Limits limits;
   std::size_t max_subscriptions = 1000;
   // Channels the hub holds state for at once (with subscribers, or messages on their way to the
@@ -132,6 +135,7 @@ struct ConfigOverrides {
   std::optional<std::string> log_format;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
+  std::optional<bool> echo_endpoint;
 };
 
 // Reads a TOML file into `config`. Unknown keys are errors: a typo must not be silently ignored.

@@ -47,7 +47,7 @@ void Client::on_open(transport::WsConnection& connection) {
   send_frame(native::encode_connected(id_, {}, identity_.user, context_.ping_interval_seconds));
 }
 
-void Client::on_message(std::string_view payload) {
+void Client::on_message(std::string_view payload, bool /*binary*/) {
   std::string id;
   // Every frame counts against the budget, well-formed or not.
   std::int64_t retry_after = 0;

@@ -58,7 +58,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
 
   // transport::WsHandler
   void on_open(transport::WsConnection& connection) override;
-  void on_message(std::string_view payload) override;
+  void on_message(std::string_view payload, bool binary) override;
   void on_close() override;
   void on_tick(std::uint32_t now_seconds) override;
   // core::Subscriber

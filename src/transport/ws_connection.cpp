@@ -11,6 +11,7 @@
 #include <boost/asio/bind_allocator.hpp>
 
 #include "transport/deflate.hpp"
+#include "transport/utf8.hpp"
 #include "transport/worker.hpp"
 
 namespace sb::transport {
@@ -48,10 +49,11 @@ WsConnection::WsConnection(Worker& worker, boost::asio::ip::tcp protocol, int fd
     : worker_(worker), socket_(worker.context().get_executor(), protocol, fd), ssl_(ssl),
       leftover_(std::move(already_read)), deflate_(deflate) {}
 
-bool WsConnection::deliver_message(std::string_view payload, bool compressed) {
+bool WsConnection::deliver_message(std::string_view payload, bool compressed, bool binary) {
   if (state_ != State::open) return state_ != State::closed;
   if (!compressed) {
-    handler_->on_message(payload);
+    // A text message's bytes were validated as they arrived (check_text).
+    handler_->on_message(payload, binary);
     return state_ != State::closed;
   }
   std::string inflated;
@@ -64,7 +66,12 @@ bool WsConnection::deliver_message(std::string_view payload, bool compressed) {
       fail(close_code::invalid_payload, "invalid compressed data");
       return false;
   }
-  handler_->on_message(inflated);
+  // Compressed text is checked once inflated: the deflate stream is not cut at characters.
+  if (!binary && !is_valid_utf8(inflated)) {
+    fail(close_code::invalid_payload, "invalid UTF-8");
+    return false;
+  }
+  handler_->on_message(inflated, binary);
   return state_ != State::closed;
 }
 
@@ -299,6 +306,7 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
     case WsOpcode::pong:
       return true;
     case WsOpcode::close: {
+      const bool first_close = !close_received_;
       close_received_ = true;
       if (state_ == State::open) {
         // Echo the peer's code (RFC 6455 5.5.1), then drop the socket once it is written.
@@ -306,18 +314,26 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
         if (frame.payload.size() >= 2)
           code = static_cast<std::uint16_t>((static_cast<unsigned char>(frame.payload[0]) << 8) |
                                             static_cast<unsigned char>(frame.payload[1]));
-        // A 1-byte payload, or a code no endpoint may send (RFC 6455 7.4), is a protocol error.
-        const bool valid = frame.payload.size() != 1 &&
-                           ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-                            (code >= 3000 && code <= 4999));
-        if (!valid) code = close_code::protocol_error;
+        // A 1-byte payload, or a code no endpoint may send, is a protocol error; a reason that
+        // is not UTF-8 is invalid data (RFC 6455 5.5.1, 7.4, 8.1).
+        if (frame.payload.size() == 1 || !valid_close_code(code))
+          code = close_code::protocol_error;
+        else if (frame.payload.size() > 2 && !is_valid_utf8(frame.payload.substr(2)))
+          code = close_code::invalid_payload;
         state_ = State::closing;
         closing_since_ = worker_.now_seconds();
         close_after_flush_ = true;
         queue_close(encode_close_frame(code, {}));
         return true;
       }
-      // We started the handshake and this is the answer.
+      // A second close from the peer: our answer to its first is on its way; nothing more to do.
+      if (!first_close) return true;
+      // We started the handshake (or failed the connection) and this is the answer. Our close
+      // frame may still be queued (both arrived in one read): it leaves first, then the socket.
+      if (head_ < queue_.size() || tls_out_pos_ < tls_out_.size()) {
+        close_after_flush_ = true;
+        return false;
+      }
       finish();
       return false;
     }
@@ -334,10 +350,16 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
         fail(close_code::protocol_error, "expected continuation");
         return false;
       }
-      if (frame.fin) return deliver_message(frame.payload, frame.compressed);
       in_message_ = true;
       message_compressed_ = frame.compressed;
+      message_binary_ = frame.opcode == WsOpcode::binary;
       fragments_ = 0;
+      utf8_.reset();
+      if (frame.fin) {
+        in_message_ = false;
+        if (!check_text(frame.payload, true)) return false;
+        return deliver_message(frame.payload, frame.compressed, message_binary_);
+      }
       break;
   }
   // RFC 6455 7.4.1: 1009 is for a message "too big for it to process", and 1008 is the generic
@@ -353,15 +375,25 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
     fail(close_code::message_too_big, "message too big");
     return false;
   }
+  if (!check_text(frame.payload, frame.fin)) return false;
   message_.append(frame.payload);
   if (frame.fin) {
     in_message_ = false;
     fragments_ = 0;
     std::string whole = std::move(message_);
     message_ = std::string();
-    return deliver_message(whole, message_compressed_);
+    return deliver_message(whole, message_compressed_, message_binary_);
   }
   return state_ != State::closed;
+}
+
+bool WsConnection::check_text(std::string_view fragment, bool fin) {
+  if (message_binary_ || message_compressed_) return true;
+  // Fail fast (RFC 6455 8.1 allows it): at the first byte that cannot be UTF-8, without waiting
+  // for the rest of the message; a sequence cut at a fragment's end carries over to the next.
+  if (utf8_.feed(fragment) && (!fin || utf8_.complete())) return true;
+  fail(close_code::invalid_payload, "invalid UTF-8");
+  return false;
 }
 
 void WsConnection::flush() {

@@ -34,6 +34,7 @@
 #include "common/bytes.hpp"
 #include "transport/frame_budget.hpp"
 #include "transport/tls.hpp"
+#include "transport/utf8.hpp"
 #include "transport/ws_frame.hpp"
 #include "transport/ws_handler.hpp"
 
@@ -91,7 +92,10 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::size_t process(char* data, std::size_t size);
   bool on_frame(const WsFrameView& frame);
   // Hands a complete message to the handler, inflating it first when it came compressed.
-  bool deliver_message(std::string_view payload, bool compressed);
+  bool deliver_message(std::string_view payload, bool compressed, bool binary);
+  // Validates the next fragment of an uncompressed text message as UTF-8 (`fin`: its last);
+  // false (the connection failed with 1007) at the first invalid byte.
+  bool check_text(std::string_view fragment, bool fin);
   void queue_close(std::string frame);  // the only frame allowed past max_send_queue (one per connection)
   // Answers a ping; replaces a pong still waiting in the queue instead of adding a second one.
   void queue_pong(std::string_view payload);
@@ -139,6 +143,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   bool in_message_ = false;  // a fragmented message is being assembled
   bool deflate_ = false;          // permessage-deflate negotiated
   bool message_compressed_ = false;  // the message being assembled had RSV1 on its first frame
+  bool message_binary_ = false;      // the message being assembled is binary (else text)
+  Utf8Validator utf8_;               // where the text message being assembled stands
 };
 
 }  // namespace sb::transport

@@ -23,7 +23,7 @@ namespace close_code {
 inline constexpr std::uint16_t normal = 1000;
 inline constexpr std::uint16_t going_away = 1001;        // server shutting down: reconnect elsewhere
 inline constexpr std::uint16_t protocol_error = 1002;    // broken framing
-inline constexpr std::uint16_t invalid_payload = 1007;   // a compressed message that does not inflate
+inline constexpr std::uint16_t invalid_payload = 1007;   // text that is not UTF-8, or data that does not inflate
 inline constexpr std::uint16_t policy_violation = 1008;
 inline constexpr std::uint16_t message_too_big = 1009;   // above max_message_size
 inline constexpr std::uint16_t internal_error = 1011;    // a bug of ours in this session
@@ -33,6 +33,14 @@ inline constexpr std::uint16_t ping_timeout = 4002;      // no sign of life: rec
 inline constexpr std::uint16_t auth_failed = 4003;       // bad or missing credentials: do not retry as is
 inline constexpr std::uint16_t token_expired = 4004;     // token expired without a refresh: reconnect with a new one
 }  // namespace close_code
+
+// Whether a peer may send `code` in a close frame (RFC 6455 7.4): 1000-1003 and 1007-1011 of the
+// RFC's own, and 3000-4999 (registered and private). 1004-1006 and 1015 are reserved, never on
+// the wire; 1012-2999 are not assigned by RFC 6455 (the Autobahn testsuite, case 7.9, holds an
+// endpoint to refusing them).
+constexpr bool valid_close_code(std::uint16_t code) noexcept {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+}
 
 // Appends the header of an unmasked, final server frame carrying `payload_size` bytes.
 void append_frame_header(std::string& out, WsOpcode opcode, std::size_t payload_size);

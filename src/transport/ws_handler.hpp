@@ -13,8 +13,9 @@ class WsHandler {
   virtual ~WsHandler() = default;
   // The upgrade is complete; `connection` outlives the handler's use of it (until on_close returns).
   virtual void on_open(WsConnection& connection) = 0;
-  // One complete text or binary message (fragments already joined).
-  virtual void on_message(std::string_view payload) = 0;
+  // One complete message (fragments already joined, inflated if it came compressed); `binary`
+  // for a binary message, else text, which has been checked to be valid UTF-8.
+  virtual void on_message(std::string_view payload, bool binary) = 0;
   // The connection is gone, for whatever reason; called exactly once, after which no other call
   // comes and send() is a no-op. The handler must drop every reference others hold to it here.
   virtual void on_close() = 0;

@@ -50,7 +50,6 @@ TEST_F(BadInput, MalformedFramesGetAnErrorAndTheConnectionStays) {
       {R"({"id":5,"type":"subscribe","channel":"has space"})", "UNKNOWN_CHANNEL", true},
       {R"({"id":6,"type":"subscribe","channel":"nowhere:x"})", "UNKNOWN_CHANNEL", true},
       {R"({"id":7,"type":"publish","channel":"x"})", "INVALID_MESSAGE", true},
-      {"\xff\xfe{\"type\":\"ping\"}", "INVALID_MESSAGE", false},
       {"", "INVALID_MESSAGE", false},
   };
   for (const auto& c : cases) {
@@ -107,6 +106,40 @@ TEST_F(BadInput, FragmentsAddingUpAboveTheLimitCloseWith1009) {
 TEST_F(BadInput, ACloseFrameIsEchoedWithItsCode) {
   ws.write(RawWs::frame(0x8, std::string("\x0f\xa0", 2)));  // 4000
   EXPECT_EQ(ws.read_until_close(), 4000);
+}
+
+// RFC 6455 8.1: a text message that is not UTF-8 fails the connection; it used to get an
+// INVALID_MESSAGE error frame and stay open.
+TEST_F(BadInput, ATextMessageThatIsNotUtf8ClosesWith1007) {
+  ws.send_text("\xff\xfe{\"type\":\"ping\"}");
+  EXPECT_EQ(ws.read_until_close(), 1007);
+}
+
+// Fail fast: the fragment holding the bad byte closes the connection, the message unfinished.
+TEST_F(BadInput, AnInvalidFragmentClosesWith1007BeforeTheMessageEnds) {
+  ws.write(RawWs::frame(0x1, "{\"type\":\"ping\",\"id\":\"\xce", false));
+  ws.write(RawWs::frame(0x0, "\xba\xed", false));  // completes the sequence, then starts a surrogate
+  ws.write(RawWs::frame(0x0, "\xa0", false));       // U+D800: refused here
+  EXPECT_EQ(ws.read_until_close(), 1007);
+}
+
+// A binary message is data: not UTF-8 is no close, only a message that is not JSON.
+TEST_F(BadInput, ABinaryMessageThatIsNotUtf8IsAnInvalidMessage) {
+  ws.write(RawWs::frame(0x2, "\xff\xfe{\"type\":\"ping\"}"));
+  auto f = ws.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(parse(*f).at("code").as_string(), "INVALID_MESSAGE");
+  expect_alive();
+}
+
+TEST_F(BadInput, ACloseReasonThatIsNotUtf8ClosesWith1007) {
+  ws.write(RawWs::frame(0x8, std::string("\x03\xe8" "bye" "\xc0\xaf", 7)));  // 1000, overlong '/'
+  EXPECT_EQ(ws.read_until_close(), 1007);
+}
+
+TEST_F(BadInput, ACloseCodeRfc6455DoesNotAssignIsAProtocolError) {
+  ws.write(RawWs::frame(0x8, std::string("\x03\xf4", 2)));  // 1012
+  EXPECT_EQ(ws.read_until_close(), 1002);
 }
 
 TEST_F(BadInput, ACloseCodeNoEndpointMaySendIsAProtocolError) {

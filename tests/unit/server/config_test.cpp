@@ -26,6 +26,18 @@ TEST(Config, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.data_dir, "./data");
   EXPECT_TRUE(c.api_keys.empty());
   EXPECT_TRUE(c.default_namespace.client_publish);
+  EXPECT_FALSE(c.echo_endpoint);  // a test aid: never on unless asked for
+}
+
+TEST(Config, EchoEndpointFromTomlAndFlag) {
+  Config c;
+  apply_config_text(c, "echo_endpoint = true", "t");
+  EXPECT_TRUE(c.echo_endpoint);
+  Config d;
+  ConfigOverrides o;
+  o.echo_endpoint = true;
+  apply_overrides(d, o);
+  EXPECT_TRUE(d.echo_endpoint);
 }
 
 TEST(Config, ReadsEveryKeyFromToml) {
