@@ -610,6 +610,12 @@ HttpResponse HttpApi::metrics() const {
   metric("bytes_out_total", "counter", "WebSocket bytes sent.", s.bytes_out);
   metric("socket_writes_total", "counter", "Gathered socket writes (bytes_out / writes is the batching).", s.writes);
   metric("slow_consumers_total", "counter", "Connections closed for a full send queue.", s.slow_consumers);
+  metric("oversized_messages_total", "counter", "Connections closed (1009) for a message above limits.max_message_size.",
+         s.oversized_messages);
+  metric("upgrades_refused_total", "counter",
+         "WebSocket upgrades refused by limits.max_connections or max_connections_per_ip.", s.upgrades_refused);
+  metric("rate_limited_total", "counter", "WebSocket requests refused with RATE_LIMIT (per connection or per user).",
+         s.rate_limited);
   metric("ping_timeouts_total", "counter", "Connections closed for not answering pings.", s.ping_timeouts);
   metric("http_requests_total", "counter", "HTTP requests served.", s.http_requests);
   metric("channel_states", "gauge", "Channels the hub holds state for (bounded by limits.max_channels).",

@@ -15,6 +15,9 @@ struct Stats {
   std::uint64_t bytes_out = 0;
   std::uint64_t writes = 0;
   std::uint64_t slow_consumers = 0;
+  std::uint64_t oversized_messages = 0;     // closed 1009: above limits.max_message_size
+  std::uint64_t upgrades_refused = 0;       // limits.max_connections / max_connections_per_ip
+  std::uint64_t rate_limited = 0;           // requests refused with RATE_LIMIT
   std::uint64_t ping_timeouts = 0;
   std::uint64_t http_requests = 0;
   std::uint64_t channel_states = 0;         // channels the hub holds (limits.max_channels)

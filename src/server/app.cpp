@@ -287,6 +287,7 @@ api::Stats App::stats() const {
     s.bytes_out += get(w.bytes_out);
     s.writes += get(w.writes);
     s.slow_consumers += get(w.slow_consumers);
+    s.oversized_messages += get(w.oversized_messages);
     s.ping_timeouts += get(w.ping_timeouts);
     s.http_requests += get(w.http_requests);
     s.frame_rate_closes += get(w.frame_rate_closes);
@@ -308,6 +309,8 @@ api::Stats App::stats() const {
   // Either may be gone already while the broker's thread asks during shutdown.
   if (history_readers_) s.history_reads_refused = history_readers_->refused();
   s.memory_trims = memory_trims_.load(std::memory_order_relaxed);
+  s.upgrades_refused = admission_.refused();
+  s.rate_limited = admission_.rate_limited();
   if (streams_) {
     const auto streams = streams_->counters();
     s.streams = streams.running;

@@ -55,8 +55,10 @@ void Client::on_message(std::string_view payload, bool /*binary*/) {
       bucket_.take(std::chrono::steady_clock::now(), retry_after) &&
       (!identity_.verified || !context_.admission || context_.admission->take_user(identity_.user, retry_after));
   auto command = native::decode(payload, id);
-  if (!within_budget)
+  if (!within_budget) {
+    if (context_.admission) context_.admission->note_rate_limited();
     return send_error(id, make_error(ErrorCode::rate_limit, "too many requests; retry later"), retry_after);
+  }
   if (!command) return send_error(id, command.error());
   if (!may_act() && command->type != CommandType::connect && command->type != CommandType::ping)
     return send_error(command->id, make_error(ErrorCode::auth_failed, "send connect with a token first"));

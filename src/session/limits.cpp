@@ -22,6 +22,7 @@ bool TokenBucket::take(std::chrono::steady_clock::time_point now, std::int64_t& 
 Admission::Verdict Admission::admit(const std::string& ip) {
   if (connections_.fetch_add(1, std::memory_order_relaxed) >= max_connections_) {
     connections_.fetch_sub(1, std::memory_order_relaxed);
+    refused_.fetch_add(1, std::memory_order_relaxed);
     return Verdict::server_full;
   }
   auto& stripe = ips_[std::hash<std::string>{}(ip) % ips_.size()];
@@ -30,6 +31,7 @@ Admission::Verdict Admission::admit(const std::string& ip) {
   if (n >= max_per_ip_) {
     if (n == 0) stripe.count.erase(ip);
     connections_.fetch_sub(1, std::memory_order_relaxed);
+    refused_.fetch_add(1, std::memory_order_relaxed);
     return Verdict::ip_full;
   }
   ++n;

@@ -46,6 +46,12 @@ class Admission {
   Verdict admit(const std::string& ip);
   void release(const std::string& ip);
   std::size_t connections() const noexcept { return connections_.load(std::memory_order_relaxed); }
+  // Connections admit() refused, either limit.
+  std::uint64_t refused() const noexcept { return refused_.load(std::memory_order_relaxed); }
+  // Requests a session refused for its rate (per connection or per user); counted here so the
+  // figure spans every worker.
+  void note_rate_limited() noexcept { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t rate_limited() const noexcept { return rate_limited_.load(std::memory_order_relaxed); }
 
   const RateLimits& rates() const noexcept { return rates_; }
   // One request by `user` (non-empty); false with retry_after_ms when over the per-user budget.
@@ -64,6 +70,8 @@ class Admission {
   std::size_t max_per_ip_;
   RateLimits rates_;
   std::atomic<std::size_t> connections_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> rate_limited_{0};
   std::array<IpStripe, 16> ips_;
   std::array<UserStripe, 16> users_;
 };

@@ -26,6 +26,7 @@ struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> bytes_out{0};
   std::atomic<std::uint64_t> writes{0};  // sendmsg calls: bytes_out / writes shows the batching
   std::atomic<std::uint64_t> slow_consumers{0};
+  std::atomic<std::uint64_t> oversized_messages{0};  // 1009: above max_message_size
   std::atomic<std::uint64_t> ping_timeouts{0};
   std::atomic<std::uint64_t> http_requests{0};
   // Hostile WebSocket peers (limits.hpp, the frame block).

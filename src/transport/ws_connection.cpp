@@ -60,6 +60,7 @@ bool WsConnection::deliver_message(std::string_view payload, bool compressed, bo
   switch (inflate_message(payload, worker_.limits().max_message_size, inflated)) {
     case InflateStatus::ok: break;
     case InflateStatus::too_big:
+      worker_.stats().add(worker_.stats().oversized_messages);
       fail(close_code::message_too_big, "message too big");
       return false;
     case InflateStatus::invalid:
@@ -214,8 +215,39 @@ void WsConnection::fail(std::uint16_t code, std::string_view reason) {
   }
   state_ = State::closing;
   closing_since_ = worker_.now_seconds();
-  close_after_flush_ = true;
+  discard_input_ = true;
+  std::string().swap(leftover_);
+  std::string().swap(message_);
   queue_close(encode_close_frame(code, reason));
+}
+
+// After the close frame of a failed connection is out: the FIN tells the peer we are done; its
+// bytes are still read and dropped (on_readable) until it closes too.
+void WsConnection::shut_down_sending() {
+  if (sent_fin_) return;
+  sent_fin_ = true;
+  if (ssl_) SSL_shutdown(ssl_.get());
+  boost::system::error_code ec;
+  socket_.shutdown(boost::asio::socket_base::shutdown_send, ec);
+}
+
+// process() gave up on the connection (fail) or finished it: a failed one keeps reading, to drop.
+void WsConnection::after_process_stopped() {
+  if (state_ == State::closing && discard_input_) wait_readable();
+}
+
+void WsConnection::discard_input(char* buffer, std::size_t capacity) {
+  for (int round = 0; round < 4; ++round) {
+    const long n = read_some(buffer, capacity);
+    if (n == 0 || n == -2) return finish();  // the peer closed (or reset): done
+    if (n == -1) break;
+    worker_.stats().add(worker_.stats().bytes_in, static_cast<std::uint64_t>(n));
+  }
+  if (ssl_ && SSL_pending(ssl_.get()) > 0) {
+    boost::asio::post(worker_.context(), [self = shared_from_this()] { self->on_readable(); });
+    return;
+  }
+  wait_readable();
 }
 
 void WsConnection::wait_readable() {
@@ -235,6 +267,7 @@ void WsConnection::on_readable() {
   if (state_ == State::closed) return;
   char* buffer = worker_.read_buffer();
   const std::size_t capacity = Worker::read_buffer_size;
+  if (discard_input_) return discard_input(buffer, capacity);
   budget_.refill(worker_.limits().frame_rate, worker_.limits().frame_burst, steady_nanoseconds());
   // Read at most a few buffers per wake-up so one busy client cannot starve the others.
   for (int round = 0; round < 4; ++round) {
@@ -249,12 +282,12 @@ void WsConnection::on_readable() {
     ping_outstanding_ = false;
     if (leftover_.empty()) {
       std::size_t used = process(buffer, static_cast<std::size_t>(n));
-      if (used == std::string::npos) return;
+      if (used == std::string::npos) return after_process_stopped();
       if (used < static_cast<std::size_t>(n)) leftover_.assign(buffer + used, static_cast<std::size_t>(n) - used);
     } else {
       leftover_.append(buffer, static_cast<std::size_t>(n));
       std::size_t used = process(leftover_.data(), leftover_.size());
-      if (used == std::string::npos) return;
+      if (used == std::string::npos) return after_process_stopped();
       leftover_.erase(0, used);
       if (leftover_.empty()) std::string().swap(leftover_);
     }
@@ -280,6 +313,7 @@ std::size_t WsConnection::process(char* data, std::size_t size) {
       return std::string::npos;
     }
     if (r.status == WsParseStatus::too_big) {
+      worker_.stats().add(worker_.stats().oversized_messages);
       fail(close_code::message_too_big, "message too big");
       return std::string::npos;
     }
@@ -288,6 +322,7 @@ std::size_t WsConnection::process(char* data, std::size_t size) {
   }
   // A partial frame larger than the limit (plus a header) can never complete in bounds.
   if (size - pos > limit + 14) {
+    worker_.stats().add(worker_.stats().oversized_messages);
     fail(close_code::message_too_big, "message too big");
     return std::string::npos;
   }
@@ -372,6 +407,7 @@ bool WsConnection::on_frame(const WsFrameView& frame) {
   }
   // A fragment: assemble, within the message limit.
   if (message_.size() + frame.payload.size() > worker_.limits().max_message_size) {
+    worker_.stats().add(worker_.stats().oversized_messages);
     fail(close_code::message_too_big, "message too big");
     return false;
   }
@@ -447,7 +483,8 @@ void WsConnection::flush() {
   std::vector<SharedBytes>().swap(queue_);
   head_ = head_offset_ = 0;
   pong_at_ = no_limit;
-  if (close_after_flush_) finish();
+  if (close_after_flush_) return finish();
+  if (discard_input_) shut_down_sending();
 }
 
 // TLS cannot gather: queued frames are copied into one buffer (up to 64 KiB at a time, a few TLS
@@ -483,7 +520,8 @@ void WsConnection::flush_tls() {
   std::string().swap(tls_out_);
   head_ = head_offset_ = 0;
   pong_at_ = no_limit;
-  if (close_after_flush_) finish();
+  if (close_after_flush_) return finish();
+  if (discard_input_) shut_down_sending();
 }
 
 void WsConnection::wait_writable() {

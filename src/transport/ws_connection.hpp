@@ -86,6 +86,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   enum class State : std::uint8_t { open, closing, closed };
 
   void wait_readable();
+  void after_process_stopped();
+  void discard_input(char* buffer, std::size_t capacity);
+  void shut_down_sending();
   void on_readable();
   // Parses and dispatches every complete frame in [data, data+size); returns bytes consumed, or
   // npos after the connection failed.
@@ -139,6 +142,12 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   bool flush_scheduled_ = false;  // on the worker's flush list
   bool ping_outstanding_ = false;
   bool close_after_flush_ = false;  // shut the socket once the queue (with our close frame) is out
+  // Failed (fail()): what the peer still sends is read and dropped, unparsed, until it closes or
+  // close_timeout passes. Closing a socket with unread bytes makes the kernel send RST, which
+  // can destroy our close frame before the peer reads it (a client still sending a message
+  // above max_message_size would see a reset instead of 1009).
+  bool discard_input_ = false;
+  bool sent_fin_ = false;  // our side shut down for writing after the close frame (discarding)
   bool close_received_ = false;
   bool in_message_ = false;  // a fragmented message is being assembled
   bool deflate_ = false;          // permessage-deflate negotiated

@@ -95,6 +95,7 @@ TEST_F(BadInput, AnUnmaskedFrameClosesWithProtocolError) {
 TEST_F(BadInput, AMessageAboveTheLimitClosesWith1009) {
   ws.send_text(std::string(5000, 'x'));
   EXPECT_EQ(ws.read_until_close(), 1009);
+  EXPECT_EQ(server.app().stats().oversized_messages, 1u);
 }
 
 TEST_F(BadInput, FragmentsAddingUpAboveTheLimitCloseWith1009) {

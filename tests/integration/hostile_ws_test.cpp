@@ -413,7 +413,8 @@ TEST(HostileWs, MemoryIsGivenBackAfterAFlood) {
   std::int64_t after = 0;
   EXPECT_TRUE(eventually([&] { return (after = server.rss()) - before < rss_bound / 2; }, 5s))
       << "before " << before / 1024 << " KiB, peak " << peak / 1024 << " KiB, after " << after / 1024 << " KiB";
-  EXPECT_GE(server.metric("memory_trims_total"), 1);
+  // RSS falls while the trim runs; the counter moves once it returns.
+  EXPECT_TRUE(eventually([&] { return server.metric("memory_trims_total") >= 1; }, 5s));
   std::printf("[ memory   ] before %lld KiB, peak %lld KiB, after %lld KiB\n", static_cast<long long>(before / 1024),
               static_cast<long long>(peak / 1024), static_cast<long long>(after / 1024));
 }

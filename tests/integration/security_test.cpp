@@ -257,6 +257,7 @@ TEST(Limits, RequestsAboveTheRateGetRateLimitWithRetryAfter) {
   EXPECT_GT(retry_after, 0);
   EXPECT_LE(retry_after, 200);
   EXPECT_FALSE(c->closed());
+  EXPECT_EQ(server.app().stats().rate_limited, static_cast<std::uint64_t>(limited));
 }
 
 TEST(Limits, ConnectionsPerAddressAreCapped) {
@@ -265,6 +266,7 @@ TEST(Limits, ConnectionsPerAddressAreCapped) {
   auto b = WsClient::connect("127.0.0.1", server.port());
   RawWs third(server.port());
   EXPECT_NE(third.upgrade().find("429"), std::string::npos);
+  EXPECT_EQ(server.app().stats().upgrades_refused, 1u);
   a.reset();
   EXPECT_TRUE(eventually([&] {
     RawWs again(server.port());
