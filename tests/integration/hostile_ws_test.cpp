@@ -26,6 +26,7 @@
 #include "common/clock.hpp"
 #include "support/child_process.hpp"
 #include "support/raw_ws.hpp"
+#include "support/self_signed.hpp"
 #include "support/waiting.hpp"
 
 namespace sb::test {
@@ -200,28 +201,6 @@ TEST(HostileWs, PingFloodWithoutReadingHasItsPongsCoalesced) {
   EXPECT_EQ(again->payload, "again");
 }
 
-// A self-signed certificate for localhost, as PEM files next to the test's other files.
-void write_self_signed(const std::string& cert, const std::string& key) {
-  EVP_PKEY* pkey = EVP_EC_gen("P-256");
-  X509* x = X509_new();
-  X509_set_version(x, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-  X509_set_pubkey(x, pkey);
-  X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(x, name);
-  X509_sign(x, pkey, EVP_sha256());
-  FILE* f = std::fopen(cert.c_str(), "w");
-  PEM_write_X509(f, x);
-  std::fclose(f);
-  f = std::fopen(key.c_str(), "w");
-  PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(f);
-  X509_free(x);
-  EVP_PKEY_free(pkey);
-}
 
 TEST(HostileWs, PingFloodOverTlsHasItsPongsCoalesced) {
   // TLS copies queued frames into its own buffer: the pending pong must be the one still queued.
