@@ -648,6 +648,9 @@ HttpResponse HttpApi::metrics() const {
          s.http_connections_refused);
   metric("accept_refused_total", "counter",
          "Connections answered and closed at once because the server was out of file descriptors.", s.accept_refused);
+  metric("http_timeouts_total", "counter",
+         "HTTP connections closed by a deadline: handshake_timeout, or http_keepalive_timeout of silence.",
+         s.http_timeouts);
   metric("uptime_seconds", "gauge", "Seconds since the server started.", s.uptime_seconds);
   return HttpResponse{200, "text/plain; version=0.0.4", std::move(out), {}};
 }

@@ -35,7 +35,8 @@ struct Stats {
   std::uint64_t http_connections = 0;          // open, not upgraded
   std::uint64_t http_requests_refused = 0;     // framing and size rules (400, 413, 431, 501)
   std::uint64_t http_connections_refused = 0;  // max_http_connections(_per_ip) (503)
-  std::uint64_t accept_refused = 0;            // out of file descriptors
+  std::uint64_t accept_refused = 0;
+  std::uint64_t http_timeouts = 0;             // HTTP connections closed by a deadline            // out of file descriptors
   double uptime_seconds = 0;
 };
 

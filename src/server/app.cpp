@@ -297,6 +297,7 @@ api::Stats App::stats() const {
     s.http_requests_refused += get(w.http_requests_refused);
     s.http_connections_refused += get(w.http_connections_refused);
     s.accept_refused += get(w.accept_refused);
+    s.http_timeouts += get(w.http_timeouts);
   }
   s.http_connections = server_->http_connections();
   core::HubCounters hub = hub_->counters();

@@ -107,7 +107,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     deadline_.expires_after(timeout);
     deadline_.async_wait([weak = this->weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
-      if (auto self = weak.lock()) self->close();
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      self->worker_.stats().add(self->worker_.stats().http_timeouts);
+      self->close();
     });
   }
 

@@ -37,7 +37,8 @@ struct alignas(64) WorkerStats {
   // Refusals of hostile or excess HTTP traffic (docs/http-api.md, "Request framing").
   std::atomic<std::uint64_t> http_requests_refused{0};     // framing and size rules: 400, 413, 431, 501
   std::atomic<std::uint64_t> http_connections_refused{0};  // max_http_connections(_per_ip): 503
-  std::atomic<std::uint64_t> accept_refused{0};            // out of descriptors: answered and closed at once
+  std::atomic<std::uint64_t> accept_refused{0};
+  std::atomic<std::uint64_t> http_timeouts{0};  // closed by a deadline: handshake, request, keep-alive silence            // out of descriptors: answered and closed at once
 
   void add(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

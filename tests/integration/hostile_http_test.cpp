@@ -332,6 +332,7 @@ TEST_P(HostileHttp, AnIdleKeepAliveConnectionIsClosedAfterTheTimeout) {
   const auto waited = Clock::now() - start;
   EXPECT_GE(waited, 800ms);
   EXPECT_LT(waited, 4s);  // closed by the server, not by our 5 s read timeout
+  EXPECT_EQ(server.app().stats().http_timeouts, 1u);
 }
 
 // BodySink streaming (POST /api/streams/{id}/pipe) over TLS as over plain TCP.
