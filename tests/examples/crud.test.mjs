@@ -88,3 +88,20 @@ test('crud: changes reach every tab live, and across a server restart nothing is
   await screenshot(b, 'crud');
   assert.deepEqual(browser.errors, []);
 });
+
+test('crud: while Switchboard is away the backend keeps a bounded outbox and refuses changes past it', async (t) => {
+  const app = await startExample('crud', { CRUD_MAX_OUTBOX: '5' });
+  t.after(() => app.stop());
+  await stopServer();
+  const statuses = [];
+  for (let i = 0; i < 20; i++) {
+    statuses.push((await backend(app, 'POST', '/api/cassettes', { name: `flood-${i}`, description: 'x' })).status);
+  }
+  assert.deepEqual(statuses, [...Array(5).fill(201), ...Array(15).fill(503)]);
+  const listed = (await backend(app, 'GET', '/api/cassettes')).body;
+  assert.equal(listed.pending, 5);
+  assert.equal(listed.cassettes.filter((c) => c.name.startsWith('flood-')).length, 5, 'a refused change is not applied');
+  await startServer();
+  await waitFor('the backend published the five', async () => (await backend(app, 'GET', '/api/cassettes')).body.pending === 0);
+  assert.equal((await backend(app, 'POST', '/api/cassettes', { name: 'after', description: 'x' })).status, 201);
+});

@@ -8,7 +8,7 @@
 // (the server's [streams] cancel_secret), TOKEN_MS (pause before each token, 60).
 import { createServer, request } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { serveStatic, readJson, send, sendError } from './http-util.mjs';
+import { serveStatic, readJson, send, sendError } from '../../common/http-util.mjs';
 import { generate } from './fake-llm.mjs';
 
 const PORT = Number(process.env.PORT ?? 3000);

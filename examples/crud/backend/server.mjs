@@ -8,7 +8,7 @@
 // Environment: PORT (3000), SWITCHBOARD_URL (http://127.0.0.1:8080), SWITCHBOARD_WS (the URL the
 // browser connects to, default derived from SWITCHBOARD_URL), SWITCHBOARD_API_KEY.
 import { createServer } from 'node:http';
-import { readJson, send, sendError, serveStatic } from './http-util.mjs';
+import { readJson, send, sendError, serveStatic } from '../../common/http-util.mjs';
 
 const PORT = Number(process.env.PORT ?? 3000);
 const SB = process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:8080';
@@ -20,6 +20,9 @@ const CHANNEL = 'cassettes:all';
 
 const headers = { 'Content-Type': 'application/json', ...(KEY ? { Authorization: `Bearer ${KEY}` } : {}) };
 const outbox = [];        // events not yet accepted by Switchboard, oldest first
+// While Switchboard is away the outbox grows with every change; past this many a change is
+// refused (503, retryable) rather than kept in memory without end.
+const MAX_OUTBOX = Number(process.env.CRUD_MAX_OUTBOX ?? 10000);
 let position = null;      // {offset, epoch} of the last event Switchboard accepted
 let flushing = false;
 
@@ -77,6 +80,7 @@ for (const [name, description, count] of [['login-flow', 'Sign in and sign out',
 }
 
 function onCreate(body, res) {
+  if (outbox.length >= MAX_OUTBOX) return sendError(res, 503, 'UNAVAILABLE', 'live updates are behind; retry later', true);
   const { name, description = '' } = body;
   if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name) || typeof description !== 'string') {
     return sendError(res, 400, 'INVALID_MESSAGE', 'name: 1 to 64 letters, digits, . _ -; description: a string', false);
@@ -89,6 +93,7 @@ function onCreate(body, res) {
 }
 
 function onUpdate(name, body, res) {
+  if (outbox.length >= MAX_OUTBOX) return sendError(res, 503, 'UNAVAILABLE', 'live updates are behind; retry later', true);
   const cassette = cassettes.get(name);
   if (!cassette) return sendError(res, 404, 'NOT_FOUND', `no cassette '${name}'`, false);
   if (typeof body.description === 'string') cassette.description = body.description;
@@ -98,6 +103,7 @@ function onUpdate(name, body, res) {
 }
 
 function onDelete(name, res) {
+  if (outbox.length >= MAX_OUTBOX) return sendError(res, 503, 'UNAVAILABLE', 'live updates are behind; retry later', true);
   if (!cassettes.delete(name)) return sendError(res, 404, 'NOT_FOUND', `no cassette '${name}'`, false);
   publish('CassetteDeleted', { name });
   res.writeHead(204).end();

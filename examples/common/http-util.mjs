@@ -1,4 +1,5 @@
-// The few HTTP helpers a framework would give: JSON in and out, errors in Switchboard's shape
+// The few HTTP helpers a framework would give, shared by the examples' backends: JSON in and out,
+// errors in Switchboard's shape
 // ({error: {code, message, retryable}}), and the built page from dist/.
 import { readFile } from 'node:fs/promises';
 
