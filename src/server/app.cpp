@@ -184,7 +184,7 @@ void App::start() {
   if (broker_) broker_->start();
   server_->start();
   trim_timer_ = std::make_unique<boost::asio::steady_timer>(server_->worker(0).context());
-  schedule_trim();
+  if (config_.trim_memory_after > 0) schedule_trim();  // 0: never trims
   if (keys_.empty()) spdlog::warn("no API key configured: the HTTP API answers on loopback only");
   spdlog::info("switchboard listening on {}:{} ({}) with {} threads", config_.listen_host(), server_->port(),
                config_.tls_cert.empty() ? "ws, http" : "wss, https", server_->worker_count());
@@ -210,9 +210,8 @@ void App::schedule_trim() {
     if (ec) return;
     // The walk over the heap takes milliseconds on a large one: not on a network thread. A full
     // queue skips this round.
-    if (config_.trim_memory_after == 0) return;
     (void)history_readers_->submit([this] {
-      if (release_free_memory(std::chrono::seconds(1), config_.trim_memory_after))
+      if (release_free_memory(config_.trim_memory_after))
         memory_trims_.fetch_add(1, std::memory_order_relaxed);
     });
     schedule_trim();
