@@ -65,13 +65,6 @@ HttpResponse method_not_allowed(std::string_view allowed) {
   return r;
 }
 
-// Validates a channel for the backend: a valid name in a configured namespace.
-Status check_channel(const core::Namespaces& namespaces, std::string_view channel) {
-  if (auto valid = core::validate_channel_name(channel); !valid) return valid;
-  if (auto ns = namespaces.find(channel); !ns) return ns.error();
-  return Ok{};
-}
-
 json::object position_json(std::string_view channel, const core::StreamPosition& p) {
   return json::object{{"channel", channel}, {"offset", p.offset}, {"epoch", p.epoch}};
 }
@@ -142,8 +135,9 @@ void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) co
   auto data = body->find("data");
   if (!data) return reply(error_response(invalid("missing field 'data'")));
   std::string name = raw::string_value(*channel);
-  if (auto ok = check_channel(d_.namespaces, name); !ok) return reply(error_response(ok.error()));
-  const auto& policy = (*d_.namespaces.find(name))->history;
+  auto ns = d_.namespaces.resolve(name);
+  if (!ns) return reply(error_response(ns.error()));
+  const auto& policy = (*ns)->history;
   d_.hub.publish(name, *data, policy,
                  [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
                    reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
@@ -186,13 +180,14 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
   const std::string_view payload = *data;
   for (std::size_t i = 0; i < list.size(); ++i) {
     std::string name(list[i].get_string());
-    if (auto ok = check_channel(d_.namespaces, name); !ok) {
+    auto ns = d_.namespaces.resolve(name);
+    if (!ns) {
       complete(i, json::object{{"channel", name},
-                               {"error", json::object{{"code", error_code_name(ok.error().code)},
-                                                      {"message", ok.error().message}}}});
+                               {"error", json::object{{"code", error_code_name(ns.error().code)},
+                                                      {"message", ns.error().message}}}});
       continue;
     }
-    const auto& policy = (*d_.namespaces.find(name))->history;
+    const auto& policy = (*ns)->history;
     d_.hub.publish(name, payload, policy, [complete, i, name](Result<core::StreamPosition> result) {
       if (result) return complete(i, position_json(name, *result));
       complete(i, json::object{{"channel", name},
@@ -207,7 +202,8 @@ void HttpApi::history(const HttpRequest& request, transport::HttpReply reply) co
   std::string channel;
   if (!request.query_param("channel", channel))
     return reply(error_response(invalid("missing query parameter 'channel'")));
-  if (auto ok = check_channel(d_.namespaces, channel); !ok) return reply(error_response(ok.error()));
+  auto ns = d_.namespaces.resolve(channel);
+  if (!ns) return reply(error_response(ns.error()));
   core::HistoryQuery query;
   auto number = [&request](std::string_view name, std::uint64_t& out) -> Status {
     std::string text;
@@ -234,7 +230,7 @@ void HttpApi::history(const HttpRequest& request, transport::HttpReply reply) co
       return reply(error_response(invalid("'reverse' must be true or false")));
     query.newest_first = reverse == "true";
   }
-  const core::HistoryPolicy policy = (*d_.namespaces.find(channel))->history;
+  const core::HistoryPolicy policy = (*ns)->history;
   // On a reader thread: the answer goes back through `reply`, which returns to the worker.
   auto read = [hub = &d_.hub, channel, policy, query, reply]() {
     auto page = hub->history(channel, policy, query);
@@ -408,8 +404,9 @@ std::unique_ptr<transport::BodySink> HttpApi::body_stream(const HttpRequest& hea
 HttpResponse HttpApi::presence(const HttpRequest& request, bool stats_only) const {
   std::string channel;
   if (!request.query_param("channel", channel)) return error_response(invalid("missing query parameter 'channel'"));
-  if (auto ok = check_channel(d_.namespaces, channel); !ok) return error_response(ok.error());
-  if (!(*d_.namespaces.find(channel))->presence)
+  auto ns = d_.namespaces.resolve(channel);
+  if (!ns) return error_response(ns.error());
+  if (!(*ns)->presence)
     return error_response(make_error(ErrorCode::permission_denied, "presence is off in this namespace"));
   if (stats_only) {
     auto stats = d_.hub.presence_stats(channel);

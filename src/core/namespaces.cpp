@@ -14,6 +14,11 @@ void Namespaces::add(NamespaceOptions options) {
   by_name_.insert_or_assign(std::move(name), std::move(options));
 }
 
+Result<const NamespaceOptions*> Namespaces::resolve(std::string_view channel) const {
+  if (auto valid = validate_channel_name(channel); !valid) return valid.error();
+  return find(channel);
+}
+
 Result<const NamespaceOptions*> Namespaces::find(std::string_view channel) const {
   auto ns = namespace_of(channel);
   auto it = by_name_.find(ns);

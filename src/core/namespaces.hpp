@@ -37,7 +37,10 @@ class Namespaces {
   // Starts with the default namespace only, with client_publish as given.
   explicit Namespaces(NamespaceOptions default_namespace = {});
   void add(NamespaceOptions options);  // replaces one of the same name
-  // The options for a channel (already validated), or UNKNOWN_CHANNEL.
+  // The one check every way in makes of a channel name a peer sent: a valid name
+  // (INVALID_CHANNEL) in a configured namespace (UNKNOWN_CHANNEL); its namespace's options.
+  Result<const NamespaceOptions*> resolve(std::string_view channel) const;
+  // The options for a channel already resolved (or a name the server made), or UNKNOWN_CHANNEL.
   Result<const NamespaceOptions*> find(std::string_view channel) const;
   const std::map<std::string, NamespaceOptions, std::less<>>& all() const noexcept { return by_name_; }
 

@@ -131,8 +131,7 @@ void Client::on_refresh(const native::Command& command) {
 }
 
 void Client::on_subscribe(const native::Command& command) {
-  if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
-  auto ns = context_.namespaces.find(command.channel);
+  auto ns = context_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   auto known = std::find_if(subscriptions_.begin(), subscriptions_.end(),
                             [&](const Subscription& s) { return s.channel == command.channel; });
@@ -243,8 +242,7 @@ void Client::on_unsubscribe(const native::Command& command) {
 }
 
 void Client::on_publish(const native::Command& command) {
-  if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
-  auto ns = context_.namespaces.find(command.channel);
+  auto ns = context_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
     return send_error(command.id, allowed.error());
@@ -270,8 +268,7 @@ void Client::on_publish(const native::Command& command) {
 }
 
 void Client::on_history(const native::Command& command) {
-  if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
-  auto ns = context_.namespaces.find(command.channel);
+  auto ns = context_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   // Offsets stop at 2^53 - 1 (core::max_offset); a larger one is refused, never wrapped.
   if (command.after > core::max_offset || command.before > core::max_offset)
@@ -347,8 +344,7 @@ void Client::on_tick(std::uint32_t now) {
 }
 
 void Client::on_presence(const native::Command& command) {
-  if (auto valid = core::validate_channel_name(command.channel); !valid) return send_error(command.id, valid.error());
-  auto ns = context_.namespaces.find(command.channel);
+  auto ns = context_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   if (!(*ns)->presence)
     return send_error(command.id, make_error(ErrorCode::permission_denied, "presence is off in this namespace"));

@@ -22,8 +22,7 @@ Streams::~Streams() {
 }
 
 Result<std::string> Streams::start(const std::string& channel, std::string meta_json) {
-  if (auto valid = core::validate_channel_name(channel); !valid) return valid.error();
-  if (auto ns = namespaces_.find(channel); !ns) return ns.error();
+  if (auto ns = namespaces_.resolve(channel); !ns) return ns.error();
   std::string id = random_hex(8);
   std::lock_guard lock(mutex_);
   if (streams_.size() >= options_.max_streams) {
