@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/raw_ws.hpp"
 #include "support/test_server.hpp"
 

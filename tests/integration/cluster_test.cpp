@@ -11,7 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/child_process.hpp"
 #include "support/redis_server.hpp"
 

@@ -10,7 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/child_process.hpp"
 #include "support/test_server.hpp"
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/child_process.hpp"
 #include "support/self_signed.hpp"
 #include "support/test_server.hpp"

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/raw_ws.hpp"
 #include "support/test_server.hpp"
 

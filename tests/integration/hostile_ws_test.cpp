@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "auth/jwt.hpp"
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "common/clock.hpp"
 #include "support/child_process.hpp"
 #include "support/raw_ws.hpp"

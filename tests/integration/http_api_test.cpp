@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/test_server.hpp"
 
 namespace sb::test {

@@ -7,7 +7,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/child_process.hpp"
 #include "support/raw_ws.hpp"
 #include "support/test_server.hpp"

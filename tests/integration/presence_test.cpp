@@ -3,7 +3,7 @@
 
 #include <boost/json.hpp>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/raw_ws.hpp"
 #include "support/test_server.hpp"
 

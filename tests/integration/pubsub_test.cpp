@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/test_server.hpp"
 
 namespace sb::test {

@@ -9,7 +9,7 @@
 #include <future>
 #include <thread>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/test_server.hpp"
 
 namespace sb::test {

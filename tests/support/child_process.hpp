@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 #include "support/test_server.hpp"
 
 namespace sb::test {

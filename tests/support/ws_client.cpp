@@ -1,4 +1,4 @@
-#include "client/ws_client.hpp"
+#include "support/ws_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
