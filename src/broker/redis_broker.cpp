@@ -76,8 +76,9 @@ core::Member member_of(std::string_view client, std::string_view value) {
 
 }  // namespace
 
-// A question asked of every node, waiting for their answers on the broker thread.
-struct RedisBroker::Gather {
+// The answers to a question asked of every node, gathered on the broker thread until each
+// live node answered or the time is up.
+struct RedisBroker::QuestionAnswers {
   std::size_t expected = 0;
   std::vector<core::NodeAnswer> answers;
   std::promise<std::vector<core::NodeAnswer>> done;
@@ -161,8 +162,8 @@ void RedisBroker::stop() {
       instance.commands->stop();
       instance.pubsub->stop();
     }
-    for (auto& [id, gather] : gathers_) gather->finish();
-    gathers_.clear();
+    for (auto& [id, question] : open_questions_) question->finish();
+    open_questions_.clear();
     io_.stop();
   });
   thread_.join();
@@ -248,7 +249,7 @@ Result<RedisValue> RedisBroker::call_eval(std::size_t instance, std::string_view
 // ---- publishing -----------------------------------------------------------------------------
 
 void RedisBroker::publish(std::string_view channel, std::string_view data, std::int64_t ts,
-                          const core::HistoryPolicy& policy, PublishDone done) {
+                          const core::HistoryPolicy& policy, const asio::any_io_executor& where, PublishDone done) {
   const std::size_t instance = shard_of(channel);
   std::vector<std::string> keys{key(channel, 'm'), key(channel, 'h')};
   const auto meta_ttl = std::max<std::int64_t>(options_.meta_ttl.count(), policy.ttl.count());
@@ -262,17 +263,18 @@ void RedisBroker::publish(std::string_view channel, std::string_view data, std::
   args.push_back(std::to_string(policy.ttl.count()));
   args.push_back(std::to_string(meta_ttl));
   args.push_back(topic(channel));
-  asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), done = std::move(done)]() mutable {
-    eval(instance, scripts::publish, std::move(keys), std::move(args), [done = std::move(done)](Result<RedisValue> r) {
-      if (!r) return done(r.error());
-      done(position_of(*r));
-    });
+  asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), where,
+                   done = std::move(done)]() mutable {
+    eval(instance, scripts::publish, std::move(keys), std::move(args),
+         [where = std::move(where), done = std::move(done)](Result<RedisValue> r) mutable {
+           core::complete_on(where, std::move(done), r ? position_of(*r) : Result<core::StreamPosition>(r.error()));
+         });
   });
 }
 
 void RedisBroker::relay(std::string_view channel, const SharedBytes& frame, std::string_view stream,
                         std::uint64_t sequence) {
-  std::string payload = "R" + options_.node_id + "\n" + std::string(stream) + "\n" + std::to_string(sequence) + "\n";
+  std::string payload = kind_relay + options_.node_id + "\n" + std::string(stream) + "\n" + std::to_string(sequence) + "\n";
   payload.append(*frame);
   // Fire and forget: relayed frames (typing, join, stream deltas) are not stored either.
   publish_raw(channel, std::move(payload));
@@ -280,22 +282,28 @@ void RedisBroker::relay(std::string_view channel, const SharedBytes& frame, std:
 
 // ---- receiving --------------------------------------------------------------------------------
 
-void RedisBroker::watch(std::string_view channel, WatchDone done) {
+void RedisBroker::watch(std::string_view channel, const core::HistoryPolicy&, WatchDone done) {
   asio::post(io_, [this, channel = std::string(channel), done = std::move(done)]() mutable {
-    watched_.insert(channel);
+    ++watched_[channel];
     const std::size_t instance = shard_of(channel);
-    instances_[instance].pubsub->command({"SUBSCRIBE", topic(channel)}, [done = std::move(done)](Result<RedisValue> r) {
-      if (!r) return done(r.error());
-      done(Ok{});
-    });
+    // Subscribed again even when it is already: its reply says every later publication arrives.
+    instances_[instance].pubsub->command(
+        {"SUBSCRIBE", topic(channel)}, [this, channel, done = std::move(done)](Result<RedisValue> r) {
+          if (r) return done(Ok{});
+          // A failed watch leaves nothing to undo (Broker::watch).
+          if (auto it = watched_.find(channel); it != watched_.end() && --it->second == 0) watched_.erase(it);
+          done(r.error());
+        });
   });
 }
 
 void RedisBroker::unwatch(std::string_view channel) {
   asio::post(io_, [this, channel = std::string(channel)] {
-    // Watching is not counted: the hub watches a channel (once or more) while it keeps its state
-    // and unwatches it once when it drops it.
-    if (watched_.erase(channel) == 0) return;
+    // Watches are counted (Broker::watch): the hub may unwatch a channel's old state after a new
+    // subscriber watched it again.
+    auto it = watched_.find(channel);
+    if (it == watched_.end() || --it->second != 0) return;
+    watched_.erase(it);
     instances_[shard_of(channel)].pubsub->command({"UNSUBSCRIBE", topic(channel)}, [](Result<RedisValue>) {});
   });
 }
@@ -323,8 +331,8 @@ void RedisBroker::publish_raw(std::string_view channel, std::string payload) {
   });
 }
 
-void RedisBroker::mark(std::string_view channel, const core::StreamPosition& position) {
-  std::string payload = "M" + options_.node_id + "\n" + position.epoch + "\n" + std::to_string(position.offset);
+void RedisBroker::send_sync_marker(std::string_view channel, const core::StreamPosition& position) {
+  std::string payload = kind_sync_marker + options_.node_id + "\n" + position.epoch + "\n" + std::to_string(position.offset);
   publish_raw(channel, std::move(payload));
 }
 
@@ -353,7 +361,7 @@ void RedisBroker::resubscribe(std::size_t instance) {
   instances_[instance].pubsub_was_up = true;
   auto& link = instances_[instance].pubsub;
   std::size_t count = 0;
-  for (const auto& channel : watched_) {
+  for (const auto& [channel, watches] : watched_) {
     if (shard_of(channel) != instance) continue;
     ++count;
     ++resubscribing_;
@@ -377,15 +385,15 @@ void RedisBroker::on_message(std::size_t, RedisValue& message) {
   std::string_view channel = std::string_view(name).substr(topic_prefix_.size());
   const char kind = payload[0];
   payload.remove_prefix(1);
-  if (kind == 'P') {
+  if (kind == kind_publication) {
     std::string_view f[4];  // epoch, offset, ts, data
     if (!split_fields(payload, 4, f)) return;
     listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3]);
-  } else if (kind == 'M') {
+  } else if (kind == kind_sync_marker) {
     std::string_view f[3];  // node, epoch, offset
     if (!split_fields(payload, 3, f) || f[0] != options_.node_id) return;  // another node's
-    listener_->on_marker(channel, core::StreamPosition{to_u64(f[2]), std::string(f[1])});
-  } else if (kind == 'R') {
+    listener_->on_sync_marker(channel, core::StreamPosition{to_u64(f[2]), std::string(f[1])});
+  } else if (kind == kind_relay) {
     std::string_view f[4];  // node, stream, sequence, frame
     if (!split_fields(payload, 4, f) || f[0] == options_.node_id) return;  // ours went out locally
     listener_->on_relay(channel, make_shared_bytes(std::string(f[3])), f[1], to_u64(f[2]));
@@ -553,29 +561,29 @@ Result<std::vector<core::NodeAnswer>> RedisBroker::ask(std::string_view question
                                                        std::size_t* expected) {
   auto live = nodes();
   if (!live) return live.error();
-  auto gather = std::make_shared<Gather>();
+  auto gather = std::make_shared<QuestionAnswers>();
   gather->expected = live->size();
   if (expected) *expected = live->size();
   auto future = gather->done.get_future();
   const std::string id = random_hex(8);
-  std::string payload = "Q" + id + "\n" + options_.node_id + "\n" + std::string(question) + "\n" + std::string(argument);
+  std::string payload = kind_question + id + "\n" + options_.node_id + "\n" + std::string(question) + "\n" + std::string(argument);
   asio::post(io_, [this, id, gather, payload = std::move(payload)]() mutable {
     if (stopping_) return gather->finish();
-    gathers_[id] = gather;
+    open_questions_[id] = gather;
     gather->timer = std::make_unique<asio::steady_timer>(io_, options_.timeout);
     gather->timer->async_wait([this, id](boost::system::error_code ec) {
       if (ec) return;
-      if (auto it = gathers_.find(id); it != gathers_.end()) {
+      if (auto it = open_questions_.find(id); it != open_questions_.end()) {
         it->second->finish();
-        gathers_.erase(it);
+        open_questions_.erase(it);
       }
     });
     instances_[0].commands->command({"PUBLISH", options_.prefix + ".ctl", std::move(payload)},
                                     [this, id](Result<RedisValue> r) {
                                       if (r) return;
-                                      if (auto it = gathers_.find(id); it != gathers_.end()) {
+                                      if (auto it = open_questions_.find(id); it != open_questions_.end()) {
                                         it->second->finish();
-                                        gathers_.erase(it);
+                                        open_questions_.erase(it);
                                       }
                                     });
   });
@@ -588,23 +596,23 @@ void RedisBroker::on_control(std::string_view payload) {
   if (payload.empty()) return;
   const char kind = payload[0];
   payload.remove_prefix(1);
-  if (kind == 'Q') {
+  if (kind == kind_question) {
     std::string_view f[4];  // id, origin, question, argument
     if (!split_fields(payload, 4, f)) return;
     std::string answer = answerer_ ? answerer_(f[2], f[3]) : std::string("{}");
-    std::string reply = "A" + std::string(f[0]) + "\n" + options_.node_id + "\n" + answer;
+    std::string reply = kind_answer + std::string(f[0]) + "\n" + options_.node_id + "\n" + answer;
     instances_[0].commands->command({"PUBLISH", options_.prefix + ".ctl." + std::string(f[1]), std::move(reply)},
                                     [](Result<RedisValue>) {});
-  } else if (kind == 'A') {
+  } else if (kind == kind_answer) {
     std::string_view f[3];  // id, node, answer
     if (!split_fields(payload, 3, f)) return;
-    auto it = gathers_.find(std::string(f[0]));
-    if (it == gathers_.end()) return;  // too late
+    auto it = open_questions_.find(std::string(f[0]));
+    if (it == open_questions_.end()) return;  // too late
     it->second->answers.push_back(core::NodeAnswer{std::string(f[1]), std::string(f[2])});
     if (it->second->answers.size() >= it->second->expected) {
       it->second->timer->cancel();
       it->second->finish();
-      gathers_.erase(it);
+      open_questions_.erase(it);
     }
   }
 }
