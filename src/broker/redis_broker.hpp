@@ -2,6 +2,8 @@
 // The Redis broker: several Switchboard nodes share channels, offsets, history and presence
 // through one or more Redis servers (docs/scaling.md). Channels are spread over the Redis servers
 // by a stable hash of their name; the node registry and the control channel live on the first.
+// redis_broker.cpp is the core::Broker (publications, watches, history, presence);
+// redis_nodes.cpp the core::Cluster (registry, heartbeat, dead nodes, questions to every node).
 //
 // Threads. One thread of its own runs an io_context with, per Redis, one command link (pipelined)
 // and one pub/sub link. Calls from other threads are posted to it; the blocking ones wait for the
@@ -113,6 +115,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   void on_control(std::string_view payload);
   void beat();
   void forget_node(const std::string& node);
+  void close_questions();  // answers every question still open with what it has (stopping)
 
   RedisBrokerOptions options_;
   std::string topic_prefix_;  // of the channels' pub/sub topics: "<prefix>.c."

@@ -11,7 +11,7 @@
 //
 // Threads. publish(), relay(), watch() and unwatch() never block on the network. The hub calls
 // the broker with none of its own locks held: a broker may hold its own locks while it calls the
-// listener (lock order: broker → hub stripe). position(), read() and the presence calls may
+// listener (lock order: broker → hub stripe). positions(), read() and the presence calls may
 // block the calling thread for one round trip at most (bounded by the broker's timeout) and must
 // not be called from the broker's own thread or from inside a listener call.
 #include <boost/asio/any_io_executor.hpp>
