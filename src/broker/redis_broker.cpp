@@ -125,7 +125,7 @@ void RedisBroker::stop() {
 }
 
 void RedisBroker::set_listener(core::BrokerListener* listener) {
-  // Set before start(), or on the broker thread.
+  // Set before start(), after stop() (the hub detaches itself), or on the broker thread.
   listener_ = listener;
 }
 void RedisBroker::set_member_lost(MemberLost handler) { member_lost_ = std::move(handler); }

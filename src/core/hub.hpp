@@ -66,7 +66,7 @@ struct HubCounters {
   std::uint64_t subscriptions = 0;  // current
   std::uint64_t channels = 0;       // channels with subscribers now
   std::uint64_t channel_states = 0;    // channels the hub holds state for now (see max_channels)
-  std::uint64_t channels_refused = 0;  // subscribes and publishes refused by max_channels
+  std::uint64_t channels_refused = 0;  // subscribes refused by max_channels
 };
 
 struct SubscribeResult {
