@@ -14,6 +14,7 @@
 
 #include "core/channel_name.hpp"
 #include "core/hub.hpp"
+#include "core/local_broker.hpp"
 #include "protocol/native/codec.hpp"
 #include "protocol/native/encoder.hpp"
 #include "transport/utf8.hpp"
@@ -174,7 +175,8 @@ class CountingSubscriber : public sb::core::Subscriber {
 void HubFanOut(benchmark::State& state) {
   boost::asio::io_context shard;
   sb::protocol::native::NativeEncoder encoder;
-  sb::core::Hub hub({&shard}, encoder);
+  sb::core::LocalBroker broker;
+  sb::core::Hub hub({&shard}, encoder, broker);
   std::vector<CountingSubscriber> subscribers(static_cast<std::size_t>(state.range(0)));
   for (auto& s : subscribers) (void)hub.subscribe(0, "wide", s);
   for (auto _ : state) {

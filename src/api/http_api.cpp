@@ -138,7 +138,7 @@ void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) co
   auto ns = d_.namespaces.resolve(name);
   if (!ns) return reply(error_response(ns.error()));
   const auto& policy = (*ns)->history;
-  d_.hub.publish(name, *data, policy,
+  d_.hub.publish(name, *data, policy, request.executor,
                  [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
                    reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
                  });
@@ -188,7 +188,7 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
       continue;
     }
     const auto& policy = (*ns)->history;
-    d_.hub.publish(name, payload, policy, [complete, i, name](Result<core::StreamPosition> result) {
+    d_.hub.publish(name, payload, policy, request.executor, [complete, i, name](Result<core::StreamPosition> result) {
       if (result) return complete(i, position_json(name, *result));
       complete(i, json::object{{"channel", name},
                                {"error", json::object{{"code", error_code_name(result.error().code)},

@@ -5,10 +5,10 @@
 
 #include <boost/asio/post.hpp>
 
-#include <charconv>
 #include <future>
 #include <optional>
 
+#include "broker/redis_fields.hpp"
 #include "broker/redis_scripts.hpp"
 #include "common/clock.hpp"
 #include "common/random.hpp"
@@ -33,30 +33,6 @@ std::string sha1_hex(std::string_view text) {
   return out;
 }
 
-std::uint64_t to_u64(std::string_view s) {
-  std::uint64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-std::int64_t to_i64(std::string_view s) {
-  std::int64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
-}
-
-// Splits "a\nb\nc\nrest" into `n` fields, the last one taking the rest (which may hold newlines).
-bool split_fields(std::string_view s, std::size_t n, std::string_view* out) {
-  for (std::size_t i = 0; i + 1 < n; ++i) {
-    auto nl = s.find('\n');
-    if (nl == std::string_view::npos) return false;
-    out[i] = s.substr(0, nl);
-    s.remove_prefix(nl + 1);
-  }
-  out[n - 1] = s;
-  return true;
-}
-
 Error bad_reply(std::string_view what) {
   return make_error(ErrorCode::server_error, "unexpected reply from redis to " + std::string(what));
 }
@@ -68,27 +44,7 @@ Result<core::StreamPosition> position_of(const RedisValue& v) {
                               v.elements[1].str};
 }
 
-core::Member member_of(std::string_view client, std::string_view value) {
-  std::string_view f[3];
-  if (!split_fields(value, 3, f)) return core::Member{std::string(client), {}, {}};
-  return core::Member{std::string(client), std::string(f[1]), std::string(f[2])};
-}
-
 }  // namespace
-
-// A question asked of every node, waiting for their answers on the broker thread.
-struct RedisBroker::Gather {
-  std::size_t expected = 0;
-  std::vector<core::NodeAnswer> answers;
-  std::promise<std::vector<core::NodeAnswer>> done;
-  bool finished = false;
-  std::unique_ptr<asio::steady_timer> timer;
-  void finish() {
-    if (finished) return;
-    finished = true;
-    done.set_value(std::move(answers));
-  }
-};
 
 RedisBroker::RedisBroker(RedisBrokerOptions options)
     : options_(std::move(options)), topic_prefix_(options_.prefix + ".c."), heartbeat_timer_(io_) {
@@ -161,8 +117,7 @@ void RedisBroker::stop() {
       instance.commands->stop();
       instance.pubsub->stop();
     }
-    for (auto& [id, gather] : gathers_) gather->finish();
-    gathers_.clear();
+    close_questions();
     io_.stop();
   });
   thread_.join();
@@ -170,7 +125,7 @@ void RedisBroker::stop() {
 }
 
 void RedisBroker::set_listener(core::BrokerListener* listener) {
-  // Set before start(), or on the broker thread.
+  // Set before start(), after stop() (the hub detaches itself), or on the broker thread.
   listener_ = listener;
 }
 void RedisBroker::set_member_lost(MemberLost handler) { member_lost_ = std::move(handler); }
@@ -248,7 +203,7 @@ Result<RedisValue> RedisBroker::call_eval(std::size_t instance, std::string_view
 // ---- publishing -----------------------------------------------------------------------------
 
 void RedisBroker::publish(std::string_view channel, std::string_view data, std::int64_t ts,
-                          const core::HistoryPolicy& policy, PublishDone done) {
+                          const core::HistoryPolicy& policy, const asio::any_io_executor& where, PublishDone done) {
   const std::size_t instance = shard_of(channel);
   std::vector<std::string> keys{key(channel, 'm'), key(channel, 'h')};
   const auto meta_ttl = std::max<std::int64_t>(options_.meta_ttl.count(), policy.ttl.count());
@@ -262,17 +217,18 @@ void RedisBroker::publish(std::string_view channel, std::string_view data, std::
   args.push_back(std::to_string(policy.ttl.count()));
   args.push_back(std::to_string(meta_ttl));
   args.push_back(topic(channel));
-  asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), done = std::move(done)]() mutable {
-    eval(instance, scripts::publish, std::move(keys), std::move(args), [done = std::move(done)](Result<RedisValue> r) {
-      if (!r) return done(r.error());
-      done(position_of(*r));
-    });
+  asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), where,
+                   done = std::move(done)]() mutable {
+    eval(instance, scripts::publish, std::move(keys), std::move(args),
+         [where = std::move(where), done = std::move(done)](Result<RedisValue> r) mutable {
+           core::complete_on(where, std::move(done), r ? position_of(*r) : Result<core::StreamPosition>(r.error()));
+         });
   });
 }
 
 void RedisBroker::relay(std::string_view channel, const SharedBytes& frame, std::string_view stream,
                         std::uint64_t sequence) {
-  std::string payload = "R" + options_.node_id + "\n" + std::string(stream) + "\n" + std::to_string(sequence) + "\n";
+  std::string payload = kind_relay + options_.node_id + "\n" + std::string(stream) + "\n" + std::to_string(sequence) + "\n";
   payload.append(*frame);
   // Fire and forget: relayed frames (typing, join, stream deltas) are not stored either.
   publish_raw(channel, std::move(payload));
@@ -280,22 +236,28 @@ void RedisBroker::relay(std::string_view channel, const SharedBytes& frame, std:
 
 // ---- receiving --------------------------------------------------------------------------------
 
-void RedisBroker::watch(std::string_view channel, WatchDone done) {
+void RedisBroker::watch(std::string_view channel, const core::HistoryPolicy&, WatchDone done) {
   asio::post(io_, [this, channel = std::string(channel), done = std::move(done)]() mutable {
-    watched_.insert(channel);
+    ++watched_[channel];
     const std::size_t instance = shard_of(channel);
-    instances_[instance].pubsub->command({"SUBSCRIBE", topic(channel)}, [done = std::move(done)](Result<RedisValue> r) {
-      if (!r) return done(r.error());
-      done(Ok{});
-    });
+    // Subscribed again even when it is already: its reply says every later publication arrives.
+    instances_[instance].pubsub->command(
+        {"SUBSCRIBE", topic(channel)}, [this, channel, done = std::move(done)](Result<RedisValue> r) {
+          if (r) return done(Ok{});
+          // A failed watch leaves nothing to undo (Broker::watch).
+          if (auto it = watched_.find(channel); it != watched_.end() && --it->second == 0) watched_.erase(it);
+          done(r.error());
+        });
   });
 }
 
 void RedisBroker::unwatch(std::string_view channel) {
   asio::post(io_, [this, channel = std::string(channel)] {
-    // Watching is not counted: the hub watches a channel (once or more) while it keeps its state
-    // and unwatches it once when it drops it.
-    if (watched_.erase(channel) == 0) return;
+    // Watches are counted (Broker::watch): the hub may unwatch a channel's old state after a new
+    // subscriber watched it again.
+    auto it = watched_.find(channel);
+    if (it == watched_.end() || --it->second != 0) return;
+    watched_.erase(it);
     instances_[shard_of(channel)].pubsub->command({"UNSUBSCRIBE", topic(channel)}, [](Result<RedisValue>) {});
   });
 }
@@ -323,8 +285,8 @@ void RedisBroker::publish_raw(std::string_view channel, std::string payload) {
   });
 }
 
-void RedisBroker::mark(std::string_view channel, const core::StreamPosition& position) {
-  std::string payload = "M" + options_.node_id + "\n" + position.epoch + "\n" + std::to_string(position.offset);
+void RedisBroker::send_sync_marker(std::string_view channel, const core::StreamPosition& position) {
+  std::string payload = kind_sync_marker + options_.node_id + "\n" + position.epoch + "\n" + std::to_string(position.offset);
   publish_raw(channel, std::move(payload));
 }
 
@@ -353,7 +315,7 @@ void RedisBroker::resubscribe(std::size_t instance) {
   instances_[instance].pubsub_was_up = true;
   auto& link = instances_[instance].pubsub;
   std::size_t count = 0;
-  for (const auto& channel : watched_) {
+  for (const auto& [channel, watches] : watched_) {
     if (shard_of(channel) != instance) continue;
     ++count;
     ++resubscribing_;
@@ -377,15 +339,15 @@ void RedisBroker::on_message(std::size_t, RedisValue& message) {
   std::string_view channel = std::string_view(name).substr(topic_prefix_.size());
   const char kind = payload[0];
   payload.remove_prefix(1);
-  if (kind == 'P') {
+  if (kind == kind_publication) {
     std::string_view f[4];  // epoch, offset, ts, data
     if (!split_fields(payload, 4, f)) return;
     listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3]);
-  } else if (kind == 'M') {
+  } else if (kind == kind_sync_marker) {
     std::string_view f[3];  // node, epoch, offset
     if (!split_fields(payload, 3, f) || f[0] != options_.node_id) return;  // another node's
-    listener_->on_marker(channel, core::StreamPosition{to_u64(f[2]), std::string(f[1])});
-  } else if (kind == 'R') {
+    listener_->on_sync_marker(channel, core::StreamPosition{to_u64(f[2]), std::string(f[1])});
+  } else if (kind == kind_relay) {
     std::string_view f[4];  // node, stream, sequence, frame
     if (!split_fields(payload, 4, f) || f[0] == options_.node_id) return;  // ours went out locally
     listener_->on_relay(channel, make_shared_bytes(std::string(f[3])), f[1], to_u64(f[2]));
@@ -508,105 +470,6 @@ Result<std::vector<core::Member>> RedisBroker::presence(std::string_view channel
   for (std::size_t i = 0; i + 1 < all->elements.size(); i += 2)
     members.push_back(member_of(all->elements[i].str, all->elements[i + 1].str));
   return members;
-}
-
-// ---- nodes ------------------------------------------------------------------------------------
-
-void RedisBroker::beat() {
-  if (stopping_ || !hears_questions_) return;  // subscribing to the control topics calls again
-  heartbeat_timer_.cancel();
-  const std::string info = node_info_ ? node_info_() : options_.node_info;
-  eval(0, scripts::heartbeat, {options_.prefix + ":nodes", options_.prefix + ":node:" + options_.node_id},
-       {options_.node_id, info, std::to_string(options_.node_timeout.count())}, [this](Result<RedisValue> r) {
-         if (!r || r->type != Type::array) return;
-         for (const auto& dead : r->elements) forget_node(dead.str);
-       });
-  heartbeat_timer_.expires_after(options_.heartbeat);
-  heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) beat();
-  });
-}
-
-void RedisBroker::forget_node(const std::string& node) {
-  spdlog::warn("cluster: node {} stopped sending heartbeats; removing its presence members", node);
-  for (std::size_t i = 0; i < instances_.size(); ++i) {
-    eval(i, scripts::forget_node, {options_.prefix + ":node:" + node + ":ch"}, {node, options_.prefix},
-         [this](Result<RedisValue> r) {
-           if (!r || r->type != Type::array || !member_lost_) return;
-           for (std::size_t j = 0; j + 2 < r->elements.size(); j += 3)
-             member_lost_(r->elements[j].str, member_of(r->elements[j + 1].str, r->elements[j + 2].str));
-         });
-  }
-}
-
-Result<std::vector<core::NodeStatus>> RedisBroker::nodes() {
-  auto r = call_eval(0, scripts::nodes, {options_.prefix + ":nodes"},
-                     {std::to_string(options_.node_timeout.count()), options_.prefix});
-  if (!r) return r.error();
-  std::vector<core::NodeStatus> out;
-  for (std::size_t i = 0; i + 2 < r->elements.size(); i += 3)
-    out.push_back(core::NodeStatus{r->elements[i].str, to_i64(r->elements[i + 1].str), r->elements[i + 2].str});
-  return out;
-}
-
-Result<std::vector<core::NodeAnswer>> RedisBroker::ask(std::string_view question, std::string_view argument,
-                                                       std::size_t* expected) {
-  auto live = nodes();
-  if (!live) return live.error();
-  auto gather = std::make_shared<Gather>();
-  gather->expected = live->size();
-  if (expected) *expected = live->size();
-  auto future = gather->done.get_future();
-  const std::string id = random_hex(8);
-  std::string payload = "Q" + id + "\n" + options_.node_id + "\n" + std::string(question) + "\n" + std::string(argument);
-  asio::post(io_, [this, id, gather, payload = std::move(payload)]() mutable {
-    if (stopping_) return gather->finish();
-    gathers_[id] = gather;
-    gather->timer = std::make_unique<asio::steady_timer>(io_, options_.timeout);
-    gather->timer->async_wait([this, id](boost::system::error_code ec) {
-      if (ec) return;
-      if (auto it = gathers_.find(id); it != gathers_.end()) {
-        it->second->finish();
-        gathers_.erase(it);
-      }
-    });
-    instances_[0].commands->command({"PUBLISH", options_.prefix + ".ctl", std::move(payload)},
-                                    [this, id](Result<RedisValue> r) {
-                                      if (r) return;
-                                      if (auto it = gathers_.find(id); it != gathers_.end()) {
-                                        it->second->finish();
-                                        gathers_.erase(it);
-                                      }
-                                    });
-  });
-  if (future.wait_for(options_.timeout * 3) != std::future_status::ready)
-    return make_error(ErrorCode::timeout, "the cluster did not answer in time");
-  return future.get();
-}
-
-void RedisBroker::on_control(std::string_view payload) {
-  if (payload.empty()) return;
-  const char kind = payload[0];
-  payload.remove_prefix(1);
-  if (kind == 'Q') {
-    std::string_view f[4];  // id, origin, question, argument
-    if (!split_fields(payload, 4, f)) return;
-    std::string answer = answerer_ ? answerer_(f[2], f[3]) : std::string("{}");
-    std::string reply = "A" + std::string(f[0]) + "\n" + options_.node_id + "\n" + answer;
-    instances_[0].commands->command({"PUBLISH", options_.prefix + ".ctl." + std::string(f[1]), std::move(reply)},
-                                    [](Result<RedisValue>) {});
-  } else if (kind == 'A') {
-    std::string_view f[3];  // id, node, answer
-    if (!split_fields(payload, 3, f)) return;
-    auto it = gathers_.find(std::string(f[0]));
-    if (it == gathers_.end()) return;  // too late
-    it->second->answers.push_back(core::NodeAnswer{std::string(f[1]), std::string(f[2])});
-    if (it->second->answers.size() >= it->second->expected) {
-      it->second->timer->cancel();
-      it->second->finish();
-      gathers_.erase(it);
-    }
-  }
 }
 
 }  // namespace sb::broker

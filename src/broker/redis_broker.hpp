@@ -2,6 +2,8 @@
 // The Redis broker: several Switchboard nodes share channels, offsets, history and presence
 // through one or more Redis servers (docs/scaling.md). Channels are spread over the Redis servers
 // by a stable hash of their name; the node registry and the control channel live on the first.
+// redis_broker.cpp is the core::Broker (publications, watches, history, presence);
+// redis_nodes.cpp the core::Cluster (registry, heartbeat, dead nodes, questions to every node).
 //
 // Threads. One thread of its own runs an io_context with, per Redis, one command link (pipelined)
 // and one pub/sub link. Calls from other threads are posted to it; the blocking ones wait for the
@@ -17,7 +19,6 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "broker/redis_link.hpp"
@@ -58,12 +59,12 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   // core::Broker
   void set_listener(core::BrokerListener* listener) override;
   void publish(std::string_view channel, std::string_view data, std::int64_t ts, const core::HistoryPolicy& policy,
-               PublishDone done) override;
+               const boost::asio::any_io_executor& where, PublishDone done) override;
   void relay(std::string_view channel, const SharedBytes& frame, std::string_view stream,
              std::uint64_t sequence) override;
-  void watch(std::string_view channel, WatchDone done) override;
+  void watch(std::string_view channel, const core::HistoryPolicy& policy, WatchDone done) override;
   void unwatch(std::string_view channel) override;
-  void mark(std::string_view channel, const core::StreamPosition& position) override;
+  void send_sync_marker(std::string_view channel, const core::StreamPosition& position) override;
   Result<std::vector<core::StreamPosition>> positions(std::span<const std::string> channels) override;
   Result<core::HistoryPage> read(std::string_view channel, const core::HistoryPolicy& policy,
                                  const core::HistoryQuery& query) override;
@@ -89,7 +90,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
     // Presence removals Redis could not take while it was unreachable, sent when it is back.
     std::vector<std::pair<std::string, std::string>> removals;
   };
-  struct Gather;
+  struct QuestionAnswers;
 
   std::size_t shard_of(std::string_view channel) const noexcept;
   std::string key(std::string_view channel, char kind) const;
@@ -104,7 +105,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   template <typename F>
   Result<RedisValue> blocking(F&& submit);
 
-  // PUBLISH on the channel's topic without a script, fire and forget (relays, markers).
+  // PUBLISH on the channel's topic without a script, fire and forget (relays, sync markers).
   void publish_raw(std::string_view channel, std::string payload);
   void remove_member(std::size_t instance, std::string key, std::string client);
   void on_pubsub_state(std::size_t instance, bool up);
@@ -114,6 +115,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   void on_control(std::string_view payload);
   void beat();
   void forget_node(const std::string& node);
+  void close_questions();  // answers every question still open with what it has (stopping)
 
   RedisBrokerOptions options_;
   std::string topic_prefix_;  // of the channels' pub/sub topics: "<prefix>.c."
@@ -131,9 +133,9 @@ class RedisBroker final : public core::Broker, public core::Cluster {
 
   // Broker thread only.
   core::BrokerListener* listener_ = nullptr;
-  std::unordered_set<std::string> watched_;  // channels this node receives
+  std::unordered_map<std::string, std::uint32_t> watched_;  // channels this node receives: watches not yet undone
   std::unordered_map<const char*, std::string> script_sha_;  // script text's address -> SHA1
-  std::unordered_map<std::string, std::shared_ptr<Gather>> gathers_;
+  std::unordered_map<std::string, std::shared_ptr<QuestionAnswers>> open_questions_;  // by question id
   std::size_t resubscribing_ = 0;
   bool hears_questions_ = false;  // subscribed to the control topics once: may be listed
   MemberLost member_lost_;

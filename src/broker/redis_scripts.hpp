@@ -7,10 +7,27 @@
 //   P:{c}:u  hash    presence: client id -> "<node>\n<user>\n<info>"
 // and per node: P:nodes (sorted set, score = last heartbeat in Redis ms), P:node:<id> (hash:
 // info), P:node:<id>:ch (set: channels where the node has presence members, on each Redis).
-// Pub/sub: P.c.<channel> carries "P<epoch>\n<offset>\n<ts>\n<data>" for publications and
-// "R<node>\n<stream>\n<seq>\n<frame>" for relayed frames, "M<node>\n<epoch>\n<offset>" for a
-// node's markers after a reconnection.
+// Pub/sub: P.c.<channel> carries messages whose first byte is their kind (below), P.ctl the
+// questions every node hears and P.ctl.<node> the answers to one node's questions.
 #include <string_view>
+
+namespace sb::broker {
+
+// The kinds of message on a channel's topic.
+// "P<epoch>\n<offset>\n<ts>\n<data>": a publication, sent by the publish script below (which
+// spells the 'P' itself).
+inline constexpr char kind_publication = 'P';
+// "R<node>\n<stream>\n<seq>\n<frame>": a frame relayed from a node (join, leave, typing, stream).
+inline constexpr char kind_relay = 'R';
+// "M<node>\n<epoch>\n<offset>": a node's sync marker after a reconnection, for that node only.
+inline constexpr char kind_sync_marker = 'M';
+// The kinds of message on the control topics.
+// "Q<id>\n<origin node>\n<question>\n<argument>": a question to every node.
+inline constexpr char kind_question = 'Q';
+// "A<id>\n<node>\n<answer>": one node's answer, on the asking node's topic.
+inline constexpr char kind_answer = 'A';
+
+}  // namespace sb::broker
 
 namespace sb::broker::scripts {
 

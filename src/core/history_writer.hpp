@@ -1,22 +1,24 @@
 #pragma once
-// Batches history appends on one thread. Publishers enqueue (under the hub's stripe lock, so a
-// channel's entries arrive in offset order); the writer thread takes everything queued, appends
+// Batches history appends on one thread. Publishers enqueue (under the LocalBroker's channel
+// lock, so a channel's entries arrive in offset order); the writer thread takes everything queued, appends
 // it in one transaction, then hands the batch back through `on_done` in the same order. Under
 // load batches grow by themselves: the more publishers wait, the more one commit carries.
+#include <boost/asio/any_io_executor.hpp>
+
 #include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-#include "common/bytes.hpp"
 #include "core/history.hpp"
 
 namespace sb::core {
 
+// A publication on its way to the store, and where its publisher waits for the result.
 struct PendingPublication {
   HistoryEntry entry;
-  SharedBytes frame;
+  boost::asio::any_io_executor where;
   std::function<void(Result<StreamPosition>)> done;
 };
 

@@ -3,35 +3,43 @@
 //
 // Threads. Subscribers live on shards (one per worker thread, each with its io_context). A shard's
 // map from channel to subscribers is touched only on that shard's thread, so delivering takes no
-// lock. What is shared across shards is the channel table: per channel, the last offset, the
-// epoch, the subscriber count and which shards have subscribers. It is split in stripes, each
+// lock. What is shared across shards is the channel table: per channel, the last offset fanned
+// out, the epoch, the subscriber count and which shards have subscribers. It is split in stripes, each
 // with its own mutex, so two publications into different channels rarely meet on a lock and no
 // lock is global.
 //
-// Order. publish() assigns the offset and posts the encoded frame to each shard with subscribers
-// while holding the channel's stripe lock; an io_context runs posted handlers in order, so every
+// One path. Every publication goes Hub::publish → Broker::publish → on_publication, here, which
+// is the hub's one fan-out: on one node the broker is a core::LocalBroker (offsets, epochs,
+// history through the HistoryWriter, presence), in a cluster a broker::RedisBroker. The hub
+// holds no offsets of its own beyond the last one it fanned out, and never asks which broker it
+// has.
+//
+// Order. on_publication encodes the frame once (PublicationEncoder) and posts it to each shard
+// with subscribers while holding the channel's stripe lock; the broker calls it in offset order
+// per channel (under its own lock), and an io_context runs posted handlers in order, so every
 // subscriber sees a channel's messages in offset order, whatever thread published them.
 //
-// Encoding. The frame is encoded once per publication (PublicationEncoder) and the same bytes go
-// to every subscriber on every shard.
+// History. With history the broker calls on_publication only once the message is stored, so
+// nothing is delivered or acknowledged that a restart could lose (within the store's
+// durability, docs/guarantees.md), and a subscriber that recovers reads exactly what live
+// subscribers got.
 //
-// History. In a namespace with history, publish() assigns the offset, then hands the message to
-// the HistoryWriter; subscribers get it and the publisher gets its offset only once the batch it
-// is in has been appended to the store. So nothing is delivered or acknowledged that a restart
-// could lose (within the store's durability, docs/guarantees.md), and a subscriber that
-// recovers reads exactly what live subscribers got.
+// Subscribing. The hub watches a channel while it has subscribers here. Its state is then a
+// cache of where the broker stands, filled when the first local subscriber comes (watch, then
+// read the position: at once from a LocalBroker, one round trip from Redis) and, in a cluster,
+// checked again when the broker reconnects (hub_sync.cpp); subscribers whose position may have a
+// gap are told so (Subscriber::on_gap).
 //
-// Cluster. With a Broker (several nodes, docs/scaling.md) the broker assigns offsets, keeps
-// history and presence, and sends every publication to every node watching its channel; the hub
-// watches a channel while it has subscribers here, and fans out what arrives, in the order it
-// arrives. A channel's state here is then a cache of where the cluster stands, filled when its
-// first local subscriber comes (watch, then read the position) and checked again when the broker
-// reconnects; subscribers whose position may have a gap are told so (Subscriber::on_gap).
+// Locks. The hub never calls the broker with a stripe lock held; the broker may hold its own
+// lock while calling on_publication (lock order: broker → hub stripe → a shard's io_context).
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,14 +47,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include <functional>
-#include <future>
-#include <optional>
-
 #include "common/error.hpp"
 #include "core/broker.hpp"
 #include "core/history.hpp"
-#include "core/history_writer.hpp"
 #include "core/publication.hpp"
 #include "core/subscriber.hpp"
 
@@ -63,7 +66,7 @@ struct HubCounters {
   std::uint64_t subscriptions = 0;  // current
   std::uint64_t channels = 0;       // channels with subscribers now
   std::uint64_t channel_states = 0;    // channels the hub holds state for now (see max_channels)
-  std::uint64_t channels_refused = 0;  // subscribes and publishes refused by max_channels
+  std::uint64_t channels_refused = 0;  // subscribes refused by max_channels
 };
 
 struct SubscribeResult {
@@ -78,21 +81,19 @@ struct SubscribeResult {
   std::vector<StoredMessage> missed;
 };
 
-using PublishDone = std::function<void(Result<StreamPosition>)>;
-
 class Hub final : private BrokerListener {
  public:
   // shards[i] runs the subscribers that subscribe with shard index i. At most 64 shards.
-  // `history` may be null when no namespace keeps history.
+  // `broker` (a LocalBroker on one node) outlives the hub; the hub is its listener until the
+  // hub's destructor detaches it (Broker::set_listener(nullptr)).
   // A recovery larger than `max_recovery_bytes` is refused (recovered: false): it would not fit
   // the connection's send queue.
-  // With a `broker`, `history` is unused: the broker keeps history.
-  // At most `max_channels` channels have state at once (0: no bound): a subscribe or a publish
-  // that would create one more fails with LIMIT_EXCEEDED. A channel's state lives while it has
-  // subscribers or publications on their way to the store, so the bound is on live channels.
-  Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, HistoryStore* history = nullptr,
-      std::size_t max_recovery_bytes = 2 * 1024 * 1024, Broker* broker = nullptr, std::size_t max_channels = 0);
-  ~Hub();
+  // At most `max_channels` channels have state here at once (0: no bound): a subscribe that
+  // would create one more fails with LIMIT_EXCEEDED. A channel's state lives while it has
+  // subscribers here, so the bound is on live channels.
+  Hub(std::vector<boost::asio::io_context*> shards, const PublicationEncoder& encoder, Broker& broker,
+      std::size_t max_recovery_bytes = 2 * 1024 * 1024, std::size_t max_channels = 0);
+  ~Hub() override;
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
@@ -105,16 +106,22 @@ class Hub final : private BrokerListener {
   // On shard `shard`'s thread. Returns false if it was not subscribed.
   bool unsubscribe(std::size_t shard, std::string_view channel, Subscriber& subscriber);
 
-  // Any thread. Assigns the next offset, encodes once, fans out; `data` is serialized JSON. `done`
-  // gets the position: at once without history, from the history writer's thread after the
-  // append with it (or the storage error, and then nothing was delivered).
+  // Any thread. Hands the message to the broker (`data` is serialized JSON), which gives it its
+  // offset and brings it back to on_publication. `done` gets the position, or the error (then
+  // nothing was delivered), on `where`: run at once when the caller already runs there (no
+  // history, one node), else posted to it. So a caller never re-posts its reply.
+  void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy,
+               const boost::asio::any_io_executor& where, PublishDone done);
+  // `done` runs on whichever thread the broker completes on (the caller's, the history writer's
+  // or the Redis broker's): for callers whose completion is thread-safe.
   void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done);
-  // Without history and without a callback: the position at once.
+  // Without history, waiting for the position (tests, benchmarks).
   StreamPosition publish(std::string_view channel, std::string_view data);
 
   // Presence. Any thread. add() returns false if the client was already a member; remove()
-  // returns false if it was not. In a cluster, a member Redis could not take now is added when
-  // the broker reconnects. Members live as long as
+  // returns false if it was not. The broker keeps the members (node- or cluster-wide); the hub
+  // keeps this node's, so that a member Redis could not take now is added when the broker
+  // reconnects. Members live as long as
   // their subscription: the session removes them before it unsubscribes.
   bool presence_add(std::string_view channel, Member member);
   bool presence_remove(std::string_view channel, std::string_view client);
@@ -137,20 +144,17 @@ class Hub final : private BrokerListener {
 
  private:
   struct ChannelState {
-    std::uint64_t last_offset = 0;       // assigned to the last publication
-    std::uint64_t delivered_offset = 0;  // of the last publication fanned out (with history: stored)
+    std::uint64_t delivered_offset = 0;  // of the last publication fanned out
     std::string epoch;
     std::uint32_t subscribers = 0;
-    // Cluster: subscribers on their way in (they keep the state alive while it syncs).
+    // Subscribers on their way in (they keep the state alive while it syncs).
     std::uint32_t joining = 0;
     std::uint64_t shard_mask = 0;  // bit i: shard i has subscribers
-    bool persistent = false;       // has history: its position comes from the store
-    // Cluster: the position is known once the first subscriber's watch and read are done.
-    bool synced = true;
-    std::unique_ptr<std::vector<Member>> members;  // presence, only for channels that keep it
-    // Cluster, while not synced: what later subscribers wait for. Behind a pointer: one node
-    // alone pays 8 bytes per channel for it, not a future's 16.
-    std::unique_ptr<std::shared_future<Status>> ready;
+    // The position is known once the first subscriber's watch and read are done; the channel is
+    // watched from then until the state goes.
+    bool synced = false;
+    bool syncing = false;  // a subscriber is doing that now: later ones wait (Stripe::sync_done)
+    std::unique_ptr<std::vector<Member>> members;  // this node's presence, only for channels that keep it
   };
   struct StringHash {
     using is_transparent = void;
@@ -160,6 +164,7 @@ class Hub final : private BrokerListener {
   struct alignas(64) Stripe {
     mutable std::mutex mutex;
     ChannelMap channels;
+    std::condition_variable sync_done;  // a channel of the stripe finished syncing, or failed
   };
   static constexpr std::size_t stripe_count = 64;
 
@@ -182,43 +187,48 @@ class Hub final : private BrokerListener {
   };
 
   Stripe& stripe_for(std::string_view channel) const;
-  // The channel's state, created if needed (from the history store when the policy keeps history).
-  Result<ChannelState*> state_locked(Stripe& stripe, std::string_view channel, const HistoryPolicy& policy);
-  std::string new_epoch();
+  // Adds the subscriber to a synced channel's state and its shard's list.
+  SubscribeResult add_locked(std::size_t shard_index, std::string_view channel, ChannelState& state,
+                             Subscriber& subscriber);
+  // What a subscriber with `since` missed, read from the broker (see SubscribeResult).
+  void recover(std::string_view channel, const HistoryPolicy& policy, const StreamPosition& since,
+               SubscribeResult& result);
   void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
                       const Subscriber* exclude = nullptr, std::string_view stream = {});
   // Posts `delivery` to each shard in `shard_mask`, under the channel's stripe lock.
   void post_locked(std::uint64_t shard_mask, std::shared_ptr<const Delivery> delivery);
   void deliver_local(std::size_t shard, const Delivery& delivery);
-  // Cluster: makes sure the broker sends this channel here and its position is known; the
-  // caller holds one `joining` on the channel's state afterwards, success or not.
-  Status join_cluster_channel(std::string_view channel);
-  // Drops a channel's state nobody uses any more (and stops watching it).
-  void release_locked(Stripe& stripe, ChannelMap::iterator it);
+  // Drops a channel's state nobody uses any more. True when it was watched: the caller then
+  // calls Broker::unwatch once it has let go of the stripe lock.
+  [[nodiscard]] bool release_locked(Stripe& stripe, ChannelMap::iterator it);
   // Inserts a new channel's state, or LIMIT_EXCEEDED when max_channels are held.
   Result<ChannelState*> emplace_locked(Stripe& stripe, std::string_view channel, ChannelState state);
   bool presence_remove_local(std::string_view channel, std::string_view client);
+
+  // hub_sync.cpp: where the broker stands, and the gaps between it and this node.
+  // Makes sure the broker sends the channel here and its position is known; on success the
+  // caller holds one `joining` on the channel's state, on failure nothing.
+  Status sync_channel(std::string_view channel, const HistoryPolicy& policy);
+  // Watches the channel and reads its position, with no lock held (sync_channel's leader).
+  Result<StreamPosition> watch_and_read(std::string_view channel, const HistoryPolicy& policy);
   void notify_gap_locked(const ChannelState& state, std::string_view channel);
+
   // BrokerListener
   void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,
                       std::string_view data) override;
   void on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) override;
   void on_reconnected() override;
-  void on_marker(std::string_view channel, const StreamPosition& position) override;
-  void on_history_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
-                          const Status& status);
+  void on_sync_marker(std::string_view channel, const StreamPosition& position) override;
 
   const PublicationEncoder& encoder_;
+  Broker& broker_;
   std::vector<std::unique_ptr<Shard>> shards_;
   mutable std::array<Stripe, stripe_count> stripes_;
   std::atomic<std::uint64_t> publications_{0};
   std::size_t max_channels_;
   std::atomic<std::size_t> channel_count_{0};  // states in all stripes
   std::atomic<std::uint64_t> channels_refused_{0};
-  HistoryStore* history_;
   std::size_t max_recovery_bytes_;
-  Broker* broker_;
-  std::unique_ptr<HistoryWriter> writer_;  // last: its thread calls back into the hub
 };
 
 }  // namespace sb::core

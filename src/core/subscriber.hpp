@@ -18,8 +18,9 @@ class Subscriber {
   // those of a stream: `stream` is its id and `offset` the frame's sequence number in it.
   virtual void deliver(const SharedBytes& frame, std::string_view channel, std::uint64_t offset,
                        std::string_view stream) = 0;
-  // In a cluster: publications of `channel` after `last` (the last one this node fanned out) may
-  // not have reached this node (the broker reconnected, or the channel's epoch changed). Comes
+  // Publications of `channel` after `last` (the last one this node fanned out) may not have
+  // reached this node, or are void: the channel's epoch changed (a failed append on one node,
+  // Redis lost the channel) or, in a cluster, the broker reconnected. Comes
   // before any publication after the gap, on the same thread; the subscriber recovers from
   // `last`, and drops the live copies of what it recovered.
   virtual void on_gap(std::string_view channel, const struct StreamPosition& last) {

@@ -118,8 +118,11 @@ App::App(Config config)
   std::vector<boost::asio::io_context*> shards;
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
   // Half the send queue: the rest stays for live traffic during the recovery.
-  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, history_.get(), config_.limits.max_send_queue / 2,
-                                     broker_.get(), config_.max_channels);
+  // Without Redis, this node is its own broker.
+  if (!broker_) local_broker_ = std::make_unique<core::LocalBroker>(history_.get());
+  core::Broker& broker = broker_ ? static_cast<core::Broker&>(*broker_) : *local_broker_;
+  hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, broker, config_.limits.max_send_queue / 2,
+                                     config_.max_channels);
   history_readers_ = std::make_unique<core::HistoryReaders>(config_.history_readers, config_.history_read_queue);
   session::StreamOptions stream_options{config_.stream_idle_timeout, config_.stream_cancel_url,
                                        config_.stream_cancel_secret};

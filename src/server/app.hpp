@@ -17,6 +17,7 @@
 #include "core/history.hpp"
 #include "core/history_readers.hpp"
 #include "core/hub.hpp"
+#include "core/local_broker.hpp"
 #include "core/namespaces.hpp"
 #include "protocol/native/encoder.hpp"
 #include "server/config.hpp"
@@ -62,6 +63,7 @@ class App {
   std::unique_ptr<transport::Server> server_;
   std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history, or in a cluster
   std::unique_ptr<broker::RedisBroker> broker_;  // null: this node alone
+  std::unique_ptr<core::LocalBroker> local_broker_;  // this node alone: null with Redis
   std::unique_ptr<core::Hub> hub_;
   std::unique_ptr<core::HistoryReaders> history_readers_;  // read through the hub: goes before it
   std::unique_ptr<session::Streams> streams_;

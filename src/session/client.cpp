@@ -251,19 +251,16 @@ void Client::on_publish(const native::Command& command) {
     context_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {});
     return;
   }
-  context_.hub.publish(command.channel, command.data, (*ns)->history,
-                       [this, &io = io_, id = command.id, channel = command.channel,
+  // The answer comes on our thread (at once without history), but maybe after this client is
+  // gone: it touches only the weak connection.
+  context_.hub.publish(command.channel, command.data, (*ns)->history, io_.get_executor(),
+                       [id = command.id, channel = command.channel,
                         weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this())](
                            Result<core::StreamPosition> result) {
-                         std::string frame = result ? native::encode_published(id, channel, *result)
-                                                    : native::encode_error(id, result.error());
-                         // Without history this runs now, on our thread; with history, on the
-                         // history writer's, when this client may be gone: touch only `io` and
-                         // the weak connection there.
-                         if (io.get_executor().running_in_this_thread()) return send_frame(std::move(frame));
-                         boost::asio::post(io, [weak, frame = std::move(frame)]() mutable {
-                           if (auto c = weak.lock(); c && c->is_open()) c->send(make_shared_bytes(std::move(frame)));
-                         });
+                         auto c = weak.lock();
+                         if (!c || !c->is_open()) return;
+                         c->send(make_shared_bytes(result ? native::encode_published(id, channel, *result)
+                                                          : native::encode_error(id, result.error())));
                        });
 }
 

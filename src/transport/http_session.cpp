@@ -11,6 +11,7 @@
 #include <boost/beast/http/write.hpp>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include "transport/deflate.hpp"
 #include "transport/http_request_reader.hpp"
@@ -145,6 +146,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // Parses what is buffered, reads more, and again, until the request is whole, refused, or the
   // socket has nothing now (then waits for it). A loop: the stack never grows with the input.
   void read_loop() {
+    // A reply written at once from inside on_request begins the next request from inside this
+    // loop: it goes on here instead, so pipelined requests do not grow the stack.
+    if (reading_) {
+      read_again_ = true;
+      return;
+    }
+    reading_ = true;
+    struct Done {
+      HttpSession& s;
+      ~Done() { s.reading_ = s.read_again_ = false; }
+    } done{*this};
     std::size_t this_turn = 0;
     for (;;) {
       switch (reader_.parse()) {
@@ -158,7 +170,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
           on_head();
           continue;
         case RequestReader::Step::done:
-          return on_request();
+          on_request();
+          if (!std::exchange(read_again_, false) || closed_) return;
+          continue;
         case RequestReader::Step::need_more:
           break;
       }
@@ -185,6 +199,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   HttpRequest with_peer(HttpRequest request) const {
     request.remote_address = remote_address_;
     request.remote_is_loopback = remote_is_loopback_;
+    request.executor = worker_.context().get_executor();
     // A request relayed by a proxy on this machine comes from loopback but not from this
     // machine's user: the loopback privileges (open HTTP API, anonymous clients) stop there.
     if (request.remote_is_loopback &&
@@ -224,10 +239,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     handlers_.on_http(request, reply_on_worker());
   }
 
-  // The reply may come from another thread (after a history write): bring it back to ours.
+  // A reply given on our worker (HttpRequest::executor) is written at once; one from another
+  // thread (a cluster's broker, say) is brought back to ours.
   std::function<void(HttpResponse)> reply_on_worker() {
     return [self = this->shared_from_this()](HttpResponse response) {
       auto& context = self->worker_.context();
+      if (context.get_executor().running_in_this_thread()) {
+        if (!self->closed_) self->reply(std::move(response), self->keep_alive_ ? After::read_next : After::close);
+        return;
+      }
       boost::asio::post(context, [self = std::move(self), response = std::move(response)]() mutable {
         if (!self->closed_) self->reply(std::move(response), self->keep_alive_ ? After::read_next : After::close);
       });
@@ -333,6 +353,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   const HttpHandlers& handlers_;
   HttpConnectionGate::Slot slot_;
   RequestReader reader_;
+  bool reading_ = false;     // read_loop is on the stack
+  bool read_again_ = false;  // and the next request began meanwhile (read_loop)
   std::string remote_address_;
   bool remote_is_loopback_ = false;
   std::unique_ptr<BodySink> sink_;  // only while (and after) streaming a body

@@ -1,6 +1,8 @@
 #pragma once
 // The HTTP request and response as the layers above transport see them: plain strings, so that
 // only transport compiles Beast's HTTP parser.
+#include <boost/asio/any_io_executor.hpp>
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -17,6 +19,10 @@ struct HttpRequest {
   std::string remote_address;  // peer IP, without port
   // From this machine, and not relayed by a proxy (no X-Forwarded-For, Forwarded or X-Real-IP).
   bool remote_is_loopback = false;
+  // The worker the request arrived on. A reply given on it is written at once; from any other
+  // thread it is posted there. Pass it as the executor of work that completes elsewhere
+  // (Hub::publish), so the reply comes back on it without a second post.
+  boost::asio::any_io_executor executor;
 
   // The value of a header (case-insensitive name), or empty.
   std::string_view header(std::string_view name) const;

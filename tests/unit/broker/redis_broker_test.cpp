@@ -30,7 +30,7 @@ class Recorder final : public core::BrokerListener {
     relays.push_back(std::string(channel) + ":" + *frame);
   }
   void on_reconnected() override { ++reconnections; }
-  void on_marker(std::string_view channel, const core::StreamPosition& p) override {
+  void on_sync_marker(std::string_view channel, const core::StreamPosition& p) override {
     std::lock_guard lock(mutex);
     markers.push_back(std::string(channel) + "@" + std::to_string(p.offset));
   }
@@ -67,13 +67,13 @@ struct Node {
   }
   Status watch(const std::string& channel) {
     std::promise<Status> p;
-    broker->watch(channel, [&](Status s) { p.set_value(std::move(s)); });
+    broker->watch(channel, {}, [&](Status s) { p.set_value(std::move(s)); });
     return p.get_future().get();
   }
   Result<core::StreamPosition> publish(const std::string& channel, const std::string& data, core::HistoryPolicy policy = {},
                                        std::int64_t ts = 1000) {
     std::promise<Result<core::StreamPosition>> p;
-    broker->publish(channel, data, ts, policy, [&](Result<core::StreamPosition> r) { p.set_value(std::move(r)); });
+    broker->publish(channel, data, ts, policy, {}, [&](Result<core::StreamPosition> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   Recorder recorder;
@@ -96,7 +96,7 @@ TEST(RedisBroker, TwoNodesPublishingIntoOneChannelGetContiguousOffsetsAndTheSame
     for (int i = 0; i < per_node; ++i) {
       auto p = std::make_shared<std::promise<Result<core::StreamPosition>>>();
       pending.push_back(p->get_future());
-      node.broker->publish("room", "\"" + tag + std::to_string(i) + "\"", 1000, {},
+      node.broker->publish("room", "\"" + tag + std::to_string(i) + "\"", 1000, {}, {},
                            [p](Result<core::StreamPosition> r) { p->set_value(std::move(r)); });
     }
     for (auto& f : pending) {
@@ -238,7 +238,7 @@ TEST(RedisBroker, PresenceIsSharedAndTheMembersOfADeadNodeAreRemovedOnce) {
   }));
 }
 
-TEST(RedisBroker, AMarkerComesBackToItsNodeOnlyAfterWhatWasPublishedBeforeIt) {
+TEST(RedisBroker, ASyncMarkerComesBackToItsNodeOnlyAfterWhatWasPublishedBeforeIt) {
   RedisServer redis;
   Node a(redis, "a"), b(redis, "b");
   a.start();
@@ -247,7 +247,7 @@ TEST(RedisBroker, AMarkerComesBackToItsNodeOnlyAfterWhatWasPublishedBeforeIt) {
   ASSERT_TRUE(b.watch("room"));
   // The marker goes after what Redis ran before it: the 50 publications, acknowledged.
   for (int i = 1; i <= 50; ++i) ASSERT_TRUE(b.publish("room", std::to_string(i)));
-  a.broker->mark("room", core::StreamPosition{50, "e"});
+  a.broker->send_sync_marker("room", core::StreamPosition{50, "e"});
   ASSERT_TRUE(eventually([&] {
     std::lock_guard lock(a.recorder.mutex);
     return !a.recorder.markers.empty();

@@ -26,7 +26,7 @@ class ScriptedBroker : public Broker {
  public:
   void set_listener(BrokerListener* l) override { listener = l; }
   void publish(std::string_view channel, std::string_view data, std::int64_t ts, const HistoryPolicy&,
-               PublishDone done) override {
+               const boost::asio::any_io_executor&, PublishDone done) override {
     auto& p = where[std::string(channel)];
     if (p.epoch.empty()) p.epoch = "e1";
     ++p.offset;
@@ -36,13 +36,15 @@ class ScriptedBroker : public Broker {
   void relay(std::string_view channel, const SharedBytes& frame, std::string_view, std::uint64_t) override {
     relayed.push_back(std::string(channel) + ":" + *frame);
   }
-  void watch(std::string_view channel, WatchDone done) override {
+  void watch(std::string_view channel, const HistoryPolicy&, WatchDone done) override {
     calls.push_back("watch " + std::string(channel));
     done(Ok{});
   }
   void unwatch(std::string_view channel) override { calls.push_back("unwatch " + std::string(channel)); }
   // As if everything in flight had arrived: the marker comes back at once.
-  void mark(std::string_view channel, const StreamPosition& p) override { listener->on_marker(channel, p); }
+  void send_sync_marker(std::string_view channel, const StreamPosition& p) override {
+    listener->on_sync_marker(channel, p);
+  }
   Result<std::vector<StreamPosition>> positions(std::span<const std::string> channels) override {
     std::vector<StreamPosition> out;
     for (const auto& c : channels) {
@@ -86,7 +88,7 @@ class HubClusterTest : public ::testing::Test {
   boost::asio::io_context shard0;
   TextEncoder encoder;
   ScriptedBroker broker;
-  Hub hub{{&shard0}, encoder, nullptr, 1 << 20, &broker};
+  Hub hub{{&shard0}, encoder, broker, 1 << 20};
   BrokerListener& from_redis() { return *broker.listener; }
   void run() {
     shard0.restart();

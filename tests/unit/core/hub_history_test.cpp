@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/hub.hpp"
+#include "core/local_broker.hpp"
 #include "storage/memory_history.hpp"
 
 namespace sb::core {
@@ -33,7 +34,8 @@ class HubHistoryTest : public ::testing::Test {
   boost::asio::io_context shard;
   TextEncoder encoder;
   storage::MemoryHistory store;
-  Hub hub{{&shard}, encoder, &store};
+  LocalBroker broker{&store};
+  Hub hub{{&shard}, encoder, broker};
   HistoryPolicy keep{5, std::chrono::seconds(0)};
 
   // Publishes and waits for the acknowledgement, which comes from the writer thread.

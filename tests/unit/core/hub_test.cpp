@@ -1,4 +1,5 @@
 #include "core/hub.hpp"
+#include "core/local_broker.hpp"
 
 #include <gtest/gtest.h>
 
@@ -33,7 +34,8 @@ class HubTest : public ::testing::Test {
  protected:
   boost::asio::io_context shard0, shard1;
   TextEncoder encoder;
-  Hub hub{{&shard0, &shard1}, encoder};
+  LocalBroker broker;
+  Hub hub{{&shard0, &shard1}, encoder, broker};
   void run() {
     shard0.restart();
     shard0.poll();
