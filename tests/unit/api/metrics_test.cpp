@@ -41,7 +41,6 @@ TEST_F(HttpApiTest, MetricsListEveryFigureWithItsHelpAndType) {
   EXPECT_NE(r.body.find("\nswitchboard_socket_writes_total 1009\n"), std::string::npos);
   EXPECT_NE(r.body.find("# TYPE switchboard_connections gauge\nswitchboard_connections 1001\n"), std::string::npos);
   EXPECT_NE(r.body.find("\nswitchboard_uptime_seconds 12.750000\n"), std::string::npos);
-  EXPECT_EQ(table(figures).size(), 32u);
 }
 
 // docs/http-api.md's table of series lists every one, with its type.
