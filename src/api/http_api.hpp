@@ -3,9 +3,18 @@
 // the worker thread that read the request. On one node they never block on I/O (history is read
 // by core::HistoryReaders); in a cluster, reads that need Redis or the other nodes (presence,
 // ?scope=cluster) wait for them, at most the broker's timeout.
+//
+// One class, its members spread over files by job: router.cpp (handle, the endpoint table, the
+// gate), publish_handlers.cpp, channel_handlers.cpp (history, presence, channels),
+// stream_handlers.cpp, cluster_queries.cpp, metrics.cpp (stats, /metrics).
 #include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "api/api_keys.hpp"
+#include "api/error_response.hpp"
 #include "api/origin.hpp"
 #include "api/request_gate.hpp"
 #include "api/static_files.hpp"
@@ -40,36 +49,52 @@ class HttpApi {
   };
   explicit HttpApi(Dependencies dependencies);
 
-  // Answers through `reply`, at once or (publishing into a channel with history) from the history
-  // writer's thread once the message is stored.
+  // Answers through `reply`, exactly once: at once, or (publishing into a channel with history)
+  // from the history writer's thread once the message is stored.
   void handle(const transport::HttpRequest& request, transport::HttpReply reply) const;
   // POST /api/streams/{id}/pipe, authorized: its body is appended line by line as it arrives.
   std::unique_ptr<transport::BodySink> body_stream(const transport::HttpRequest& head) const;
-  // This node's answer to a question another node's API asked the cluster (see cluster_answers).
+  // This node's answer to a question another node's API asked the cluster (cluster_queries.cpp).
   // Runs on the broker's thread; never blocks.
-  std::string answer(std::string_view question, std::string_view argument) const;
+  std::string answer(core::ClusterQuestion question, std::string_view argument) const;
 
  private:
-  transport::HttpResponse route(const transport::HttpRequest& request, transport::HttpReply& reply) const;
+  // Every endpoint: checked by the gate and its method, then given the request and the reply.
+  using Endpoint = void (HttpApi::*)(const transport::HttpRequest&, transport::HttpReply) const;
+  struct Route;
+  static const Route* find_route(std::string_view path);
+
+  // publish_handlers.cpp
   void publish(const transport::HttpRequest& request, transport::HttpReply reply) const;
   void broadcast(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  // channel_handlers.cpp
   void history(const transport::HttpRequest& request, transport::HttpReply reply) const;
-  transport::HttpResponse presence(const transport::HttpRequest& request, bool stats_only) const;
-  // POST /api/streams, /api/streams/{id}/append, /api/streams/{id}/end
+  void presence(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  void presence_stats(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  void channels(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  // stream_handlers.cpp: POST /api/streams, /api/streams/{id}/append, /end and /pipe (whole body)
   void streams(const transport::HttpRequest& request, transport::HttpReply reply) const;
-  transport::HttpResponse channels(const transport::HttpRequest& request) const;
-  transport::HttpResponse stats(const transport::HttpRequest& request) const;
-  transport::HttpResponse nodes() const;
-  transport::HttpResponse disconnect(const transport::HttpRequest& request) const;
+  // metrics.cpp
+  void stats(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  void metrics(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  // cluster_queries.cpp
+  void nodes(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  void disconnect(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  transport::HttpResponse cluster_channels(std::string_view prefix) const;
+  transport::HttpResponse cluster_stats() const;
   // Every node's answer (this one's included); on one node, just this one's.
-  Result<std::vector<core::NodeAnswer>> ask_all(std::string_view question, std::string_view argument) const;
-  transport::HttpResponse metrics() const;
+  Result<std::vector<core::NodeAnswer>> ask_all(core::ClusterQuestion question, std::string_view argument) const;
 
-  Dependencies d_;
-  RequestGate gate_;
+  core::Hub& hub_;
+  const core::Namespaces& namespaces_;
+  session::ClientRegistry& registry_;
+  std::function<Stats()> read_stats_;
+  session::Streams& streams_;
+  const StaticFiles& web_;
+  core::Cluster* const cluster_;
+  core::HistoryReaders* const readers_;
+  const std::size_t max_history_bytes_;
+  RequestGate gate_;  // API keys, Origin, Host, Content-Type
 };
-
-// {"error":{"code":...,"message":...}} with the status that goes with the code.
-transport::HttpResponse error_response(const Error& error);
 
 }  // namespace sb::api

@@ -1,15 +1,14 @@
 #include "api/request_gate.hpp"
 
-#include "api/http_api.hpp"
+#include "api/error_response.hpp"
 
 namespace sb::api {
 
 namespace {
 
 transport::HttpResponse refusal(ErrorCode code, std::string message, int status = 0) {
-  transport::HttpResponse r = error_response(make_error(code, std::move(message)));
-  if (status) r.status = status;
-  return r;
+  const Error error = make_error(code, std::move(message));
+  return status ? error_response(error, status) : error_response(error);
 }
 
 // POST /api/streams/{id}/pipe

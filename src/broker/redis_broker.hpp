@@ -75,7 +75,7 @@ class RedisBroker final : public core::Broker, public core::Cluster {
   // core::Cluster
   const std::string& node_id() const noexcept override { return options_.node_id; }
   Result<std::vector<core::NodeStatus>> nodes() override;
-  Result<std::vector<core::NodeAnswer>> ask(std::string_view question, std::string_view argument,
+  Result<std::vector<core::NodeAnswer>> ask(core::ClusterQuestion question, std::string_view argument,
                                             std::size_t* expected) override;
   void set_answerer(Answerer answerer) override;
 

@@ -68,7 +68,7 @@ Result<std::vector<core::NodeStatus>> RedisBroker::nodes() {
   return out;
 }
 
-Result<std::vector<core::NodeAnswer>> RedisBroker::ask(std::string_view question, std::string_view argument,
+Result<std::vector<core::NodeAnswer>> RedisBroker::ask(core::ClusterQuestion question, std::string_view argument,
                                                        std::size_t* expected) {
   auto live = nodes();
   if (!live) return live.error();
@@ -77,7 +77,8 @@ Result<std::vector<core::NodeAnswer>> RedisBroker::ask(std::string_view question
   if (expected) *expected = live->size();
   auto future = gather->done.get_future();
   const std::string id = random_hex(8);
-  std::string payload = kind_question + id + "\n" + options_.node_id + "\n" + std::string(question) + "\n" + std::string(argument);
+  std::string payload = kind_question + id + "\n" + options_.node_id + "\n" + std::string(core::wire_name(question)) + "\n" +
+                        std::string(argument);
   asio::post(io_, [this, id, gather, payload = std::move(payload)]() mutable {
     if (stopping_) return gather->finish();
     open_questions_[id] = gather;
@@ -110,7 +111,10 @@ void RedisBroker::on_control(std::string_view payload) {
   if (kind == kind_question) {
     std::string_view f[4];  // id, origin, question, argument
     if (!split_fields(payload, 4, f)) return;
-    std::string answer = answerer_ ? answerer_(f[2], f[3]) : std::string("{}");
+    const auto question = core::cluster_question_named(f[2]);
+    std::string answer = !answerer_ ? std::string("{}")
+                         : question ? answerer_(*question, f[3])
+                                    : std::string(core::unknown_question_answer);
     std::string reply = kind_answer + std::string(f[0]) + "\n" + options_.node_id + "\n" + answer;
     instances_[0].commands->command({"PUBLISH", options_.prefix + ".ctl." + std::string(f[1]), std::move(reply)},
                                     [](Result<RedisValue>) {});

@@ -12,6 +12,7 @@
 #include "common/memory.hpp"
 #include "storage/memory_history.hpp"
 #include "storage/sqlite_history.hpp"
+#include "api/metrics.hpp"
 #include "api/origin.hpp"
 #include "common/clock.hpp"
 #include "common/random.hpp"
@@ -70,7 +71,7 @@ App::App(Config config)
         return on_upgrade(w, r, reject);
       },
       [this](const transport::HttpRequest& r, transport::HttpReply reply) { api_->handle(r, std::move(reply)); },
-      [this](const transport::HttpRequest& head) { return api_->body_stream(head); });
+      [this](const transport::HttpRequest& head) { return api_->body_stream(head); }, api::refusal_response);
 
   // Two servers on one data dir would hand out the same offsets: the second one does not start.
   {
@@ -146,7 +147,7 @@ App::App(Config config)
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_,
                                  origins_, broker_.get(), history_readers_.get(), config_.max_history_response_bytes});
   if (broker_) {
-    broker_->set_answerer([this](std::string_view question, std::string_view argument) {
+    broker_->set_answerer([this](core::ClusterQuestion question, std::string_view argument) {
       return api_->answer(question, argument);
     });
     // The node that found a dead one says goodbye for its members, once, on every node.
@@ -155,10 +156,7 @@ App::App(Config config)
       if (ns && (*ns)->join_leave) hub_->relay(channel, make_shared_bytes(protocol::native::encode_leave(channel, member)));
     });
     broker_->set_node_info([this] {
-      const api::Stats s = stats();
-      return fmt::format(R"({{"listen":"{}","connections":{},"subscriptions":{},"channels":{},"uptime_seconds":{}}})",
-                         config_.listen_host() + ":" + std::to_string(server_->port()), s.connections, s.subscriptions, s.channels,
-                         static_cast<std::uint64_t>(s.uptime_seconds));
+      return api::node_info_json(stats(), config_.listen_host() + ":" + std::to_string(server_->port()));
     });
   }
 }

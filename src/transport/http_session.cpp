@@ -50,16 +50,16 @@ bool header_has_token(std::string_view value, std::string_view token) {
 }
 
 // What is wrong with a WebSocket upgrade request, or nothing.
-std::optional<HttpResponse> upgrade_problem(const HttpRequest& request) {
+std::optional<HttpResponse> upgrade_problem(const HttpRequest& request, const RefusalRenderer& render) {
   if (request.method != "GET" || !header_has_token(request.header("Connection"), "upgrade"))
-    return error_reply(400, "INVALID_MESSAGE", "a WebSocket upgrade is a GET with Connection: Upgrade");
+    return render(Refusal{400, "INVALID_MESSAGE", "a WebSocket upgrade is a GET with Connection: Upgrade"});
   if (request.header("Sec-WebSocket-Version") != "13") {
-    HttpResponse r = error_reply(426, "INVALID_MESSAGE", "WebSocket version 13 required");
+    HttpResponse r = render(Refusal{426, "INVALID_MESSAGE", "WebSocket version 13 required"});
     r.headers.emplace_back("Sec-WebSocket-Version", "13");
     return r;
   }
   if (request.header("Sec-WebSocket-Key").size() != 24)
-    return error_reply(400, "INVALID_MESSAGE", "missing or malformed Sec-WebSocket-Key");
+    return render(Refusal{400, "INVALID_MESSAGE", "missing or malformed Sec-WebSocket-Key"});
   return std::nullopt;
 }
 
@@ -131,7 +131,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     if (want != TlsWant::nothing) return wait(want, &HttpSession::handshake);
     if (refuse_) {
       worker_.stats().add(worker_.stats().http_connections_refused);
-      return reply(error_reply(503, "UNAVAILABLE", "too many HTTP connections (max_http_connections)", true),
+      return reply(handlers_.render_refusal(
+                       Refusal{503, "UNAVAILABLE", "too many HTTP connections (max_http_connections)", true}),
                    After::close);
     }
     read_loop();
@@ -164,7 +165,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
           worker_.stats().add(worker_.stats().http_requests_refused);
           const RequestRefusal& why = reader_.refusal();
           if (sink_) abort_sink();
-          return reply(error_reply(why.status, why.code, why.message), After::close);
+          return reply(handlers_.render_refusal(Refusal{why.status, why.code, why.message}), After::close);
         }
         case RequestReader::Step::head:
           on_head();
@@ -256,8 +257,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   void on_upgrade_request(const HttpRequest& request) {
     // A server that is closing its connections takes no new ones.
-    if (worker_.stopping()) return reply(error_reply(503, "UNAVAILABLE", "server shutting down", true), After::close);
-    if (auto problem = upgrade_problem(request)) return reply(std::move(*problem), After::close);
+    if (worker_.stopping())
+      return reply(handlers_.render_refusal(Refusal{503, "UNAVAILABLE", "server shutting down", true}), After::close);
+    if (auto problem = upgrade_problem(request, handlers_.render_refusal)) return reply(std::move(*problem), After::close);
     HttpResponse reject;
     pending_handler_ = handlers_.on_upgrade(worker_, request, reject);
     if (!pending_handler_) return reply(std::move(reject), After::close);
@@ -372,14 +374,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 };
 
 }  // namespace
-
-HttpResponse error_reply(int status, std::string_view code, std::string_view message, bool retryable) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::string(R"({"error":{"code":")") + std::string(code) + R"(","message":")" + std::string(message) +
-           R"(","retryable":)" + (retryable ? "true" : "false") + "}}";
-  return r;
-}
 
 std::string websocket_accept_key(std::string_view client_key) {
   static constexpr std::string_view guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -22,10 +22,6 @@ class TlsContext;
 void start_http_session(Worker& worker, boost::asio::ip::tcp::socket socket, const TlsContext* tls,
                         const HttpHandlers& handlers, HttpConnectionGate::Slot slot, bool refuse);
 
-// The JSON error body every transport-level refusal carries. `code` and `message` are our own
-// constants: plain ASCII without quotes, no escaping needed.
-HttpResponse error_reply(int status, std::string_view code, std::string_view message, bool retryable = false);
-
 // The Sec-WebSocket-Accept value for a Sec-WebSocket-Key (RFC 6455 4.2.2).
 std::string websocket_accept_key(std::string_view client_key);
 

@@ -42,11 +42,21 @@ void raise_descriptor_limit() {
     spdlog::info("file descriptor limit {}", limit.rlim_cur);
 }
 
-// Sent, on a plain port, to a connection accepted with the spare descriptor.
-constexpr std::string_view out_of_descriptors_reply =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    "Content-Length: 92\r\n\r\n"
-    R"({"error":{"code":"UNAVAILABLE","message":"server out of file descriptors","retryable":true}})";
+// Sent, on a plain port, to a connection accepted with the spare descriptor: head and body, as
+// bytes, since the descriptors are gone and there is no session to write them.
+std::string out_of_descriptors_reply(const RefusalRenderer& render) {
+  const HttpResponse r = render(Refusal{503, "UNAVAILABLE", "server out of file descriptors", true});
+  std::string bytes = "HTTP/1.1 503 Service Unavailable\r\n";
+  if (!r.content_type.empty()) bytes += "Content-Type: " + r.content_type + "\r\n";
+  for (const auto& [name, value] : r.headers) bytes += name + ": " + value + "\r\n";
+  bytes += "Connection: close\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
+  return bytes + r.body;
+}
+
+// Without a renderer from the layer above: the message as plain text.
+HttpResponse plain_text_refusal(const Refusal& refusal) {
+  return HttpResponse{refusal.status, "text/plain", std::string(refusal.message), {}};
+}
 
 }  // namespace
 
@@ -80,9 +90,12 @@ struct Server::Acceptor {
   boost::asio::steady_timer timer;  // backs off when accept fails (out of descriptors)
 };
 
-Server::Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http, BodyStreamHandler on_body)
+Server::Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http, BodyStreamHandler on_body,
+               RefusalRenderer render_refusal)
     : options_(std::move(options)), on_upgrade_(std::move(on_upgrade)), on_http_(std::move(on_http)),
-      on_body_(std::move(on_body)) {
+      on_body_(std::move(on_body)),
+      render_refusal_(render_refusal ? std::move(render_refusal) : RefusalRenderer(plain_text_refusal)),
+      out_of_descriptors_reply_(out_of_descriptors_reply(render_refusal_)) {
   if (options_.threads == 0) options_.threads = 1;
   for (std::size_t i = 0; i < options_.threads; ++i) workers_.push_back(std::make_unique<Worker>(i, options_.limits));
   acceptor_ = std::make_unique<Acceptor>(workers_[0]->context());
@@ -131,7 +144,8 @@ bool Server::shed_backlog() {
       while (::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0) {
       }
       if (!options_.tls)
-        (void)!::send(fd, out_of_descriptors_reply.data(), out_of_descriptors_reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)!::send(fd, out_of_descriptors_reply_.data(), out_of_descriptors_reply_.size(),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
       ::shutdown(fd, SHUT_WR);
       ::close(fd);
       ++shed;

@@ -35,6 +35,19 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpReply reply)>;
 // to have the body read whole and handed to the HttpHandler as usual.
 using BodyStreamHandler = std::function<std::unique_ptr<BodySink>(const HttpRequest& head)>;
 
+// A request or connection transport refuses by itself (framing and size rules, the HTTP
+// connection caps, a malformed upgrade, shutting down, out of descriptors): the status and the
+// error's code and message, our own constants.
+struct Refusal {
+  int status = 400;
+  std::string_view code = "INVALID_MESSAGE";
+  std::string_view message;
+  bool retryable = false;
+};
+// Renders a refusal as the answer the layer above gives for its own errors (transport knows no
+// JSON). Any thread; must not block. When the server is given none, refusals are plain text.
+using RefusalRenderer = std::function<HttpResponse(const Refusal&)>;
+
 // Counts HTTP connections (before the upgrade) in total and per remote address, across workers.
 // Taken once per accepted connection and given back when the connection closes or upgrades, so
 // the mutex is off the message path.
@@ -86,6 +99,7 @@ struct HttpHandlers {
   const UpgradeHandler& on_upgrade;
   const HttpHandler& on_http;
   const BodyStreamHandler& on_body;  // may be empty
+  const RefusalRenderer& render_refusal;  // never empty
 };
 
 struct ServerOptions {
@@ -99,7 +113,8 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http, BodyStreamHandler on_body = {});
+  Server(ServerOptions options, UpgradeHandler on_upgrade, HttpHandler on_http, BodyStreamHandler on_body = {},
+         RefusalRenderer render_refusal = {});
   ~Server();
 
   // Binds and listens; throws std::system_error when the address is taken or invalid.
@@ -130,7 +145,8 @@ class Server {
   UpgradeHandler on_upgrade_;
   HttpHandler on_http_;
   BodyStreamHandler on_body_;
-  HttpHandlers handlers_{on_upgrade_, on_http_, on_body_};
+  RefusalRenderer render_refusal_;
+  HttpHandlers handlers_{on_upgrade_, on_http_, on_body_, render_refusal_};
   // Before the workers: sessions destroyed with a worker's io_context give their slot back.
   std::unique_ptr<HttpConnectionGate> gate_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -141,6 +157,7 @@ class Server {
   // Out of descriptors: a spare one (on /dev/null) is closed to accept and answer a waiting
   // connection, then taken again. The warning is logged once a minute with the count.
   int spare_fd_ = -1;
+  std::string out_of_descriptors_reply_;  // the whole 503, rendered once: sent without allocating
   std::uint64_t refused_since_warning_ = 0;
   std::chrono::steady_clock::time_point last_fd_warning_{};
   bool shed_backlog();

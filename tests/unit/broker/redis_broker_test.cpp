@@ -314,8 +314,12 @@ TEST(RedisBroker, AMemberThatLeftWhileRedisWasDownIsRemovedWhenItIsBack) {
 TEST(RedisBroker, NodesAreListedAndEveryNodeAnswersAQuestion) {
   RedisServer redis;
   Node a(redis, "a"), b(redis, "b");
-  a.broker->set_answerer([](std::string_view q, std::string_view arg) { return "a:" + std::string(q) + ":" + std::string(arg); });
-  b.broker->set_answerer([](std::string_view q, std::string_view arg) { return "b:" + std::string(q) + ":" + std::string(arg); });
+  a.broker->set_answerer([](core::ClusterQuestion q, std::string_view arg) {
+    return "a:" + std::string(core::wire_name(q)) + ":" + std::string(arg);
+  });
+  b.broker->set_answerer([](core::ClusterQuestion q, std::string_view arg) {
+    return "b:" + std::string(core::wire_name(q)) + ":" + std::string(arg);
+  });
   a.start();
   b.start();
   ASSERT_TRUE(eventually([&] {
@@ -323,7 +327,7 @@ TEST(RedisBroker, NodesAreListedAndEveryNodeAnswersAQuestion) {
     return n && n->size() == 2;
   }));
   std::size_t expected = 0;
-  auto answers = b.broker->ask("stats", "x\ny", &expected);
+  auto answers = b.broker->ask(core::ClusterQuestion::stats, "x\ny", &expected);
   ASSERT_TRUE(answers);
   EXPECT_EQ(expected, 2u);
   std::vector<std::string> got;

@@ -1,0 +1,97 @@
+// POST /api/publish and POST /api/broadcast: a message into one channel, or the same bytes into
+// several. The reply waits for each publication's completion (after the history write, or the
+// Redis round trip in a cluster).
+#include <boost/json/parse.hpp>
+
+#include <mutex>
+
+#include "api/http_api.hpp"
+#include "api/json_io.hpp"
+
+namespace sb::api {
+
+namespace json = boost::json;
+using transport::HttpRequest;
+namespace raw = protocol::raw;
+
+namespace {
+
+json::object position_json(std::string_view channel, const core::StreamPosition& p) {
+  return json::object{{"channel", channel}, {"offset", p.offset}, {"epoch", p.epoch}};
+}
+
+// One channel's failure inside a broadcast's results (no status, no `retryable`: the answer is 200).
+json::object channel_error_json(std::string_view channel, const Error& error) {
+  return json::object{{"channel", channel},
+                      {"error", json::object{{"code", error_code_name(error.code)}, {"message", error.message}}}};
+}
+
+// A broadcast's answer in the making: one result per channel, filled as each publication
+// completes (on whichever thread completes it); the last one to complete sends the answer.
+struct BroadcastResults {
+  std::mutex mutex;
+  json::array results;
+  std::size_t pending = 0;
+  transport::HttpReply reply;
+};
+
+}  // namespace
+
+void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) const {
+  auto body = parse_raw_object(request);
+  if (!body) return reply(error_response(body.error()));
+  auto channel = body->find("channel");
+  if (!channel || !raw::is_string(*channel)) return reply(error_response(invalid("'channel' must be a string")));
+  auto data = body->find("data");
+  if (!data) return reply(error_response(invalid("missing field 'data'")));
+  std::string name = raw::string_value(*channel);
+  auto ns = namespaces_.resolve(name);
+  if (!ns) return reply(error_response(ns.error()));
+  const auto& policy = (*ns)->history;
+  hub_.publish(name, *data, policy, request.executor, [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
+    reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
+  });
+}
+
+void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) const {
+  auto body = parse_raw_object(request);
+  if (!body) return reply(error_response(body.error()));
+  auto channels_text = body->find("channels");
+  if (!channels_text || !raw::is_array(*channels_text))
+    return reply(error_response(invalid("'channels' must be an array of strings")));
+  auto data = body->find("data");
+  if (!data) return reply(error_response(invalid("missing field 'data'")));
+  // Only the list of names becomes a tree; `data` stays the bytes sent.
+  json::error_code ec;
+  const json::value channels = json::parse(json::string_view(channels_text->data(), channels_text->size()), ec);
+  if (ec) return reply(error_response(invalid("'channels' must be an array of strings")));
+  for (const auto& c : channels.get_array())
+    if (!c.is_string()) return reply(error_response(invalid("'channels' must be an array of strings")));
+  const auto& list = channels.get_array();
+  auto results = std::make_shared<BroadcastResults>();
+  results->results.resize(list.size());
+  results->pending = list.size() + 1;  // +1: held until every publish is started
+  results->reply = std::move(reply);
+  auto complete = [results](std::size_t i, json::value v) {
+    std::lock_guard lock(results->mutex);
+    if (i < results->results.size()) results->results[i] = std::move(v);
+    if (--results->pending == 0) results->reply(json_response(json::object{{"results", std::move(results->results)}}));
+  };
+  // The same bytes go into every channel.
+  const std::string_view payload = *data;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    std::string name(list[i].get_string());
+    auto ns = namespaces_.resolve(name);
+    if (!ns) {
+      complete(i, channel_error_json(name, ns.error()));
+      continue;
+    }
+    const auto& policy = (*ns)->history;
+    hub_.publish(name, payload, policy, request.executor, [complete, i, name](Result<core::StreamPosition> result) {
+      complete(i, result ? position_json(name, *result) : channel_error_json(name, result.error()));
+    });
+  }
+  complete(list.size(), nullptr);
+}
+
+}  // namespace sb::api
