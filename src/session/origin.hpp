@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sb::api {
+namespace sb::session {
 
 class OriginPolicy {
  public:
@@ -38,4 +38,4 @@ class OriginPolicy {
 // "Host:8080" -> "host"; "[::1]:8080" -> "[::1]"; lowercase.
 std::string hostname_of(std::string_view authority);
 
-}  // namespace sb::api
+}  // namespace sb::session
