@@ -6,6 +6,8 @@
 // non-simple Content-Type without asking first (a CORS preflight this server never grants).
 // So: loopback trust and the same-host origin rule hold only for a Host that is a loopback name
 // or address, or one the operator listed; and an Origin is either the server's own or listed.
+// Used for WebSocket upgrades (session/upgrade_gate.hpp) and HTTP API requests
+// (api/request_gate.hpp).
 #include <string>
 #include <string_view>
 #include <vector>

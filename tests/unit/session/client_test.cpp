@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <set>
+#include <thread>
 
 #include "session_fixture.hpp"
 
@@ -338,14 +340,14 @@ TEST_F(ClientTest, AStreamCancelNeedsPublishRightsOnItsChannel) {
 TEST_F(ClientTest, TheRegistryRunsADisconnectOnTheClientsOwnThread) {
   auto peer = connect_anonymous();
   const std::string id(hello.at("client").as_string());
-  std::thread::id ran_on;
+  std::promise<std::thread::id> ran_on;
   std::size_t found = registry.with_client(id, [&](Client& c) {
-    ran_on = std::this_thread::get_id();
+    ran_on.set_value(std::this_thread::get_id());
     c.disconnect(transport::close_code::disconnected, "bye");
   });
   EXPECT_EQ(found, 1u);
   EXPECT_EQ(peer->read_until_close(), transport::close_code::disconnected);
-  EXPECT_EQ(ran_on, worker_thread_id());
+  EXPECT_EQ(ran_on.get_future().get(), worker_thread_id());
 }
 
 class RateLimitedClientTest : public SessionFixture {
