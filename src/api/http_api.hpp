@@ -15,7 +15,6 @@
 
 #include "api/api_keys.hpp"
 #include "api/error_response.hpp"
-#include "api/origin.hpp"
 #include "api/request_gate.hpp"
 #include "api/static_files.hpp"
 #include "api/stats.hpp"
@@ -23,6 +22,7 @@
 #include "core/history_readers.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
+#include "session/origin.hpp"
 #include "session/registry.hpp"
 #include "session/streams.hpp"
 #include "transport/http_types.hpp"
@@ -40,7 +40,7 @@ class HttpApi {
     std::function<Stats()> stats;
     session::Streams& streams;
     const StaticFiles& web;
-    const OriginPolicy& origins;  // which pages and Host names a browser request may come from
+    const session::OriginPolicy& origins;  // which pages and Host names a browser request may come from
     core::Cluster* cluster = nullptr;  // null: this node alone
     // Where GET /api/history reads (off the worker thread); null: on the worker thread.
     core::HistoryReaders* readers = nullptr;

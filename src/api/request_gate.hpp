@@ -3,7 +3,7 @@
 // call (API key, or loopback without one) and whether a web page could have sent it.
 //
 // Without an API key the API trusts this machine. A page in the developer's browser runs on this
-// machine too, so loopback trust is kept to what such a page cannot forge (see api/origin.hpp):
+// machine too, so loopback trust is kept to what such a page cannot forge (see session/origin.hpp):
 //  - an Origin that is present must be allowed (403);
 //  - loopback trust needs a Host that is a loopback name or an allowed host (403);
 //  - a request body must be declared JSON (415): a page may send text/plain, form data or no
@@ -12,14 +12,14 @@
 #include <string>
 
 #include "api/api_keys.hpp"
-#include "api/origin.hpp"
+#include "session/origin.hpp"
 #include "transport/http_types.hpp"
 
 namespace sb::api {
 
 class RequestGate {
  public:
-  RequestGate(const ApiKeys& keys, const OriginPolicy& origins) : keys_(keys), origins_(origins) {}
+  RequestGate(const ApiKeys& keys, const session::OriginPolicy& origins) : keys_(keys), origins_(origins) {}
 
   // The refusal for `request`, or nullopt when it may go on; `key_name` (if given) gets the name
   // of the API key it used. Only the head is read: also called before a streamed body arrives.
@@ -28,7 +28,7 @@ class RequestGate {
 
  private:
   const ApiKeys& keys_;
-  const OriginPolicy& origins_;
+  const session::OriginPolicy& origins_;
 };
 
 // Whether a Content-Type header is `type` ("application/json; charset=utf-8" is application/json).

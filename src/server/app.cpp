@@ -8,20 +8,20 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <thread>
 
-#include "common/memory.hpp"
-#include "storage/memory_history.hpp"
-#include "storage/sqlite_history.hpp"
-#include "api/metrics.hpp"
-#include "api/origin.hpp"
-#include "common/clock.hpp"
-#include "common/random.hpp"
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include "api/error_response.hpp"
+#include "api/metrics.hpp"
+#include "common/memory.hpp"
+#include "common/random.hpp"
+#include "storage/memory_history.hpp"
+#include "storage/sqlite_history.hpp"
 #include "transport/echo_handler.hpp"
 #include "transport/http_client.hpp"
 #include "transport/tls.hpp"
-#include <thread>
 
 namespace sb::server {
 
@@ -47,6 +47,17 @@ std::shared_ptr<transport::TlsContext> load_tls(const Config& config) {
   }
 }
 
+namespace {
+
+// [auth] anonymous, which validate() has checked.
+session::AnonymousAccess anonymous_access(const std::string& setting) {
+  if (setting == "always") return session::AnonymousAccess::always;
+  if (setting == "loopback") return session::AnonymousAccess::loopback;
+  return session::AnonymousAccess::never;
+}
+
+}  // namespace
+
 App::App(Config config)
     : config_(std::move(config)), namespaces_(config_.default_namespace), keys_(config_.api_keys, config_.api_key_names), web_(config_.web_root),
       origins_(config_.allowed_origins, config_.allowed_hosts),
@@ -56,7 +67,18 @@ App::App(Config config)
   validate(config_);
   verifier_ = auth::JwtVerifier(load_jwt_keys(config_), config_.jwt_leeway);
   for (const auto& ns : config_.namespaces) namespaces_.add(ns);
+  make_server();
+  lock_data_dir();
+  make_broker();
+  make_history();
+  make_hub();
+  make_streams();
+  make_sessions();
+  make_api();
+  connect_broker();
+}
 
+void App::make_server() {
   transport::ServerOptions options;
   options.host = config_.listen_host();
   options.port = config_.listen_port();
@@ -72,19 +94,22 @@ App::App(Config config)
       },
       [this](const transport::HttpRequest& r, transport::HttpReply reply) { api_->handle(r, std::move(reply)); },
       [this](const transport::HttpRequest& head) { return api_->body_stream(head); }, api::refusal_response);
+}
 
-  // Two servers on one data dir would hand out the same offsets: the second one does not start.
-  {
-    std::error_code ec;
-    std::filesystem::create_directories(config_.data_dir, ec);
-    if (ec) throw ConfigError("data_dir", "cannot create '" + config_.data_dir + "': " + ec.message());
-    const std::string lock_path = config_.data_dir + "/switchboard.lock";
-    data_dir_lock_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (data_dir_lock_ < 0 || ::flock(data_dir_lock_, LOCK_EX | LOCK_NB) != 0) {
-      if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
-      throw std::runtime_error("data_dir '" + config_.data_dir + "' is in use by another switchboard process");
-    }
+// Two servers on one data dir would hand out the same offsets: the second one does not start.
+void App::lock_data_dir() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec) throw ConfigError("data_dir", "cannot create '" + config_.data_dir + "': " + ec.message());
+  const std::string lock_path = config_.data_dir + "/switchboard.lock";
+  data_dir_lock_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (data_dir_lock_ < 0 || ::flock(data_dir_lock_, LOCK_EX | LOCK_NB) != 0) {
+    if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
+    throw std::runtime_error("data_dir '" + config_.data_dir + "' is in use by another switchboard process");
   }
+}
+
+void App::make_broker() {
   if (config_.broker == "redis") {
     broker::RedisBrokerOptions options;
     for (const auto& url : config_.redis_urls) options.redis.push_back(*broker::parse_redis_url(url));
@@ -99,23 +124,26 @@ App::App(Config config)
     options.meta_ttl = config_.channel_ttl;
     broker_ = std::make_unique<broker::RedisBroker>(std::move(options));
   }
+}
+
+void App::make_history() {
   // In a cluster, history lives in Redis with the offsets.
   bool any_history = !broker_ && config_.default_namespace.history.enabled();
   for (const auto& ns : config_.namespaces) any_history |= !broker_ && ns.history.enabled();
-  if (any_history) {
-    if (config_.history_engine == "memory") {
-      history_ = std::make_unique<storage::MemoryHistory>();
-    } else {
-      std::error_code ec;
-      std::filesystem::create_directories(config_.data_dir, ec);
-      if (ec) throw ConfigError("data_dir", "cannot create '" + config_.data_dir + "': " + ec.message());
-      try {
-        history_ = std::make_unique<storage::SqliteHistory>(config_.data_dir + "/history.db", config_.history_fsync);
-      } catch (const std::runtime_error& e) {
-        throw std::runtime_error(std::string("cannot use the history database: ") + e.what());
-      }
-    }
+  if (!any_history) return;
+  if (config_.history_engine == "memory") {
+    history_ = std::make_unique<storage::MemoryHistory>();
+    return;
   }
+  try {  // lock_data_dir() created the directory
+    history_ = std::make_unique<storage::SqliteHistory>(config_.data_dir + "/history.db", config_.history_fsync);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("cannot use the history database: ") + e.what());
+  }
+}
+
+// The hub, and the threads that read history through it.
+void App::make_hub() {
   std::vector<boost::asio::io_context*> shards;
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
   // Half the send queue: the rest stays for live traffic during the recovery.
@@ -125,6 +153,9 @@ App::App(Config config)
   hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, broker, config_.limits.max_send_queue / 2,
                                      config_.max_channels);
   history_readers_ = std::make_unique<core::HistoryReaders>(config_.history_readers, config_.history_read_queue);
+}
+
+void App::make_streams() {
   session::StreamOptions stream_options{config_.stream_idle_timeout, config_.stream_cancel_url,
                                        config_.stream_cancel_secret};
   stream_options.max_streams = config_.max_streams;
@@ -137,15 +168,27 @@ App::App(Config config)
                          std::vector<std::pair<std::string, std::string>> headers) {
         transport::post_webhook(webhook_context, transport::WebhookRequest{url, std::move(body), std::move(headers)});
       });
-  session_context_ = std::make_unique<session::SessionContext>(session::SessionContext{
+}
+
+void App::make_sessions() {
+  client_services_ = std::make_unique<session::ClientServices>(session::ClientServices{
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
       static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get(),
       verifier_.empty() ? nullptr : &verifier_, &admission_, /*refresh_before_seconds=*/30,
       /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10,
       history_readers_.get(), config_.max_history_response_bytes});
+  upgrade_gate_ =
+      std::make_unique<session::UpgradeGate>(*client_services_, origins_, anonymous_access(config_.anonymous));
+}
+
+void App::make_api() {
   api_ = std::make_unique<api::HttpApi>(
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_,
                                  origins_, broker_.get(), history_readers_.get(), config_.max_history_response_bytes});
+}
+
+// What the broker asks of this node, and what it tells it.
+void App::connect_broker() {
   if (broker_) {
     broker_->set_answerer([this](core::ClusterQuestion question, std::string_view argument) {
       return api_->answer(question, argument);
@@ -235,45 +278,12 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
     reject = api::error_response(make_error(ErrorCode::not_found, "WebSocket endpoint is /ws"));
     return nullptr;
   }
-  if (!origins_.origin_allowed(request.header("Origin"), request.header("Host"))) {
-    reject = api::error_response(make_error(ErrorCode::permission_denied, "origin not allowed"));
+  auto client = upgrade_gate_->open(request, worker.index(), worker.context());
+  if (!client) {
+    reject = api::error_response(client.error());
     return nullptr;
   }
-  // Loopback trust (anonymous = "loopback") needs a Host a rebinding page cannot take.
-  const bool loopback = request.remote_is_loopback && origins_.host_allowed(request.header("Host"));
-  // A token on the upgrade (query or header) is checked before the 101, so a bad one never
-  // becomes a connection.
-  session::Identity identity;
-  std::string token;
-  if (!request.query_param("token", token) || token.empty()) {
-    std::string_view header = request.header("Authorization");
-    // The scheme is case-insensitive (RFC 7235).
-    if (header.size() > 7 && transport::iequals(header.substr(0, 7), "Bearer ")) token = std::string(header.substr(7));
-  }
-  if (!token.empty()) {
-    auto claims = verifier_.empty() ? Result<auth::Claims>(make_error(ErrorCode::auth_failed, "tokens are not accepted: no key is configured"))
-                                    : verifier_.verify(token, unix_millis() / 1000);
-    if (!claims) {
-      reject = api::error_response(claims.error());
-      return nullptr;
-    }
-    identity.verified = true;
-    identity.user = claims->sub;
-    identity.info = claims->info;
-    identity.claims = std::make_shared<const auth::Claims>(std::move(*claims));
-  }
-  switch (admission_.admit(request.remote_address)) {
-    case session::Admission::Verdict::ok: break;
-    case session::Admission::Verdict::server_full:
-      reject = api::error_response(make_error(ErrorCode::unavailable, "server full (max_connections)"));
-      return nullptr;
-    case session::Admission::Verdict::ip_full:
-      reject = api::error_response(make_error(ErrorCode::rate_limit, "too many connections from this address"));
-      return nullptr;
-  }
-  const bool anonymous = config_.anonymous == "always" || (config_.anonymous == "loopback" && loopback);
-  return std::make_unique<session::Client>(*session_context_, worker.index(), worker.context(), std::move(identity),
-                                           anonymous, request.remote_address);
+  return std::move(*client);
 }
 
 api::Stats App::stats() const {

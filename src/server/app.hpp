@@ -22,8 +22,10 @@
 #include "protocol/native/encoder.hpp"
 #include "server/config.hpp"
 #include "session/client.hpp"
+#include "session/origin.hpp"
 #include "session/registry.hpp"
 #include "session/streams.hpp"
+#include "session/upgrade_gate.hpp"
 #include "transport/server.hpp"
 
 namespace sb::server {
@@ -48,6 +50,17 @@ class App {
   const Config& config() const noexcept { return config_; }
 
  private:
+  // The steps of construction, in order; each builds what the next ones use.
+  void make_server();
+  void lock_data_dir();
+  void make_broker();
+  void make_history();
+  void make_hub();
+  void make_streams();
+  void make_sessions();
+  void make_api();
+  void connect_broker();
+  // Routes an upgrade: /ws through the upgrade gate, /echo when enabled, anything else 404.
   std::unique_ptr<transport::WsHandler> on_upgrade(transport::Worker& worker, const transport::HttpRequest& request,
                                                    transport::HttpResponse& reject);
 
@@ -57,7 +70,7 @@ class App {
   session::ClientRegistry registry_;
   api::ApiKeys keys_;
   api::StaticFiles web_;
-  api::OriginPolicy origins_;
+  session::OriginPolicy origins_;
   auth::JwtVerifier verifier_;
   session::Admission admission_;
   std::unique_ptr<transport::Server> server_;
@@ -67,7 +80,8 @@ class App {
   std::unique_ptr<core::Hub> hub_;
   std::unique_ptr<core::HistoryReaders> history_readers_;  // read through the hub: goes before it
   std::unique_ptr<session::Streams> streams_;
-  std::unique_ptr<session::SessionContext> session_context_;
+  std::unique_ptr<session::ClientServices> client_services_;
+  std::unique_ptr<session::UpgradeGate> upgrade_gate_;
   std::unique_ptr<api::HttpApi> api_;
   // Every few seconds, freed memory goes back to the OS (common/memory.hpp), on a reader thread.
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;

@@ -19,13 +19,13 @@ using native::CommandType;
 // short enough to stay in std::string's small buffer (no allocation, here and in the registry).
 constexpr std::size_t client_id_length = 15;
 
-Client::Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io, Identity identity,
+Client::Client(ClientServices& services, std::size_t shard, boost::asio::io_context& io, Identity identity,
                bool anonymous_allowed, std::string remote_ip)
-    : context_(context), io_(io), shard_(shard), id_(random_hex(8).substr(0, client_id_length)),
+    : services_(services), io_(io), shard_(shard), id_(random_hex(8).substr(0, client_id_length)),
       identity_(std::move(identity)),
       anonymous_allowed_(anonymous_allowed), remote_ip_(std::move(remote_ip)),
-      bucket_(context.admission ? context.admission->rates().per_connection : 1e9,
-              context.admission ? context.admission->rates().per_connection_burst : 1e9) {}
+      bucket_(services.admission ? services.admission->rates().per_connection : 1e9,
+              services.admission ? services.admission->rates().per_connection_burst : 1e9) {}
 
 namespace {
 std::int64_t unix_seconds() { return unix_millis() / 1000; }
@@ -33,7 +33,7 @@ std::int64_t unix_seconds() { return unix_millis() / 1000; }
 
 Client::~Client() {
   // Here, not in on_close: a client whose 101 never got written is destroyed without opening.
-  if (context_.admission) context_.admission->release(remote_ip_);
+  if (services_.admission) services_.admission->release(remote_ip_);
 }
 
 void Client::on_open(transport::WsConnection& connection) {
@@ -42,9 +42,9 @@ void Client::on_open(transport::WsConnection& connection) {
   // Until a token checks out, the peer gets a few frames (limits.untrusted_frames), not the
   // full frame rate: enough for a connect, too few to make a flood of it.
   if (!may_act()) connection.limit_until_trusted();
-  context_.registry.add(*this);
-  if (!identity_.user.empty()) context_.registry.set_user(*this, identity_.user);
-  send_frame(native::encode_connected(id_, {}, identity_.user, context_.ping_interval_seconds));
+  services_.registry.add(*this);
+  if (!identity_.user.empty()) services_.registry.set_user(*this, identity_.user);
+  send_frame(native::encode_connected(id_, {}, identity_.user, services_.ping_interval_seconds));
 }
 
 void Client::on_message(std::string_view payload, bool /*binary*/) {
@@ -53,10 +53,10 @@ void Client::on_message(std::string_view payload, bool /*binary*/) {
   std::int64_t retry_after = 0;
   const bool within_budget =
       bucket_.take(std::chrono::steady_clock::now(), retry_after) &&
-      (!identity_.verified || !context_.admission || context_.admission->take_user(identity_.user, retry_after));
+      (!identity_.verified || !services_.admission || services_.admission->take_user(identity_.user, retry_after));
   auto command = native::decode(payload, id);
   if (!within_budget) {
-    if (context_.admission) context_.admission->note_rate_limited();
+    if (services_.admission) services_.admission->note_rate_limited();
     return send_error(id, make_error(ErrorCode::rate_limit, "too many requests; retry later"), retry_after);
   }
   if (!command) return send_error(id, command.error());
@@ -83,7 +83,7 @@ void Client::handle(native::Command& command) {
 }
 
 bool Client::adopt_token(const std::string& token, std::string_view id) {
-  auto claims = context_.verifier ? context_.verifier->verify(token, unix_seconds())
+  auto claims = services_.verifier ? services_.verifier->verify(token, unix_seconds())
                                   : Result<auth::Claims>(make_error(ErrorCode::auth_failed, "tokens are not accepted: no key is configured"));
   if (!claims) {
     send_error(id, claims.error());
@@ -95,7 +95,7 @@ bool Client::adopt_token(const std::string& token, std::string_view id) {
     disconnect(transport::close_code::auth_failed, "authentication failed");
     return false;
   }
-  if (claims->sub != identity_.user) context_.registry.set_user(*this, claims->sub);
+  if (claims->sub != identity_.user) services_.registry.set_user(*this, claims->sub);
   identity_.verified = true;
   if (connection_) connection_->trust();
   identity_.user = claims->sub;
@@ -115,12 +115,12 @@ void Client::on_connect(native::Command& command) {
     }
     // Anonymous: the user is only what the client says, and is shown as such.
     if (!command.user.empty() && command.user != identity_.user) {
-      context_.registry.set_user(*this, command.user);
+      services_.registry.set_user(*this, command.user);
       identity_.user = std::move(command.user);
     }
     identity_.info = std::move(command.info);
   }
-  send_frame(native::encode_connected(id_, command.id, identity_.user, context_.ping_interval_seconds));
+  send_frame(native::encode_connected(id_, command.id, identity_.user, services_.ping_interval_seconds));
 }
 
 void Client::on_refresh(const native::Command& command) {
@@ -131,27 +131,27 @@ void Client::on_refresh(const native::Command& command) {
 }
 
 void Client::on_subscribe(const native::Command& command) {
-  auto ns = context_.namespaces.resolve(command.channel);
+  auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   auto known = std::find_if(subscriptions_.begin(), subscriptions_.end(),
                             [&](const Subscription& s) { return s.channel == command.channel; });
-  if (known == subscriptions_.end() && subscriptions_.size() >= context_.max_subscriptions)
+  if (known == subscriptions_.end() && subscriptions_.size() >= services_.max_subscriptions)
     return send_error(command.id, make_error(ErrorCode::permission_denied,
                                              "too many subscriptions on this connection (max_subscriptions)"));
-  if (auto allowed = check_subscribe(**ns, command.channel, identity_, command.token, context_.verifier, unix_seconds());
+  if (auto allowed = check_subscribe(**ns, command.channel, identity_, command.token, services_.verifier, unix_seconds());
       !allowed)
     return send_error(command.id, allowed.error());
   const core::StreamPosition* since = command.since ? &*command.since : nullptr;
   if (since && since->offset > core::max_offset)
     return send_error(command.id, make_error(ErrorCode::invalid_message, "'since.offset' must be at most 9007199254740991"));
-  auto result = context_.hub.subscribe(shard_, command.channel, *this, (*ns)->history, since);
+  auto result = services_.hub.subscribe(shard_, command.channel, *this, (*ns)->history, since);
   if (!result) return send_error(command.id, result.error());
   if (result->added) {
     subscriptions_.push_back(Subscription{command.channel, 0});
-    if ((*ns)->presence && context_.hub.presence_add(command.channel, member())) {
+    if ((*ns)->presence && services_.hub.presence_add(command.channel, member())) {
       subscriptions_.back().member = true;
       if ((*ns)->join_leave)
-        context_.hub.relay(command.channel, make_shared_bytes(native::encode_join(command.channel, member())), this);
+        services_.hub.relay(command.channel, make_shared_bytes(native::encode_join(command.channel, member())), this);
     }
   }
   send_frame(native::encode_subscribed(command.id, command.channel, result->position,
@@ -160,72 +160,72 @@ void Client::on_subscribe(const native::Command& command) {
   // on their way to this worker: they are dropped, so the client sees each offset once.
   // A repeated subscribe without `since` changes nothing: the live flow already covers it.
   if (since && result->recovered) send_recovered(command.channel, since->offset, result->missed);
-  else if (result->added) raise_floor(command.channel, result->position.offset);
+  else if (result->added) raise_last_sent_offset(command.channel, result->position.offset);
   if (result->added) catch_up_streams(command.channel);
 }
 
 void Client::send_recovered(const std::string& channel, std::uint64_t since, std::vector<core::StoredMessage>& missed) {
-  std::uint64_t floor = since;
+  std::uint64_t last_sent = since;
   for (const auto& m : missed) {
     send_frame(native::encode_message(channel, m));
-    floor = m.offset;
+    last_sent = m.offset;
   }
-  raise_floor(channel, floor);
+  raise_last_sent_offset(channel, last_sent);
 }
 
-void Client::raise_floor(const std::string& channel, std::uint64_t offset) {
+void Client::raise_last_sent_offset(const std::string& channel, std::uint64_t offset) {
   Subscription* sub = find_subscription(channel);
-  if (sub && offset > sub->floor) set_floor(*sub, offset);
+  if (sub && offset > sub->last_sent_offset) set_last_sent_offset(*sub, offset);
 }
 
-void Client::set_floor(Subscription& sub, std::uint64_t offset) {
-  if (sub.floor == 0 && offset > 0) ++floors_;
-  if (sub.floor > 0 && offset == 0) --floors_;
-  sub.floor = offset;
+void Client::set_last_sent_offset(Subscription& sub, std::uint64_t offset) {
+  if (sub.last_sent_offset == 0 && offset > 0) ++last_sent_offset_count_;
+  if (sub.last_sent_offset > 0 && offset == 0) --last_sent_offset_count_;
+  sub.last_sent_offset = offset;
 }
 
 void Client::on_gap(std::string_view channel, const core::StreamPosition& last) {
   Subscription* subscription = find_subscription(channel);
   if (!connection_ || !subscription) return;
   const std::string name(channel);
-  auto ns = context_.namespaces.find(name);
+  auto ns = services_.namespaces.find(name);
   if (!ns) return;
   // The node missed messages after `last`; this client got everything up to it, or further if
-  // an earlier recovery already sent more (its floor). Recover like a re-subscribe with `since`,
-  // before any live message after the gap (they come after this).
+  // an earlier recovery already sent more (its last_sent_offset). Recover like a re-subscribe
+  // with `since`, before any live message after the gap (they come after this).
   core::StreamPosition since = last;
-  since.offset = std::max(since.offset, subscription->floor);
-  auto result = context_.hub.subscribe(shard_, name, *this, (*ns)->history, &since);
+  since.offset = std::max(since.offset, subscription->last_sent_offset);
+  auto result = services_.hub.subscribe(shard_, name, *this, (*ns)->history, &since);
   if (result && result->recovered) return send_recovered(name, since.offset, result->missed);
   // Lost for good (no history, past retention, a new epoch): the client reloads its state, and
   // goes on after the position given; live copies up to it are dropped.
   core::StreamPosition now = result ? result->position : last;
   send_frame(native::encode_reset(name, now));
-  // The floor is set, not raised: in a new epoch the offsets start again below the old floor.
-  set_floor(*subscription, now.offset);
+  // Set, not raised: in a new epoch the offsets start again below the old last_sent_offset.
+  set_last_sent_offset(*subscription, now.offset);
 }
 
 void Client::catch_up_streams(const std::string& channel) {
-  if (!context_.streams) return;
-  for (auto& snapshot : context_.streams->active(channel)) {
+  if (!services_.streams) return;
+  for (auto& snapshot : services_.streams->active(channel)) {
     send_frame(native::encode_stream_start(channel, snapshot.stream, snapshot.meta));
     if (!snapshot.text.empty())
       send_frame(native::encode_stream_delta(channel, snapshot.stream, snapshot.seq, snapshot.text));
-    stream_floors_.emplace_back(std::move(snapshot.stream), snapshot.seq);
+    last_sent_sequences_.emplace_back(std::move(snapshot.stream), snapshot.seq);
   }
 }
 
 void Client::on_stream_cancel(const native::Command& command) {
-  if (!context_.streams) return send_error(command.id, make_error(ErrorCode::not_found, "no such stream"));
-  const std::string channel = context_.streams->channel_of(command.stream);
+  if (!services_.streams) return send_error(command.id, make_error(ErrorCode::not_found, "no such stream"));
+  const std::string channel = services_.streams->channel_of(command.stream);
   if (channel.empty() || !find_subscription(channel))
     return send_error(command.id, make_error(ErrorCode::not_found, "no running stream '" + command.stream +
                                                                        "' on a channel you are subscribed to"));
-  auto ns = context_.namespaces.find(channel);
+  auto ns = services_.namespaces.find(channel);
   if (!ns) return send_error(command.id, ns.error());
   // Stopping an answer for everyone on the channel is a write: it needs publish rights.
   if (auto allowed = check_publish(**ns, channel, identity_); !allowed) return send_error(command.id, allowed.error());
-  if (auto ok = context_.streams->cancel(command.stream, channel); !ok) return send_error(command.id, ok.error());
+  if (auto ok = services_.streams->cancel(command.stream, channel); !ok) return send_error(command.id, ok.error());
   if (!command.id.empty()) send_frame(native::encode_stream_cancelled(command.id, command.stream));
 }
 
@@ -235,25 +235,25 @@ void Client::on_unsubscribe(const native::Command& command) {
   if (it == subscriptions_.end())
     return send_error(command.id, make_error(ErrorCode::unknown_channel, "not subscribed to '" + command.channel + "'"));
   leave(*it);
-  context_.hub.unsubscribe(shard_, command.channel, *this);
-  if (it->floor > 0) --floors_;
+  services_.hub.unsubscribe(shard_, command.channel, *this);
+  if (it->last_sent_offset > 0) --last_sent_offset_count_;
   subscriptions_.erase(it);
   send_frame(native::encode_unsubscribed(command.id, command.channel));
 }
 
 void Client::on_publish(const native::Command& command) {
-  auto ns = context_.namespaces.resolve(command.channel);
+  auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
     return send_error(command.id, allowed.error());
   // Publishing without an id is fire-and-forget: no reply (not even an error), the cheapest path.
   if (command.id.empty()) {
-    context_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {});
+    services_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {});
     return;
   }
   // The answer comes on our thread (at once without history), but maybe after this client is
   // gone: it touches only the weak connection.
-  context_.hub.publish(command.channel, command.data, (*ns)->history, io_.get_executor(),
+  services_.hub.publish(command.channel, command.data, (*ns)->history, io_.get_executor(),
                        [id = command.id, channel = command.channel,
                         weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this())](
                            Result<core::StreamPosition> result) {
@@ -265,7 +265,7 @@ void Client::on_publish(const native::Command& command) {
 }
 
 void Client::on_history(const native::Command& command) {
-  auto ns = context_.namespaces.resolve(command.channel);
+  auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   // Offsets stop at 2^53 - 1 (core::max_offset); a larger one is refused, never wrapped.
   if (command.after > core::max_offset || command.before > core::max_offset)
@@ -275,10 +275,10 @@ void Client::on_history(const native::Command& command) {
   if (auto allowed = check_read(**ns, command.channel); !allowed) return send_error(command.id, allowed.error());
   // A page must fit the send queue with room to spare, and the configured answer size: it is
   // cut short and says where to go on (`next`).
-  query.max_bytes = std::min(connection_->worker().limits().max_send_queue / 2, context_.max_history_bytes);
+  query.max_bytes = std::min(connection_->worker().limits().max_send_queue / 2, services_.max_history_bytes);
   // Read on a reader thread when there are some: a large page must not hold up this worker's
   // other connections. The answer comes back here through the weak connection.
-  auto read = [hub = &context_.hub, &io = io_, policy = (*ns)->history, query, id = command.id,
+  auto read = [hub = &services_.hub, &io = io_, policy = (*ns)->history, query, id = command.id,
                channel = command.channel,
                weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this())]() {
     auto page = hub->history(channel, policy, query);
@@ -287,8 +287,8 @@ void Client::on_history(const native::Command& command) {
       if (auto c = weak.lock(); c && c->is_open()) c->send(make_shared_bytes(std::move(frame)));
     });
   };
-  if (!context_.history_readers) return read();
-  if (!context_.history_readers->submit(std::move(read)))
+  if (!services_.history_readers) return read();
+  if (!services_.history_readers->submit(std::move(read)))
     send_error(command.id, make_error(ErrorCode::unavailable, "too many history reads waiting; retry later"));
 }
 
@@ -296,7 +296,7 @@ Status Client::check_read(const core::NamespaceOptions& ns, std::string_view cha
   // Reading a channel's history or members is reading the channel: being subscribed (which was
   // checked, with its subscription token in a private namespace) or being allowed to subscribe.
   if (find_subscription(channel)) return Ok{};
-  return check_subscribe(ns, channel, identity_, {}, context_.verifier, unix_seconds());
+  return check_subscribe(ns, channel, identity_, {}, services_.verifier, unix_seconds());
 }
 
 Client::Subscription* Client::find_subscription(std::string_view channel) {
@@ -308,69 +308,69 @@ Client::Subscription* Client::find_subscription(std::string_view channel) {
 void Client::stop_typing(Subscription& s) {
   if (s.typing_until == 0) return;
   s.typing_until = 0;
-  context_.hub.relay(s.channel, make_shared_bytes(native::encode_typing(s.channel, member(), false)), this);
+  services_.hub.relay(s.channel, make_shared_bytes(native::encode_typing(s.channel, member(), false)), this);
 }
 
 void Client::leave(Subscription& s) {
   stop_typing(s);
   if (!s.member) return;
   s.member = false;
-  if (!context_.hub.presence_remove(s.channel, id_)) return;
-  auto ns = context_.namespaces.find(s.channel);
+  if (!services_.hub.presence_remove(s.channel, id_)) return;
+  auto ns = services_.namespaces.find(s.channel);
   if (ns && (*ns)->join_leave)
-    context_.hub.relay(s.channel, make_shared_bytes(native::encode_leave(s.channel, member())), this);
+    services_.hub.relay(s.channel, make_shared_bytes(native::encode_leave(s.channel, member())), this);
 }
 
 void Client::on_tick(std::uint32_t now) {
   for (auto& s : subscriptions_)
     if (s.typing_until != 0 && now >= s.typing_until) stop_typing(s);
   if (!may_act()) {
-    if (now - opened_at_ >= context_.auth_timeout_seconds)
+    if (now - opened_at_ >= services_.auth_timeout_seconds)
       disconnect(transport::close_code::auth_failed, "no token in time");
     return;
   }
   const std::int64_t exp = identity_.expires();
   if (exp == 0) return;
   const std::int64_t unix_now = unix_seconds();
-  if (unix_now > exp + context_.token_leeway_seconds)
+  if (unix_now > exp + services_.token_leeway_seconds)
     return disconnect(transport::close_code::token_expired, "token expired");
-  if (!refresh_sent_ && unix_now >= exp - context_.refresh_before_seconds) {
+  if (!refresh_sent_ && unix_now >= exp - services_.refresh_before_seconds) {
     refresh_sent_ = true;
     send_frame(native::encode_refresh_required(exp - unix_now));
   }
 }
 
 void Client::on_presence(const native::Command& command) {
-  auto ns = context_.namespaces.resolve(command.channel);
+  auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   if (!(*ns)->presence)
     return send_error(command.id, make_error(ErrorCode::permission_denied, "presence is off in this namespace"));
   if (auto allowed = check_read(**ns, command.channel); !allowed) return send_error(command.id, allowed.error());
   if (command.type == CommandType::presence) {
-    auto members = context_.hub.presence(command.channel);
+    auto members = services_.hub.presence(command.channel);
     if (!members) return send_error(command.id, members.error());
     return send_frame(native::encode_presence(command.id, command.channel, *members));
   }
-  auto stats = context_.hub.presence_stats(command.channel);
+  auto stats = services_.hub.presence_stats(command.channel);
   if (!stats) return send_error(command.id, stats.error());
   send_frame(native::encode_presence_stats(command.id, command.channel, *stats));
 }
 
 void Client::on_event(const native::Command& command) {
-  auto ns = context_.namespaces.find(command.channel);
+  auto ns = services_.namespaces.find(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   if (!find_subscription(command.channel))
     return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
   if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
     return send_error(command.id, allowed.error());
-  context_.hub.relay(command.channel,
+  services_.hub.relay(command.channel,
                      make_shared_bytes(native::encode_event(command.channel, command.event, command.data, member())),
                      this);
   if (!command.id.empty()) send_frame(native::encode_relayed(command.id, command.channel));
 }
 
 void Client::on_typing(const native::Command& command) {
-  auto ns = context_.namespaces.find(command.channel);
+  auto ns = services_.namespaces.find(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   Subscription* s = find_subscription(command.channel);
   if (!s) return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
@@ -379,9 +379,9 @@ void Client::on_typing(const native::Command& command) {
   if (command.typing) {
     // Only a change is relayed; a renewal just pushes the expiry back.
     const bool was_typing = s->typing_until != 0;
-    s->typing_until = connection_->worker().now_seconds() + context_.typing_timeout_seconds;
+    s->typing_until = connection_->worker().now_seconds() + services_.typing_timeout_seconds;
     if (!was_typing)
-      context_.hub.relay(command.channel, make_shared_bytes(native::encode_typing(command.channel, member(), true)),
+      services_.hub.relay(command.channel, make_shared_bytes(native::encode_typing(command.channel, member(), true)),
                          this);
   } else {
     stop_typing(*s);
@@ -392,10 +392,10 @@ void Client::on_typing(const native::Command& command) {
 void Client::on_close() {
   for (auto& s : subscriptions_) {
     leave(s);
-    context_.hub.unsubscribe(shard_, s.channel, *this);
+    services_.hub.unsubscribe(shard_, s.channel, *this);
   }
   subscriptions_.clear();
-  context_.registry.remove(*this);
+  services_.registry.remove(*this);
   connection_ = nullptr;
 }
 
@@ -403,20 +403,20 @@ void Client::deliver(const SharedBytes& frame, std::string_view channel, std::ui
                      std::string_view stream) {
   if (!connection_) return;
   if (!stream.empty()) {
-    for (auto it = stream_floors_.begin(); it != stream_floors_.end(); ++it) {
+    for (auto it = last_sent_sequences_.begin(); it != last_sent_sequences_.end(); ++it) {
       if (it->first != stream) continue;
       if (offset <= it->second) return;  // already in the snapshot this client got
-      stream_floors_.erase(it);          // past the snapshot: nothing older can follow
+      last_sent_sequences_.erase(it);    // past the snapshot: nothing older can follow
       break;
     }
     return connection_->send(frame);
   }
-  if (floors_ > 0 && offset != 0) {  // offset 0: a relayed event, not a publication
+  if (last_sent_offset_count_ > 0 && offset != 0) {  // offset 0: a relayed event, not a publication
     for (auto& s : subscriptions_) {
-      if (s.channel != channel || s.floor == 0) continue;
-      if (offset <= s.floor) return;  // already sent from history
-      s.floor = 0;
-      --floors_;
+      if (s.channel != channel || s.last_sent_offset == 0) continue;
+      if (offset <= s.last_sent_offset) return;  // covered by what the client was given
+      s.last_sent_offset = 0;
+      --last_sent_offset_count_;
       break;
     }
   }

@@ -21,8 +21,9 @@ namespace sb::session {
 class ClientRegistry;
 class Streams;
 
-// What every client of a server shares.
-struct SessionContext {
+// What every client of a server uses: the hub and tables it acts on, the services it calls and
+// the settings every session shares. Built once by the server; outlives every client.
+struct ClientServices {
   core::Hub& hub;
   const core::Namespaces& namespaces;
   ClientRegistry& registry;
@@ -51,8 +52,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
  public:
   // `identity` is verified when the upgrade carried a valid token; otherwise the client may act
   // only if `anonymous_allowed`, or after a `connect` with a token. `remote_ip` was admitted by
-  // context.admission and is released on close.
-  Client(SessionContext& context, std::size_t shard, boost::asio::io_context& io, Identity identity,
+  // services.admission and is released when the client is destroyed.
+  Client(ClientServices& services, std::size_t shard, boost::asio::io_context& io, Identity identity,
          bool anonymous_allowed, std::string remote_ip);
   ~Client() override;
 
@@ -88,15 +89,15 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void on_event(const protocol::native::Command& command);
   void on_typing(const protocol::native::Command& command);
   void on_stream_cancel(const protocol::native::Command& command);
-  // Sends what a recovery found and sets the subscription's floor past it.
+  // Sends what a recovery found; live copies up to the last of it are dropped.
   void send_recovered(const std::string& channel, std::uint64_t since, std::vector<core::StoredMessage>& missed);
   // Drops live copies of messages at or below `offset` on this subscription.
-  void raise_floor(const std::string& channel, std::uint64_t offset);
+  void raise_last_sent_offset(const std::string& channel, std::uint64_t offset);
   // Sends the streams running on a channel to this client, which just subscribed.
   void catch_up_streams(const std::string& channel);
   core::Member member() const { return core::Member{id_, identity_.user, identity_.info}; }
   struct Subscription;
-  void set_floor(Subscription& subscription, std::uint64_t offset);
+  void set_last_sent_offset(Subscription& subscription, std::uint64_t offset);
   Subscription* find_subscription(std::string_view channel);
   // History and presence: allowed to the subscribed, or to those who may subscribe.
   Status check_read(const core::NamespaceOptions& ns, std::string_view channel);
@@ -106,7 +107,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void send_frame(std::string frame);
   void send_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
 
-  SessionContext& context_;
+  ClientServices& services_;
   boost::asio::io_context& io_;
   transport::WsConnection* connection_ = nullptr;
   std::size_t shard_;
@@ -119,16 +120,19 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   TokenBucket bucket_;
   struct Subscription {
     std::string channel;
-    // After a recovery: live copies of messages at or below this offset were already sent from
-    // history and are dropped. 0 once the first newer message went through.
-    std::uint64_t floor = 0;
+    // The last offset this client was given on the channel by a subscribe reply, a recovery from
+    // history or a reset: live copies of messages at or below it may still arrive, and are
+    // dropped. 0 once the first newer message went through (nothing left to drop).
+    std::uint64_t last_sent_offset = 0;
     bool member = false;             // in the channel's presence
     std::uint32_t typing_until = 0;  // worker clock; 0: not typing
   };
   std::vector<Subscription> subscriptions_;
-  std::size_t floors_ = 0;  // subscriptions with a floor: skips the lookup in deliver() when 0
-  // Streams caught up from a snapshot: their live frames up to this sequence were in it.
-  std::vector<std::pair<std::string, std::uint64_t>> stream_floors_;
+  // Subscriptions whose last_sent_offset is set: deliver() skips the lookup while there are none.
+  std::size_t last_sent_offset_count_ = 0;
+  // Streams caught up from a snapshot, with the last sequence the snapshot held: their live
+  // frames up to it are dropped.
+  std::vector<std::pair<std::string, std::uint64_t>> last_sent_sequences_;
 };
 
 }  // namespace sb::session

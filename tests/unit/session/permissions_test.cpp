@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "session/limits.hpp"
 
 namespace sb::session {
 namespace {
@@ -64,31 +63,6 @@ TEST(Permissions, PublishRules) {
   auto denied = check_publish(ns(core::Access::protected_), "n:x", anonymous);
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.error().code, ErrorCode::permission_denied);
-}
-
-TEST(TokenBucket, AllowsTheBurstThenTheRateAndSaysWhenToRetry) {
-  TokenBucket bucket(10, 3);  // 10/s, burst 3
-  auto t = std::chrono::steady_clock::now();
-  std::int64_t retry = 0;
-  EXPECT_TRUE(bucket.take(t, retry));
-  EXPECT_TRUE(bucket.take(t, retry));
-  EXPECT_TRUE(bucket.take(t, retry));
-  EXPECT_FALSE(bucket.take(t, retry));
-  EXPECT_EQ(retry, 100);  // one token every 100 ms
-  EXPECT_TRUE(bucket.take(t + std::chrono::milliseconds(100), retry));
-  EXPECT_FALSE(bucket.take(t + std::chrono::milliseconds(100), retry));
-}
-
-TEST(Admission, CapsConnectionsInTotalAndPerAddress) {
-  Admission admission(3, 2, RateLimits{});
-  EXPECT_EQ(admission.admit("a"), Admission::Verdict::ok);
-  EXPECT_EQ(admission.admit("a"), Admission::Verdict::ok);
-  EXPECT_EQ(admission.admit("a"), Admission::Verdict::ip_full);
-  EXPECT_EQ(admission.admit("b"), Admission::Verdict::ok);
-  EXPECT_EQ(admission.admit("c"), Admission::Verdict::server_full);
-  admission.release("a");
-  EXPECT_EQ(admission.connections(), 2u);
-  EXPECT_EQ(admission.admit("c"), Admission::Verdict::ok);
 }
 
 }  // namespace

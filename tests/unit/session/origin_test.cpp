@@ -1,8 +1,8 @@
-#include "api/origin.hpp"
+#include "session/origin.hpp"
 
 #include <gtest/gtest.h>
 
-namespace sb::api {
+namespace sb::session {
 namespace {
 
 TEST(OriginPolicy, LoopbackNamesAndAddressesAreAllowedHostsAtAnyPort) {
@@ -46,4 +46,4 @@ TEST(OriginPolicy, LocalPagesAreAllowedWhileNoOriginIsListed) {
 }
 
 }  // namespace
-}  // namespace sb::api
+}  // namespace sb::session

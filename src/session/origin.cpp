@@ -1,10 +1,10 @@
-#include "api/origin.hpp"
+#include "session/origin.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
 #include <cctype>
 
-namespace sb::api {
+namespace sb::session {
 
 namespace {
 
@@ -98,4 +98,4 @@ bool OriginPolicy::origin_allowed(std::string_view origin, std::string_view host
   return false;
 }
 
-}  // namespace sb::api
+}  // namespace sb::session

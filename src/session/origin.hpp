@@ -6,11 +6,13 @@
 // non-simple Content-Type without asking first (a CORS preflight this server never grants).
 // So: loopback trust and the same-host origin rule hold only for a Host that is a loopback name
 // or address, or one the operator listed; and an Origin is either the server's own or listed.
+// Used for WebSocket upgrades (session/upgrade_gate.hpp) and HTTP API requests
+// (api/request_gate.hpp).
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace sb::api {
+namespace sb::session {
 
 class OriginPolicy {
  public:
@@ -38,4 +40,4 @@ class OriginPolicy {
 // "Host:8080" -> "host"; "[::1]:8080" -> "[::1]"; lowercase.
 std::string hostname_of(std::string_view authority);
 
-}  // namespace sb::api
+}  // namespace sb::session
