@@ -8,7 +8,8 @@ namespace sb::core {
 
 std::string LocalBroker::new_epoch() { return random_hex(6); }
 
-LocalBroker::LocalBroker(HistoryStore* history) : store_(history) {
+LocalBroker::LocalBroker(HistoryStore* history, std::size_t max_channels)
+    : max_channels_(max_channels), store_(history) {
   if (store_) {
     writer_ = std::make_unique<HistoryWriter>(
         *store_, [this](std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
@@ -31,9 +32,14 @@ LocalBroker::Stripe& LocalBroker::stripe_for(std::string_view channel) const {
   return stripes_[std::hash<std::string_view>{}(channel) % stripe_count];
 }
 
-Result<LocalBroker::ChannelState*> LocalBroker::state_locked(Stripe& stripe, std::string_view channel, bool keep) {
+Result<LocalBroker::ChannelState*> LocalBroker::state_locked(Stripe& stripe, std::string_view channel, bool keep,
+                                                             bool bounded) {
   auto it = stripe.channels.find(channel);
   if (it != stripe.channels.end()) return &it->second;
+  if (bounded && max_channels_ != 0 && channel_count_.load(std::memory_order_relaxed) >= max_channels_) {
+    channels_refused_.fetch_add(1, std::memory_order_relaxed);
+    return make_error(ErrorCode::limit_exceeded, "too many channels on this server (limits.max_channels)");
+  }
   ChannelState state;
   if (keep) {
     // The store knows where a channel with history stands, across restarts.
@@ -77,7 +83,7 @@ void LocalBroker::publish(std::string_view channel, std::string_view data, std::
     lock.unlock();
     return complete_on(where, std::move(done), StreamPosition{1, new_epoch()});
   }
-  auto state = state_locked(stripe, channel, keep);
+  auto state = state_locked(stripe, channel, keep, /*bounded=*/true);
   if (!state || (keep && !writer_)) {
     lock.unlock();
     return complete_on(where, std::move(done),

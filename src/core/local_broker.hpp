@@ -37,7 +37,11 @@ namespace sb::core {
 class LocalBroker final : public Broker {
  public:
   // `history` may be null when no namespace keeps history; it must outlive the broker.
-  explicit LocalBroker(HistoryStore* history = nullptr);
+  // A publication that would create the state of one channel more than `max_channels` (0: no
+  // bound) fails with LIMIT_EXCEEDED: with history, a publish into a channel nobody watches
+  // holds state until it is stored, and a flood into many such channels must not grow the table
+  // past limits.max_channels. Watches are bounded by the hub (one per channel it holds).
+  explicit LocalBroker(HistoryStore* history = nullptr, std::size_t max_channels = 0);
   ~LocalBroker() override;
   LocalBroker(const LocalBroker&) = delete;
   LocalBroker& operator=(const LocalBroker&) = delete;
@@ -61,8 +65,10 @@ class LocalBroker final : public Broker {
   void presence_remove(std::string_view channel, std::string_view client) override;
   Result<std::vector<Member>> presence(std::string_view channel) override;
 
-  // Channels it holds state for now (tests).
+  // Channels it holds state for now: watched, or with publications on their way to the store.
   std::size_t channel_count() const noexcept { return channel_count_.load(std::memory_order_relaxed); }
+  // Publications refused by max_channels.
+  std::uint64_t channels_refused() const noexcept { return channels_refused_.load(std::memory_order_relaxed); }
 
  private:
   struct ChannelState {
@@ -85,8 +91,9 @@ class LocalBroker final : public Broker {
   static constexpr std::size_t stripe_count = 64;
 
   Stripe& stripe_for(std::string_view channel) const;
-  // The channel's state, created if needed (read from the store when `keep`).
-  Result<ChannelState*> state_locked(Stripe& stripe, std::string_view channel, bool keep);
+  // The channel's state, created if needed (read from the store when `keep`); `bounded`: refused
+  // with LIMIT_EXCEEDED when creating it would pass max_channels.
+  Result<ChannelState*> state_locked(Stripe& stripe, std::string_view channel, bool keep, bool bounded = false);
   // Drops a channel's state once nothing needs it.
   void release_locked(Stripe& stripe, ChannelMap::iterator it);
   void on_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
@@ -94,6 +101,8 @@ class LocalBroker final : public Broker {
 
   mutable std::array<Stripe, stripe_count> stripes_;
   std::atomic<std::size_t> channel_count_{0};
+  std::size_t max_channels_;
+  std::atomic<std::uint64_t> channels_refused_{0};
   HistoryStore* store_;
   // Set before the first publication and cleared after the last (Broker::set_listener).
   BrokerListener* listener_ = nullptr;

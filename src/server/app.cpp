@@ -148,7 +148,7 @@ void App::make_hub() {
   for (std::size_t i = 0; i < server_->worker_count(); ++i) shards.push_back(&server_->worker(i).context());
   // Half the send queue: the rest stays for live traffic during the recovery.
   // Without Redis, this node is its own broker.
-  if (!broker_) local_broker_ = std::make_unique<core::LocalBroker>(history_.get());
+  if (!broker_) local_broker_ = std::make_unique<core::LocalBroker>(history_.get(), config_.max_channels);
   core::Broker& broker = broker_ ? static_cast<core::Broker&>(*broker_) : *local_broker_;
   hub_ = std::make_unique<core::Hub>(std::move(shards), encoder_, broker, config_.limits.max_send_queue / 2,
                                      config_.max_channels);
@@ -317,6 +317,12 @@ api::Stats App::stats() const {
   s.messages_out = hub.deliveries;
   s.channel_states = hub.channel_states;
   s.channels_refused = hub.channels_refused;
+  if (local_broker_) {
+    // On one node the broker also holds channels whose publications are on their way to the
+    // store, with no subscriber: its table is the larger one, and it refuses publishes.
+    s.channel_states = std::max<std::uint64_t>(s.channel_states, local_broker_->channel_count());
+    s.channels_refused += local_broker_->channels_refused();
+  }
   // Either may be gone already while the broker's thread asks during shutdown.
   if (history_readers_) s.history_reads_refused = history_readers_->refused();
   s.memory_trims = memory_trims_.load(std::memory_order_relaxed);

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -166,6 +167,57 @@ TEST(LocalBroker, WithHistoryNothingIsDeliveredOrAcknowledgedBeforeItIsStored) {
   EXPECT_EQ(stored_when_acknowledged.get_future().get(), 1u);
   EXPECT_EQ(stored_when_delivered.load(), 1u);
   ASSERT_EQ(recorder.copy().size(), 1u);
+  broker.set_listener(nullptr);
+}
+
+// A memory store whose appends wait until the test opens the gate: publications stay on their
+// way to the store meanwhile.
+class GatedStore final : public HistoryStore {
+ public:
+  Result<StreamPosition> position(std::string_view channel) override { return inner.position(channel); }
+  Status append(std::span<const HistoryEntry> entries) override {
+    std::unique_lock lock(mutex);
+    opened.wait(lock, [this] { return open; });
+    return inner.append(entries);
+  }
+  Result<HistoryPage> read(std::string_view channel, const HistoryQuery& query) override {
+    return inner.read(channel, query);
+  }
+  void expire(std::int64_t now_ms) override { inner.expire(now_ms); }
+  void open_gate() {
+    std::lock_guard lock(mutex);
+    open = true;
+    opened.notify_all();
+  }
+  storage::MemoryHistory inner;
+  std::mutex mutex;
+  std::condition_variable opened;
+  bool open = false;
+};
+
+TEST(LocalBroker, PublishesIntoUnwatchedChannelsWithHistoryStopAtMaxChannelsWhileTheyWaitForTheStore) {
+  GatedStore store;
+  Recorder recorder;
+  LocalBroker broker{&store, /*max_channels=*/2};
+  broker.set_listener(&recorder);
+  std::vector<std::future<Result<StreamPosition>>> pending;
+  for (const char* channel : {"log-0", "log-1"}) {
+    auto p = std::make_shared<std::promise<Result<StreamPosition>>>();
+    pending.push_back(p->get_future());
+    broker.publish(channel, "1", 1000, keep, {}, [p](Result<StreamPosition> r) { p->set_value(std::move(r)); });
+  }
+  EXPECT_EQ(broker.channel_count(), 2u);
+  auto refused = publish(broker, "log-2", "1", keep);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::limit_exceeded);
+  EXPECT_EQ(broker.channels_refused(), 1u);
+  store.open_gate();
+  for (auto& f : pending) EXPECT_TRUE(f.get());
+  // Stored: the store holds their positions, the table lets them go, and the next channel fits.
+  EXPECT_EQ(broker.channel_count(), 0u);
+  auto after_store = publish(broker, "log-2", "1", keep);
+  ASSERT_TRUE(after_store);
+  EXPECT_EQ(after_store->offset, 1u);
   broker.set_listener(nullptr);
 }
 
