@@ -26,7 +26,7 @@ Hub::~Hub() {
 }
 
 Hub::Stripe& Hub::stripe_for(std::string_view channel) const {
-  return stripes_[std::hash<std::string_view>{}(channel) % stripe_count];
+  return stripes_[channel_stripe(channel)];
 }
 
 Result<Hub::ChannelState*> Hub::emplace_locked(Stripe& stripe, std::string_view channel, ChannelState state) {

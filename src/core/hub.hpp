@@ -49,6 +49,7 @@
 
 #include "common/error.hpp"
 #include "core/broker.hpp"
+#include "core/channel_map.hpp"
 #include "core/history.hpp"
 #include "core/publication.hpp"
 #include "core/subscriber.hpp"
@@ -156,19 +157,14 @@ class Hub final : private BrokerListener {
     bool syncing = false;  // a subscriber is doing that now: later ones wait (Stripe::sync_done)
     std::unique_ptr<std::vector<Member>> members;  // this node's presence, only for channels that keep it
   };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  using ChannelMap = std::unordered_map<std::string, ChannelState, StringHash, std::equal_to<>>;
+  using ChannelMap = core::ChannelMap<ChannelState>;
   struct alignas(64) Stripe {
     mutable std::mutex mutex;
     ChannelMap channels;
     std::condition_variable sync_done;  // a channel of the stripe finished syncing, or failed
   };
-  static constexpr std::size_t stripe_count = 64;
 
-  using LocalMap = std::unordered_map<std::string, std::vector<Subscriber*>, StringHash, std::equal_to<>>;
+  using LocalMap = core::ChannelMap<std::vector<Subscriber*>>;
   struct alignas(64) Shard {
     boost::asio::io_context* context = nullptr;
     LocalMap subscribers;  // shard thread only
@@ -223,7 +219,7 @@ class Hub final : private BrokerListener {
   const PublicationEncoder& encoder_;
   Broker& broker_;
   std::vector<std::unique_ptr<Shard>> shards_;
-  mutable std::array<Stripe, stripe_count> stripes_;
+  mutable std::array<Stripe, channel_stripe_count> stripes_;
   std::atomic<std::uint64_t> publications_{0};
   std::size_t max_channels_;
   std::atomic<std::size_t> channel_count_{0};  // states in all stripes

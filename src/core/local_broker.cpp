@@ -29,7 +29,7 @@ void LocalBroker::set_listener(BrokerListener* listener) {
 }
 
 LocalBroker::Stripe& LocalBroker::stripe_for(std::string_view channel) const {
-  return stripes_[std::hash<std::string_view>{}(channel) % stripe_count];
+  return stripes_[channel_stripe(channel)];
 }
 
 Result<LocalBroker::ChannelState*> LocalBroker::state_locked(Stripe& stripe, std::string_view channel, bool keep,

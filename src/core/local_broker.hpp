@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core/broker.hpp"
+#include "core/channel_map.hpp"
 #include "core/history_writer.hpp"
 
 namespace sb::core {
@@ -79,16 +80,11 @@ class LocalBroker final : public Broker {
     bool persistent = false;  // has history: its position comes from the store
     std::vector<Member> members;
   };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  using ChannelMap = std::unordered_map<std::string, ChannelState, StringHash, std::equal_to<>>;
+  using ChannelMap = core::ChannelMap<ChannelState>;
   struct alignas(64) Stripe {
     mutable std::mutex mutex;
     ChannelMap channels;
   };
-  static constexpr std::size_t stripe_count = 64;
 
   Stripe& stripe_for(std::string_view channel) const;
   // The channel's state, created if needed (read from the store when `keep`); `bounded`: refused
@@ -99,7 +95,7 @@ class LocalBroker final : public Broker {
   void on_written(std::vector<PendingPublication>& batch, const std::vector<HistoryEntry>& entries,
                   const Status& status);
 
-  mutable std::array<Stripe, stripe_count> stripes_;
+  mutable std::array<Stripe, channel_stripe_count> stripes_;
   std::atomic<std::size_t> channel_count_{0};
   std::size_t max_channels_;
   std::atomic<std::uint64_t> channels_refused_{0};
