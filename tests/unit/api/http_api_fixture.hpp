@@ -125,7 +125,7 @@ class HttpApiTest : public ::testing::Test {
   Stats figures = numbered_stats();
   session::Streams streams{hub, namespaces, session::StreamOptions{}, [](const std::string&, std::string, auto) {}};
   StaticFiles web{"/nonexistent"};
-  OriginPolicy origins{{}, {}};
+  session::OriginPolicy origins{{}, {}};
   HttpApi api{HttpApi::Dependencies{hub, namespaces, registry, keys, [this] { return figures; }, streams, web, origins}};
 };
 

@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
+#include <future>
 #include <mutex>
 #include <string>
 #include <vector>
