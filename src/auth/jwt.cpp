@@ -221,45 +221,64 @@ bool any_matches(const std::vector<std::string>& patterns, std::string_view chan
   return false;
 }
 
-JwtVerifier::JwtVerifier(std::vector<JwtKey> keys, std::chrono::seconds leeway)
-    : keys_(std::move(keys)), leeway_(leeway) {}
+namespace {
 
-Result<Claims> JwtVerifier::verify(std::string_view token, std::int64_t now) const {
-  if (keys_.empty()) return auth_error("no key is configured to verify tokens");
-  if (token.size() > 8192) return auth_error("token too long");
+// A token's three parts, base64url-decoded, and the part its signature covers.
+struct TokenParts {
+  std::string header_text;
+  std::string payload_text;
+  std::string signature;
+  std::string_view signed_part;  // header.payload, as sent
+};
+
+Result<TokenParts> split_token(std::string_view token) {
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
     return auth_error("malformed token: expected three base64url parts");
-  std::string header_text, payload_text, signature;
-  if (!base64url_decode(token.substr(0, dot1), header_text) ||
-      !base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_text) ||
-      !base64url_decode(token.substr(dot2 + 1), signature))
+  TokenParts parts;
+  if (!base64url_decode(token.substr(0, dot1), parts.header_text) ||
+      !base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), parts.payload_text) ||
+      !base64url_decode(token.substr(dot2 + 1), parts.signature))
     return auth_error("malformed token: bad base64url");
+  parts.signed_part = token.substr(0, dot2);
+  return parts;
+}
+
+struct TokenHeader {
+  std::string alg;
+  std::string kid;  // empty: none
+};
+
+Result<TokenHeader> read_header(const std::string& header_text) {
   json::error_code ec;
   json::value header = json::parse(header_text, ec);
   if (ec || !header.is_object()) return auth_error("malformed token header");
   const json::value* alg_value = header.get_object().if_contains("alg");
   if (!alg_value || !alg_value->is_string()) return auth_error("token header has no 'alg'");
-  const std::string alg(alg_value->get_string());
+  TokenHeader h;
+  h.alg = std::string(alg_value->get_string());
   static const char* supported[] = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"};
   bool known = false;
-  for (const char* a : supported) known |= alg == a;
-  if (!known) return auth_error("token algorithm '" + alg + "' is not accepted");
-  std::string kid;
-  if (const json::value* k = header.get_object().if_contains("kid"); k && k->is_string()) kid = k->get_string();
+  for (const char* a : supported) known |= h.alg == a;
+  if (!known) return auth_error("token algorithm '" + h.alg + "' is not accepted");
+  if (const json::value* k = header.get_object().if_contains("kid"); k && k->is_string()) h.kid = k->get_string();
+  return h;
+}
 
-  const std::string_view signed_part = token.substr(0, dot2);
-  bool verified = false;
-  for (const auto& key : keys_) {
-    if (!kid.empty() && !key.kid.empty() && key.kid != kid) continue;
-    if (verify_with_key(alg, key, signed_part, signature)) {
-      verified = true;
-      break;
-    }
+// True when one of `keys` (the one the kid names, or each one when either side has no kid)
+// verifies the signature.
+bool signed_by_any(const std::vector<JwtKey>& keys, const TokenHeader& header, const TokenParts& parts) {
+  for (const auto& key : keys) {
+    if (!header.kid.empty() && !key.kid.empty() && key.kid != header.kid) continue;
+    if (verify_with_key(header.alg, key, parts.signed_part, parts.signature)) return true;
   }
-  if (!verified) return auth_error("invalid token signature (or no key for its algorithm/kid)");
+  return false;
+}
 
+// The claims of a verified token's payload; exp and nbf are read, not yet checked.
+Result<Claims> read_claims(const std::string& payload_text) {
+  json::error_code ec;
   json::value payload = json::parse(payload_text, ec);
   if (ec || !payload.is_object()) return auth_error("malformed token payload");
   const json::object& o = payload.get_object();
@@ -291,9 +310,28 @@ Result<Claims> JwtVerifier::verify(std::string_view token, std::int64_t now) con
   if (!nbf) return nbf.error();
   claims.exp = *exp;
   claims.nbf = *nbf;
+  return claims;
+}
+
+}  // namespace
+
+JwtVerifier::JwtVerifier(std::vector<JwtKey> keys, std::chrono::seconds leeway)
+    : keys_(std::move(keys)), leeway_(leeway) {}
+
+Result<Claims> JwtVerifier::verify(std::string_view token, std::int64_t now) const {
+  if (keys_.empty()) return auth_error("no key is configured to verify tokens");
+  if (token.size() > 8192) return auth_error("token too long");
+  auto parts = split_token(token);
+  if (!parts) return parts.error();
+  auto header = read_header(parts->header_text);
+  if (!header) return header.error();
+  if (!signed_by_any(keys_, *header, *parts))
+    return auth_error("invalid token signature (or no key for its algorithm/kid)");
+  auto claims = read_claims(parts->payload_text);
+  if (!claims) return claims;
   const std::int64_t leeway = leeway_.count();
-  if (claims.exp != 0 && now > claims.exp + leeway) return auth_error("token expired");
-  if (claims.nbf != 0 && now + leeway < claims.nbf) return auth_error("token not valid yet (nbf)");
+  if (claims->exp != 0 && now > claims->exp + leeway) return auth_error("token expired");
+  if (claims->nbf != 0 && now + leeway < claims->nbf) return auth_error("token not valid yet (nbf)");
   return claims;
 }
 

@@ -112,6 +112,116 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
   return options;
 }
 
+// A section's value must be a table: `[history]`, not `history = 1`.
+const toml::table& section(const toml::node& node, const std::string& key) {
+  const toml::table* t = node.as_table();
+  if (!t) throw ConfigError(key, "expected a table");
+  return *t;
+}
+
+// Replaces `out` with the strings of an array; `expected` is the error when it is not an array.
+void assign_strings(std::vector<std::string>& out, const toml::node& node, const std::string& key,
+                    const char* expected) {
+  const toml::array* a = node.as_array();
+  if (!a) throw ConfigError(key, expected);
+  out.clear();
+  for (const auto& item : *a) out.push_back(string_value(item, key));
+}
+
+void apply_api_keys(Config& c, const toml::node& node, const std::string& key) {
+  // Either a list of keys, or named keys ({ ci = "...", dashboard = "..." }) whose names show
+  // in the logs: rotate by adding the new key, moving clients, then removing the old one.
+  c.api_keys.clear();
+  c.api_key_names.clear();
+  if (const toml::array* a = node.as_array()) {
+    for (const auto& item : *a) {
+      c.api_keys.push_back(string_value(item, key));
+      c.api_key_names.push_back("key" + std::to_string(c.api_keys.size()));
+    }
+  } else if (const toml::table* t = node.as_table()) {
+    for (const auto& [name, item] : *t) {
+      c.api_keys.push_back(string_value(item, key + "." + std::string(name.str())));
+      c.api_key_names.emplace_back(name.str());
+    }
+  } else {
+    throw ConfigError(key, "expected an array of strings or a table of named keys");
+  }
+}
+
+void apply_history(Config& c, const toml::table& t) {
+  for (const auto& [hk, value] : t) {
+    const std::string sub = "history." + std::string(hk.str());
+    if (hk.str() == "engine") c.history_engine = string_value(value, sub);
+    else if (hk.str() == "fsync") c.history_fsync = bool_value(value, sub);
+    else if (hk.str() == "readers") c.history_readers = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (hk.str() == "read_queue") c.history_read_queue = static_cast<std::size_t>(positive_integer(value, sub));
+    else throw ConfigError(sub, "unknown key");
+  }
+}
+
+void apply_cluster(Config& c, const toml::table& t) {
+  if (t.contains("redis_url") && t.contains("redis_urls"))
+    throw ConfigError("cluster.redis_urls", "give redis_url (one Redis) or redis_urls (several), not both");
+  for (const auto& [ck, value] : t) {
+    const std::string sub = "cluster." + std::string(ck.str());
+    const std::string_view name = ck.str();
+    if (name == "broker") c.broker = string_value(value, sub);
+    else if (name == "redis_url") c.redis_urls = {string_value(value, sub)};
+    else if (name == "redis_urls") assign_strings(c.redis_urls, value, sub, "expected an array of redis:// URLs");
+    else if (name == "prefix") c.redis_prefix = string_value(value, sub);
+    else if (name == "node_name") c.node_name = string_value(value, sub);
+    else if (name == "redis_timeout_ms") c.redis_timeout = std::chrono::milliseconds(positive_integer(value, sub));
+    else if (name == "heartbeat_ms") c.heartbeat_interval = std::chrono::milliseconds(positive_integer(value, sub));
+    else if (name == "node_timeout_ms") c.node_timeout = std::chrono::milliseconds(positive_integer(value, sub));
+    else if (name == "channel_ttl") c.channel_ttl = std::chrono::seconds(positive_integer(value, sub));
+    else throw ConfigError(sub, "unknown key");
+  }
+}
+
+void apply_auth(Config& c, const toml::table& t) {
+  for (const auto& [ak, value] : t) {
+    const std::string sub = "auth." + std::string(ak.str());
+    const std::string_view name = ak.str();
+    if (name == "jwt_secret") c.jwt_secret = string_value(value, sub);
+    else if (name == "jwt_public_key") c.jwt_public_key = string_value(value, sub);
+    else if (name == "jwks_file") c.jwks_file = string_value(value, sub);
+    else if (name == "leeway") c.jwt_leeway = std::chrono::seconds(positive_integer(value, sub));
+    else if (name == "anonymous") c.anonymous = string_value(value, sub);
+    else if (name == "allowed_origins") assign_strings(c.allowed_origins, value, sub, "expected an array of strings");
+    else if (name == "allowed_hosts") assign_strings(c.allowed_hosts, value, sub, "expected an array of strings");
+    else throw ConfigError(sub, "unknown key");
+  }
+}
+
+void apply_streams(Config& c, const toml::table& t) {
+  for (const auto& [sk, value] : t) {
+    const std::string sub = "streams." + std::string(sk.str());
+    if (sk.str() == "idle_timeout") c.stream_idle_timeout = std::chrono::seconds(positive_integer(value, sub));
+    else if (sk.str() == "cancel_url") c.stream_cancel_url = string_value(value, sub);
+    else if (sk.str() == "cancel_secret") c.stream_cancel_secret = string_value(value, sub);
+    else if (sk.str() == "max_streams") c.max_streams = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (sk.str() == "max_stream_bytes") c.max_stream_bytes = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (sk.str() == "max_total_bytes")
+      c.max_stream_total_bytes = static_cast<std::size_t>(positive_integer(value, sub));
+    else throw ConfigError(sub, "unknown key");
+  }
+}
+
+void apply_namespaces(Config& c, const toml::table& t) {
+  for (const auto& [ns, options] : t) {
+    const std::string name(ns.str());
+    const std::string ns_key = "namespaces." + name;
+    if (name == "default") {
+      c.default_namespace = namespace_options("", options, ns_key, c.default_namespace);
+      continue;
+    }
+    if (name.empty() || name.find(':') != std::string::npos || !core::validate_channel_name(name))
+      throw ConfigError(ns_key, "a namespace name uses the channel charset and has no ':'");
+    c.namespaces.push_back(namespace_options(name, options, ns_key, core::NamespaceOptions{}));
+  }
+}
+
+// The top level: the server's own keys, then one table per section.
 void apply_table(Config& c, const toml::table& root) {
   for (const auto& [k, node] : root) {
     const std::string key(k.str());
@@ -124,115 +234,14 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "echo_endpoint") c.echo_endpoint = bool_value(node, key);
     else if (key == "tls_cert") c.tls_cert = string_value(node, key);
     else if (key == "tls_key") c.tls_key = string_value(node, key);
-    else if (key == "api_keys") {
-      // Either a list of keys, or named keys ({ ci = "...", dashboard = "..." }) whose names show
-      // in the logs: rotate by adding the new key, moving clients, then removing the old one.
-      c.api_keys.clear();
-      c.api_key_names.clear();
-      if (const toml::array* a = node.as_array()) {
-        for (const auto& item : *a) {
-          c.api_keys.push_back(string_value(item, key));
-          c.api_key_names.push_back("key" + std::to_string(c.api_keys.size()));
-        }
-      } else if (const toml::table* t = node.as_table()) {
-        for (const auto& [name, item] : *t) {
-          c.api_keys.push_back(string_value(item, key + "." + std::string(name.str())));
-          c.api_key_names.emplace_back(name.str());
-        }
-      } else {
-        throw ConfigError(key, "expected an array of strings or a table of named keys");
-      }
-    } else if (key == "limits") {
-      if (!node.is_table()) throw ConfigError(key, "expected a table");
-      apply_limits(c, *node.as_table());
-    } else if (key == "history") {
-      const toml::table* t = node.as_table();
-      if (!t) throw ConfigError(key, "expected a table");
-      for (const auto& [hk, value] : *t) {
-        const std::string sub = "history." + std::string(hk.str());
-        if (hk.str() == "engine") c.history_engine = string_value(value, sub);
-        else if (hk.str() == "fsync") c.history_fsync = bool_value(value, sub);
-        else if (hk.str() == "readers") c.history_readers = static_cast<std::size_t>(positive_integer(value, sub));
-        else if (hk.str() == "read_queue") c.history_read_queue = static_cast<std::size_t>(positive_integer(value, sub));
-        else throw ConfigError(sub, "unknown key");
-      }
-    } else if (key == "cluster") {
-      const toml::table* t = node.as_table();
-      if (!t) throw ConfigError(key, "expected a table");
-      if (t->contains("redis_url") && t->contains("redis_urls"))
-        throw ConfigError("cluster.redis_urls", "give redis_url (one Redis) or redis_urls (several), not both");
-      for (const auto& [ck, value] : *t) {
-        const std::string sub = "cluster." + std::string(ck.str());
-        const std::string_view name = ck.str();
-        if (name == "broker") c.broker = string_value(value, sub);
-        else if (name == "redis_url") c.redis_urls = {string_value(value, sub)};
-        else if (name == "redis_urls") {
-          const toml::array* a = value.as_array();
-          if (!a) throw ConfigError(sub, "expected an array of redis:// URLs");
-          c.redis_urls.clear();
-          for (const auto& item : *a) c.redis_urls.push_back(string_value(item, sub));
-        } else if (name == "prefix") c.redis_prefix = string_value(value, sub);
-        else if (name == "node_name") c.node_name = string_value(value, sub);
-        else if (name == "redis_timeout_ms") c.redis_timeout = std::chrono::milliseconds(positive_integer(value, sub));
-        else if (name == "heartbeat_ms") c.heartbeat_interval = std::chrono::milliseconds(positive_integer(value, sub));
-        else if (name == "node_timeout_ms") c.node_timeout = std::chrono::milliseconds(positive_integer(value, sub));
-        else if (name == "channel_ttl") c.channel_ttl = std::chrono::seconds(positive_integer(value, sub));
-        else throw ConfigError(sub, "unknown key");
-      }
-    } else if (key == "auth") {
-      const toml::table* t = node.as_table();
-      if (!t) throw ConfigError(key, "expected a table");
-      for (const auto& [ak, value] : *t) {
-        const std::string sub = "auth." + std::string(ak.str());
-        const std::string_view name = ak.str();
-        if (name == "jwt_secret") c.jwt_secret = string_value(value, sub);
-        else if (name == "jwt_public_key") c.jwt_public_key = string_value(value, sub);
-        else if (name == "jwks_file") c.jwks_file = string_value(value, sub);
-        else if (name == "leeway") c.jwt_leeway = std::chrono::seconds(positive_integer(value, sub));
-        else if (name == "anonymous") c.anonymous = string_value(value, sub);
-        else if (name == "allowed_origins") {
-          const toml::array* a = value.as_array();
-          if (!a) throw ConfigError(sub, "expected an array of strings");
-          c.allowed_origins.clear();
-          for (const auto& item : *a) c.allowed_origins.push_back(string_value(item, sub));
-        } else if (name == "allowed_hosts") {
-          const toml::array* a = value.as_array();
-          if (!a) throw ConfigError(sub, "expected an array of strings");
-          c.allowed_hosts.clear();
-          for (const auto& item : *a) c.allowed_hosts.push_back(string_value(item, sub));
-        } else throw ConfigError(sub, "unknown key");
-      }
-    } else if (key == "streams") {
-      const toml::table* t = node.as_table();
-      if (!t) throw ConfigError(key, "expected a table");
-      for (const auto& [sk, value] : *t) {
-        const std::string sub = "streams." + std::string(sk.str());
-        if (sk.str() == "idle_timeout") c.stream_idle_timeout = std::chrono::seconds(positive_integer(value, sub));
-        else if (sk.str() == "cancel_url") c.stream_cancel_url = string_value(value, sub);
-        else if (sk.str() == "cancel_secret") c.stream_cancel_secret = string_value(value, sub);
-        else if (sk.str() == "max_streams") c.max_streams = static_cast<std::size_t>(positive_integer(value, sub));
-        else if (sk.str() == "max_stream_bytes") c.max_stream_bytes = static_cast<std::size_t>(positive_integer(value, sub));
-        else if (sk.str() == "max_total_bytes")
-          c.max_stream_total_bytes = static_cast<std::size_t>(positive_integer(value, sub));
-        else throw ConfigError(sub, "unknown key");
-      }
-    } else if (key == "namespaces") {
-      const toml::table* t = node.as_table();
-      if (!t) throw ConfigError(key, "expected a table");
-      for (const auto& [ns, options] : *t) {
-        const std::string name(ns.str());
-        const std::string ns_key = "namespaces." + name;
-        if (name == "default") {
-          c.default_namespace = namespace_options("", options, ns_key, c.default_namespace);
-          continue;
-        }
-        if (name.empty() || name.find(':') != std::string::npos || !core::validate_channel_name(name))
-          throw ConfigError(ns_key, "a namespace name uses the channel charset and has no ':'");
-        c.namespaces.push_back(namespace_options(name, options, ns_key, core::NamespaceOptions{}));
-      }
-    } else {
-      throw ConfigError(key, "unknown key");
-    }
+    else if (key == "api_keys") apply_api_keys(c, node, key);
+    else if (key == "limits") apply_limits(c, section(node, key));
+    else if (key == "history") apply_history(c, section(node, key));
+    else if (key == "cluster") apply_cluster(c, section(node, key));
+    else if (key == "auth") apply_auth(c, section(node, key));
+    else if (key == "streams") apply_streams(c, section(node, key));
+    else if (key == "namespaces") apply_namespaces(c, section(node, key));
+    else throw ConfigError(key, "unknown key");
   }
 }
 
@@ -331,7 +340,11 @@ void apply_overrides(Config& c, const ConfigOverrides& o) {
   if (o.echo_endpoint) c.echo_endpoint = *o.echo_endpoint;
 }
 
-void validate(const Config& c) {
+namespace {
+
+// The checks of validate(), section by section, in the order it runs them (the first failure is
+// the one reported).
+void validate_server(const Config& c) {
   (void)c.listen_host();
   (void)c.listen_port();
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -344,18 +357,41 @@ void validate(const Config& c) {
   for (const auto& key : c.api_keys)
     if (key.size() < 16) throw ConfigError("api_keys", "an API key must be at least 16 characters (got one of " + std::to_string(key.size()) + ")");
   if (c.data_dir.empty()) throw ConfigError("data_dir", "must not be empty");
+}
+
+void validate_namespaces(const Config& c) {
   for (const auto& ns : c.namespaces)
     if (ns.join_leave && !ns.presence)
       throw ConfigError("namespaces." + ns.name + ".join_leave", "needs presence = true in the same namespace");
   if (c.default_namespace.join_leave && !c.default_namespace.presence)
     throw ConfigError("namespaces.default.join_leave", "needs presence = true in the same namespace");
- {
-    std::string host, port, target;
-    if (!c.stream_cancel_url.empty() && !transport::parse_http_url(c.stream_cancel_url, host, port, target))
-      throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
-  }
+}
+
+void validate_streams(const Config& c) {
+  std::string host, port, target;
+  if (!c.stream_cancel_url.empty() && !transport::parse_http_url(c.stream_cancel_url, host, port, target))
+    throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
+}
+
+void validate_tls(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty())
     throw ConfigError(c.tls_cert.empty() ? "tls_cert" : "tls_key", "TLS needs both tls_cert and tls_key");
+}
+
+// A name, "*.name", an IPv4 address or a bracketed IPv6 one; no scheme, path or port (the Host
+// header is matched at any port).
+void validate_allowed_host(const std::string& host) {
+  const bool bracketed = !host.empty() && host.front() == '[' && host.back() == ']';
+  const bool wildcard = host.size() > 2 && host.compare(0, 2, "*.") == 0;
+  const std::string_view name = wildcard ? std::string_view(host).substr(2) : std::string_view(host);
+  const bool port = !bracketed && host.find(':') != std::string::npos;
+  if (name.empty() || name.find('*') != std::string::npos || port ||
+      host.find_first_of("/@ \t\\") != std::string::npos)
+    throw ConfigError("auth.allowed_hosts",
+                      "'" + host + "' is not a host name like chat.example.com or *.example.com (no scheme, no port)");
+}
+
+void validate_auth(const Config& c) {
   if (c.anonymous != "loopback" && c.anonymous != "always" && c.anonymous != "never")
     throw ConfigError("auth.anonymous", "expected loopback, always or never, got '" + c.anonymous + "'");
   if (!c.jwt_secret.empty() && c.jwt_secret.size() < 32)
@@ -363,22 +399,10 @@ void validate(const Config& c) {
   for (const auto& origin : c.allowed_origins)
     if (origin.find("://") == std::string::npos)
       throw ConfigError("auth.allowed_origins", "'" + origin + "' is not an origin like https://app.example.com");
-  for (const auto& host : c.allowed_hosts) {
-    // A name, "*.name", an IPv4 address or a bracketed IPv6 one; no scheme, path or port (the
-    // Host header is matched at any port).
-    const bool bracketed = !host.empty() && host.front() == '[' && host.back() == ']';
-    const bool wildcard = host.size() > 2 && host.compare(0, 2, "*.") == 0;
-    const std::string_view name = wildcard ? std::string_view(host).substr(2) : std::string_view(host);
-    const bool port = !bracketed && host.find(':') != std::string::npos;
-    if (name.empty() || name.find('*') != std::string::npos || port ||
-        host.find_first_of("/@ \t\\") != std::string::npos)
-      throw ConfigError("auth.allowed_hosts",
-                        "'" + host + "' is not a host name like chat.example.com or *.example.com (no scheme, no port)");
-  }
-  if (c.history_engine != "sqlite" && c.history_engine != "memory")
-    throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
-  if (c.limits.max_message_size > 16 * 1024 * 1024)
-    throw ConfigError("limits.max_message_size", "at most 16 MiB");
+  for (const auto& host : c.allowed_hosts) validate_allowed_host(host);
+}
+
+void validate_cluster(const Config& c) {
   if (c.broker != "memory" && c.broker != "redis")
     throw ConfigError("cluster.broker", "expected memory or redis, got '" + c.broker + "'");
   if (c.broker == "redis") {
@@ -392,6 +416,21 @@ void validate(const Config& c) {
     throw ConfigError("cluster.node_name", "must not contain spaces or newlines");
   if (c.node_timeout < 2 * c.heartbeat_interval)
     throw ConfigError("cluster.node_timeout_ms", "must be at least twice heartbeat_ms, or a slow beat takes a live node for dead");
+}
+
+}  // namespace
+
+void validate(const Config& c) {
+  validate_server(c);
+  validate_namespaces(c);
+  validate_streams(c);
+  validate_tls(c);
+  validate_auth(c);
+  if (c.history_engine != "sqlite" && c.history_engine != "memory")
+    throw ConfigError("history.engine", "expected sqlite or memory, got '" + c.history_engine + "'");
+  if (c.limits.max_message_size > 16 * 1024 * 1024)
+    throw ConfigError("limits.max_message_size", "at most 16 MiB");
+  validate_cluster(c);
 }
 
 std::map<std::string, std::string> process_environment() {

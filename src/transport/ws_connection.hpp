@@ -93,7 +93,12 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // Parses and dispatches every complete frame in [data, data+size); returns bytes consumed, or
   // npos after the connection failed.
   std::size_t process(char* data, std::size_t size);
+  // One parsed frame; false once the connection failed or finished (process() stops there).
   bool on_frame(const WsFrameView& frame);
+  bool on_close_frame(std::string_view payload);  // answers the peer's close, or ends our handshake
+  bool on_first_frame(const WsFrameView& frame);  // text or binary: starts a message
+  // A continuation, or a first frame without FIN: counts and assembles it, delivers on FIN.
+  bool on_fragment(const WsFrameView& frame);
   // Hands a complete message to the handler, inflating it first when it came compressed.
   bool deliver_message(std::string_view payload, bool compressed, bool binary);
   // Validates the next fragment of an uncompressed text message as UTF-8 (`fin`: its last);

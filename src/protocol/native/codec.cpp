@@ -58,6 +58,122 @@ Result<core::StreamPosition> since_of(std::string_view v) {
   return core::StreamPosition{*n, raw::string_value(*epoch)};
 }
 
+// The fields of each command type, read from the frame's object into `c` (type and id already
+// set). Each checks its fields in a fixed order: a frame with several bad ones is refused for the
+// first of them.
+Status channel_field(const JsonObject& o, Command& c) {
+  auto channel = required_string(o, "channel");
+  if (!channel) return channel.error();
+  c.channel = std::move(*channel);
+  return Ok{};
+}
+
+Status no_fields(const JsonObject&, Command&) { return Ok{}; }
+
+Status connect_fields(const JsonObject& o, Command& c) {
+  if (auto ok = optional_string(o, "user", c.user); !ok) return ok;
+  if (auto v = o.find("info")) {
+    if (!raw::is_object(*v)) return invalid("field 'info' must be an object");
+    c.info = std::string(*v);
+  }
+  return optional_string(o, "token", c.token);
+}
+
+Status subscribe_fields(const JsonObject& o, Command& c) {
+  if (auto ok = channel_field(o, c); !ok) return ok;
+  if (auto ok = optional_string(o, "token", c.token); !ok) return ok;
+  if (auto v = o.find("since")) {
+    auto since = since_of(*v);
+    if (!since) return since.error();
+    c.since = std::move(*since);
+  }
+  return Ok{};
+}
+
+Status publish_fields(const JsonObject& o, Command& c) {
+  if (auto ok = channel_field(o, c); !ok) return ok;
+  auto data = o.find("data");
+  if (!data) return invalid("missing field 'data'");
+  c.data = std::string(*data);
+  return Ok{};
+}
+
+Status history_fields(const JsonObject& o, Command& c) {
+  if (auto ok = channel_field(o, c); !ok) return ok;
+  if (auto ok = optional_offset(o, "since", c.after); !ok) return ok;
+  if (auto ok = optional_offset(o, "before", c.before); !ok) return ok;
+  std::uint64_t limit = c.limit;
+  if (auto ok = optional_offset(o, "limit", limit); !ok) return ok;
+  if (limit == 0 || limit > max_history_limit) return invalid("field 'limit' must be from 1 to 1000");
+  c.limit = static_cast<std::size_t>(limit);
+  if (auto v = o.find("reverse")) {
+    auto b = raw::bool_value(*v);
+    if (!b) return invalid("field 'reverse' must be true or false");
+    c.newest_first = *b;
+  }
+  return Ok{};
+}
+
+Status event_fields(const JsonObject& o, Command& c) {
+  if (auto ok = channel_field(o, c); !ok) return ok;
+  auto event = required_string(o, "event");
+  if (!event) return event.error();
+  if (event->empty() || event->size() > 64) return invalid("field 'event' must be 1 to 64 characters");
+  c.event = std::move(*event);
+  if (auto data = o.find("data")) c.data = std::string(*data);
+  return Ok{};
+}
+
+Status typing_fields(const JsonObject& o, Command& c) {
+  if (auto ok = channel_field(o, c); !ok) return ok;
+  auto typing = o.find("typing");
+  auto b = typing ? raw::bool_value(*typing) : std::nullopt;
+  if (!b) return invalid("field 'typing' must be true or false");
+  c.typing = *b;
+  return Ok{};
+}
+
+Status refresh_fields(const JsonObject& o, Command& c) {
+  auto token = required_string(o, "token");
+  if (!token) return token.error();
+  c.token = std::move(*token);
+  return Ok{};
+}
+
+Status stream_cancel_fields(const JsonObject& o, Command& c) {
+  auto stream = required_string(o, "stream");
+  if (!stream) return stream.error();
+  c.stream = std::move(*stream);
+  return Ok{};
+}
+
+// What a frame's `type` names: the command and the reader of its fields. The busiest first.
+struct CommandKind {
+  std::string_view type;
+  CommandType command;
+  Status (*read_fields)(const JsonObject&, Command&);
+};
+constexpr CommandKind command_kinds[] = {
+    {"publish", CommandType::publish, publish_fields},
+    {"subscribe", CommandType::subscribe, subscribe_fields},
+    {"unsubscribe", CommandType::unsubscribe, channel_field},
+    {"ping", CommandType::ping, no_fields},
+    {"history", CommandType::history, history_fields},
+    {"presence", CommandType::presence, channel_field},
+    {"presence_stats", CommandType::presence_stats, channel_field},
+    {"event", CommandType::event, event_fields},
+    {"typing", CommandType::typing, typing_fields},
+    {"connect", CommandType::connect, connect_fields},
+    {"refresh", CommandType::refresh, refresh_fields},
+    {"stream_cancel", CommandType::stream_cancel, stream_cancel_fields},
+};
+
+const CommandKind* command_kind(std::string_view type) {
+  for (const CommandKind& kind : command_kinds)
+    if (kind.type == type) return &kind;
+  return nullptr;
+}
+
 }  // namespace
 
 std::string json_quote(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
@@ -80,99 +196,14 @@ Result<Command> decode(std::string_view text, std::string& id) {
   auto type_value = o.find("type");
   if (!type_value) return invalid("missing field 'type'");
   if (!raw::is_string(*type_value)) return invalid("field 'type' must be a string");
-  const std::string type_text = raw::string_value(*type_value);
-  const std::string_view type = type_text;
+  const std::string type = raw::string_value(*type_value);
+  const CommandKind* kind = command_kind(type);
+  if (!kind) return invalid("unknown type '" + type + "'");
 
   Command c;
   c.id = id;
-  if (type == "history") {
-    c.type = CommandType::history;
-    auto channel = required_string(o, "channel");
-    if (!channel) return channel.error();
-    c.channel = std::move(*channel);
-    if (auto ok = optional_offset(o, "since", c.after); !ok) return ok.error();
-    if (auto ok = optional_offset(o, "before", c.before); !ok) return ok.error();
-    std::uint64_t limit = c.limit;
-    if (auto ok = optional_offset(o, "limit", limit); !ok) return ok.error();
-    if (limit == 0 || limit > max_history_limit) return invalid("field 'limit' must be from 1 to 1000");
-    c.limit = static_cast<std::size_t>(limit);
-    if (auto v = o.find("reverse")) {
-      auto b = raw::bool_value(*v);
-      if (!b) return invalid("field 'reverse' must be true or false");
-      c.newest_first = *b;
-    }
-    return c;
-  }
-  if (type == "refresh") {
-    c.type = CommandType::refresh;
-    auto token = required_string(o, "token");
-    if (!token) return token.error();
-    c.token = std::move(*token);
-    return c;
-  }
-  if (type == "stream_cancel") {
-    c.type = CommandType::stream_cancel;
-    auto stream = required_string(o, "stream");
-    if (!stream) return stream.error();
-    c.stream = std::move(*stream);
-    return c;
-  }
-  if (type == "presence" || type == "presence_stats" || type == "event" || type == "typing") {
-    c.type = type == "presence"         ? CommandType::presence
-             : type == "presence_stats" ? CommandType::presence_stats
-             : type == "event"          ? CommandType::event
-                                        : CommandType::typing;
-    auto channel = required_string(o, "channel");
-    if (!channel) return channel.error();
-    c.channel = std::move(*channel);
-    if (c.type == CommandType::event) {
-      auto event = required_string(o, "event");
-      if (!event) return event.error();
-      if (event->empty() || event->size() > 64) return invalid("field 'event' must be 1 to 64 characters");
-      c.event = std::move(*event);
-      if (auto data = o.find("data")) c.data = std::string(*data);
-    }
-    if (c.type == CommandType::typing) {
-      auto typing = o.find("typing");
-      auto b = typing ? raw::bool_value(*typing) : std::nullopt;
-      if (!b) return invalid("field 'typing' must be true or false");
-      c.typing = *b;
-    }
-    return c;
-  }
-  if (type == "subscribe" || type == "unsubscribe" || type == "publish") {
-    c.type = type == "subscribe" ? CommandType::subscribe
-             : type == "unsubscribe" ? CommandType::unsubscribe
-                                     : CommandType::publish;
-    auto channel = required_string(o, "channel");
-    if (!channel) return channel.error();
-    c.channel = std::move(*channel);
-    if (c.type == CommandType::subscribe) {
-      if (auto ok = optional_string(o, "token", c.token); !ok) return ok.error();
-      if (auto v = o.find("since")) {
-        auto since = since_of(*v);
-        if (!since) return since.error();
-        c.since = std::move(*since);
-      }
-    }
-    if (c.type == CommandType::publish) {
-      auto data = o.find("data");
-      if (!data) return invalid("missing field 'data'");
-      c.data = std::string(*data);
-    }
-  } else if (type == "ping") {
-    c.type = CommandType::ping;
-  } else if (type == "connect") {
-    c.type = CommandType::connect;
-    if (auto ok = optional_string(o, "user", c.user); !ok) return ok.error();
-    if (auto v = o.find("info")) {
-      if (!raw::is_object(*v)) return invalid("field 'info' must be an object");
-      c.info = std::string(*v);
-    }
-    if (auto ok = optional_string(o, "token", c.token); !ok) return ok.error();
-  } else {
-    return invalid("unknown type '" + std::string(type) + "'");
-  }
+  c.type = kind->command;
+  if (auto ok = kind->read_fields(o, c); !ok) return ok.error();
   return c;
 }
 
