@@ -180,9 +180,10 @@ void Server::accept() {
     if (ec) {
       // Once a minute at most, not once per retry.
       const auto now = std::chrono::steady_clock::now();
-      if (last_fd_warning_ == std::chrono::steady_clock::time_point{} || now - last_fd_warning_ >= std::chrono::minutes(1)) {
+      if (last_accept_warning_ == std::chrono::steady_clock::time_point{} ||
+          now - last_accept_warning_ >= std::chrono::minutes(1)) {
         spdlog::warn("accept failed: {}", ec.message());
-        last_fd_warning_ = now;
+        last_accept_warning_ = now;
       }
       a.timer.expires_after(std::chrono::milliseconds(100));
       a.timer.async_wait([this](boost::system::error_code e) {

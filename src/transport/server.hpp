@@ -160,6 +160,9 @@ class Server {
   std::string out_of_descriptors_reply_;  // the whole 503, rendered once: sent without allocating
   std::uint64_t refused_since_warning_ = 0;
   std::chrono::steady_clock::time_point last_fd_warning_{};
+  // Apart: a failed accept (no spare could help this time) must not silence the report of
+  // the connections shed once the spare works again.
+  std::chrono::steady_clock::time_point last_accept_warning_{};
   bool shed_backlog();
 };
 
