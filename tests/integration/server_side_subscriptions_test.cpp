@@ -191,9 +191,11 @@ TEST(ServerSideSubscriptions, OverMaxSubscriptionsTheRestAreRefusedOneByOne) {
 
 TEST(ServerSideSubscriptions, UnknownPathsAre404AndEveryAliasAnswers426ToAPlainGet) {
   TestServer server(configure);
-  RawWs ws(server.port());
-  auto head = ws.upgrade("/ws/other");
-  EXPECT_NE(head.find(" 404 "), std::string::npos) << head;
+  auto refused = client::http_request("127.0.0.1", server.port(), "GET", "/ws/other", {},
+                                      {{"Upgrade", "websocket"}, {"Connection", "Upgrade"},
+                                       {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="}, {"Sec-WebSocket-Version", "13"}});
+  EXPECT_EQ(refused.status, 404);
+  EXPECT_NE(refused.body.find("WebSocket endpoints are /ws, /ws/dashboard"), std::string::npos) << refused.body;
   for (const char* path : {"/ws", "/ws/dashboard"}) {
     auto r = client::http_request("127.0.0.1", server.port(), "GET", path);
     EXPECT_EQ(r.status, 426) << path;
