@@ -136,6 +136,7 @@ void Client::on_refresh(const native::Command& command) {
 void Client::on_subscribe(const native::Command& command) {
   auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
+  if (auto room = check_room(command.channel); !room) return send_error(command.id, room.error());
   if (auto allowed = check_subscribe(**ns, command.channel, identity_, command.token, services_.verifier, unix_seconds());
       !allowed)
     return send_error(command.id, allowed.error());
@@ -145,12 +146,13 @@ void Client::on_subscribe(const native::Command& command) {
   if (auto done = subscribe(command.id, command.channel, **ns, since); !done) send_error(command.id, done.error());
 }
 
+Status Client::check_room(std::string_view channel) {
+  if (subscriptions_.size() < services_.max_subscriptions || find_subscription(channel)) return Ok{};
+  return make_error(ErrorCode::permission_denied, "too many subscriptions on this connection (max_subscriptions)");
+}
+
 Status Client::subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
                          const core::StreamPosition* since) {
-  auto known = std::find_if(subscriptions_.begin(), subscriptions_.end(),
-                            [&](const Subscription& s) { return s.channel == channel; });
-  if (known == subscriptions_.end() && subscriptions_.size() >= services_.max_subscriptions)
-    return make_error(ErrorCode::permission_denied, "too many subscriptions on this connection (max_subscriptions)");
   auto result = services_.hub.subscribe(shard_, channel, *this, ns.history, since);
   if (!result) return result.error();
   if (result->added) {

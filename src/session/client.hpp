@@ -86,7 +86,9 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // Verifies a connect/refresh token into identity_; false after answering with the error.
   bool adopt_token(const std::string& token, std::string_view id);
   void on_subscribe(const protocol::native::Command& command);
-  // Subscribes to `channel`, already resolved and allowed, and sends `subscribed` (with `id`,
+  // Whether one more subscription fits max_subscriptions (always, for a channel already held).
+  Status check_room(std::string_view channel);
+  // Subscribes to `channel`, already resolved, allowed and with room (check_room), and sends `subscribed` (with `id`,
   // which may be empty) and what follows it; the error when nothing was sent.
   Status subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
                    const core::StreamPosition* since);

@@ -24,6 +24,7 @@ void Client::subscribe_at_connect(bool claims) {
 Status Client::subscribe_by_claim(const std::string& channel) {
   auto ns = services_.namespaces.resolve(channel);
   if (!ns) return ns.error();
+  if (auto room = check_room(channel); !room) return room;
   return subscribe({}, channel, **ns, nullptr);
 }
 
@@ -34,6 +35,7 @@ Status Client::subscribe_by_url(const std::string& channel) {
   if (!ns) return ns.error();
   if (!(*ns)->url_subscribe)
     return make_error(ErrorCode::permission_denied, "this namespace does not allow subscribing by URL (url_subscribe)");
+  if (auto room = check_room(channel); !room) return room;
   // No subscription token, so `now` is never used: a private namespace refuses before.
   if (auto allowed = check_subscribe(**ns, channel, identity_, {}, services_.verifier, 0); !allowed) return allowed;
   return subscribe({}, channel, **ns, nullptr);
