@@ -46,6 +46,8 @@ class HttpApi {
     core::HistoryReaders* readers = nullptr;
     // Payload bytes one history answer holds at most (limits.max_history_response_bytes).
     std::size_t max_history_bytes = 4 * 1024 * 1024;
+    // The paths the native protocol is served on (websocket_paths): a plain GET there is 426.
+    std::vector<std::string> websocket_paths{"/ws"};
   };
   explicit HttpApi(Dependencies dependencies);
 
@@ -94,6 +96,7 @@ class HttpApi {
   core::Cluster* const cluster_;
   core::HistoryReaders* const readers_;
   const std::size_t max_history_bytes_;
+  const std::vector<std::string> websocket_paths_;
   RequestGate gate_;  // API keys, Origin, Host, Content-Type
 };
 

@@ -1,6 +1,8 @@
 // HttpApi: what every request goes through before its endpoint, and the table of endpoints.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "api/http_api.hpp"
 #include "api/json_io.hpp"
 
@@ -41,16 +43,17 @@ HttpApi::HttpApi(Dependencies dependencies)
     : hub_(dependencies.hub), namespaces_(dependencies.namespaces), registry_(dependencies.registry),
       read_stats_(std::move(dependencies.stats)), streams_(dependencies.streams), web_(dependencies.web),
       cluster_(dependencies.cluster), readers_(dependencies.readers),
-      max_history_bytes_(dependencies.max_history_bytes), gate_(dependencies.keys, dependencies.origins) {}
+      max_history_bytes_(dependencies.max_history_bytes), websocket_paths_(std::move(dependencies.websocket_paths)),
+      gate_(dependencies.keys, dependencies.origins) {}
 
-// Open paths first (/healthz, /ws, the web pages), then everything under /api/ and /metrics
+// Open paths first (/healthz, the WebSocket paths, the web pages), then everything under /api/ and /metrics
 // passes the gate before its path is looked up: an unknown API path is 404 only to a caller the
 // gate lets in.
 void HttpApi::handle(const HttpRequest& request, transport::HttpReply reply) const {
   const std::string_view path = request.path();
   if (path == "/healthz") return reply(json_response(json::object{{"status", "ok"}}));
-  if (path == "/ws") {
-    HttpResponse r = error_response(invalid("/ws is a WebSocket endpoint: send an upgrade request"), 426);
+  if (std::find(websocket_paths_.begin(), websocket_paths_.end(), path) != websocket_paths_.end()) {
+    HttpResponse r = error_response(invalid(std::string(path) + " is a WebSocket endpoint: send an upgrade request"), 426);
     r.headers.emplace_back("Upgrade", "websocket");
     return reply(std::move(r));
   }

@@ -304,6 +304,9 @@ Result<Claims> read_claims(const std::string& payload_text) {
   auto publish = string_array(o, "publish");
   if (!publish) return publish.error();
   claims.publish = std::move(*publish);
+  auto subs = string_array(o, "subs");
+  if (!subs) return subs.error();
+  claims.subs = std::move(*subs);
   auto exp = time_claim(o, "exp");
   if (!exp) return exp.error();
   auto nbf = time_claim(o, "nbf");

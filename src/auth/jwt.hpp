@@ -21,6 +21,7 @@ struct Claims {
   std::string info;                   // serialized JSON object shown in presence, or empty
   std::vector<std::string> channels;  // patterns the user may subscribe to (protected namespaces)
   std::vector<std::string> publish;   // patterns the user may publish to
+  std::vector<std::string> subs;      // channels the server subscribes the connection to at connect
   std::string channel;                // subscription tokens: the one channel they open
   std::int64_t exp = 0;               // seconds since the epoch; 0: none
   std::int64_t nbf = 0;

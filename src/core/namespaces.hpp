@@ -30,6 +30,9 @@ struct NamespaceOptions {
   // Whether subscribers are told when someone joins or leaves (needs presence).
   bool join_leave = false;
   Access access = Access::open;
+  // Whether an upgrade URL's `?channel=` may subscribe a connection here at connect time (for
+  // clients that only listen). Off by default: a URL ends up in logs and browser history.
+  bool url_subscribe = false;
 };
 
 class Namespaces {
@@ -37,8 +40,8 @@ class Namespaces {
   // Starts with the default namespace only, with client_publish as given.
   explicit Namespaces(NamespaceOptions default_namespace = {});
   void add(NamespaceOptions options);  // replaces one of the same name
-  // The one check every way in makes of a channel name a peer sent: a valid name
-  // (INVALID_CHANNEL) in a configured namespace (UNKNOWN_CHANNEL); its namespace's options.
+  // The one check every way in makes of a channel name a peer sent: a valid name in a configured
+  // namespace (else UNKNOWN_CHANNEL, for either); its namespace's options.
   Result<const NamespaceOptions*> resolve(std::string_view channel) const;
   // The options for a channel already resolved (or a name the server made), or UNKNOWN_CHANNEL.
   Result<const NamespaceOptions*> find(std::string_view channel) const;

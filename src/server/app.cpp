@@ -56,6 +56,12 @@ session::AnonymousAccess anonymous_access(const std::string& setting) {
   return session::AnonymousAccess::never;
 }
 
+// The 404 of an upgrade to another path: "WebSocket endpoint is /ws" with the default paths.
+std::string unknown_websocket_path_message(const std::vector<std::string>& paths) {
+  if (paths.size() == 1) return "WebSocket endpoint is " + paths.front();
+  return fmt::format("WebSocket endpoints are {}", fmt::join(paths, ", "));
+}
+
 }  // namespace
 
 App::App(Config config)
@@ -184,7 +190,8 @@ void App::make_sessions() {
 void App::make_api() {
   api_ = std::make_unique<api::HttpApi>(
       api::HttpApi::Dependencies{*hub_, namespaces_, registry_, keys_, [this] { return stats(); }, *streams_, web_,
-                                 origins_, broker_.get(), history_readers_.get(), config_.max_history_response_bytes});
+                                 origins_, broker_.get(), history_readers_.get(), config_.max_history_response_bytes,
+                                 config_.websocket_paths});
 }
 
 // What the broker asks of this node, and what it tells it.
@@ -274,8 +281,9 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
                                                       transport::HttpResponse& reject) {
   // /echo bypasses the session (no token, origin or admission): a test aid, off unless enabled.
   if (config_.echo_endpoint && request.path() == "/echo") return std::make_unique<transport::EchoHandler>();
-  if (request.path() != "/ws") {
-    reject = api::error_response(make_error(ErrorCode::not_found, "WebSocket endpoint is /ws"));
+  const auto& paths = config_.websocket_paths;
+  if (std::find(paths.begin(), paths.end(), request.path()) == paths.end()) {
+    reject = api::error_response(make_error(ErrorCode::not_found, unknown_websocket_path_message(paths)));
     return nullptr;
   }
   auto client = upgrade_gate_->open(request, worker.index(), worker.context());

@@ -100,6 +100,7 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
     else if (k.str() == "history_ttl") options.history.ttl = std::chrono::seconds(positive_integer(value, sub));
     else if (k.str() == "presence") options.presence = bool_value(value, sub);
     else if (k.str() == "join_leave") options.join_leave = bool_value(value, sub);
+    else if (k.str() == "url_subscribe") options.url_subscribe = bool_value(value, sub);
     else if (k.str() == "access") {
       const std::string access = string_value(value, sub);
       if (access == "public") options.access = core::Access::open;
@@ -232,6 +233,7 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "log_format") c.log_format = string_value(node, key);
     else if (key == "web_root") c.web_root = string_value(node, key);
     else if (key == "echo_endpoint") c.echo_endpoint = bool_value(node, key);
+    else if (key == "websocket_paths") assign_strings(c.websocket_paths, node, key, "expected an array of strings");
     else if (key == "tls_cert") c.tls_cert = string_value(node, key);
     else if (key == "tls_key") c.tls_key = string_value(node, key);
     else if (key == "api_keys") apply_api_keys(c, node, key);
@@ -359,6 +361,25 @@ void validate_server(const Config& c) {
   if (c.data_dir.empty()) throw ConfigError("data_dir", "must not be empty");
 }
 
+// Each path an upgrade may name: a path of its own, not one the HTTP side or /echo serves.
+void validate_websocket_paths(const Config& c) {
+  const std::string key = "websocket_paths";
+  if (c.websocket_paths.empty()) throw ConfigError(key, "needs at least one path (the default is [\"/ws\"])");
+  static const char* taken[] = {"/echo", "/healthz", "/metrics", "/dashboard", "/demo", "/api"};
+  for (std::size_t i = 0; i < c.websocket_paths.size(); ++i) {
+    const std::string& path = c.websocket_paths[i];
+    if (path.size() < 2 || path[0] != '/') throw ConfigError(key, "'" + path + "' must start with '/' and name a path");
+    if (path.find_first_of("?# ") != std::string::npos) throw ConfigError(key, "'" + path + "' must not contain '?', '#' or a space");
+    for (const char* t : taken) {
+      const std::string_view prefix(t);
+      if (path == prefix || path.rfind(std::string(prefix) + "/", 0) == 0)
+        throw ConfigError(key, "'" + path + "' is served by the HTTP side (" + std::string(prefix) + ")");
+    }
+    for (std::size_t j = 0; j < i; ++j)
+      if (c.websocket_paths[j] == path) throw ConfigError(key, "'" + path + "' is listed twice");
+  }
+}
+
 void validate_namespaces(const Config& c) {
   for (const auto& ns : c.namespaces)
     if (ns.join_leave && !ns.presence)
@@ -422,6 +443,7 @@ void validate_cluster(const Config& c) {
 
 void validate(const Config& c) {
   validate_server(c);
+  validate_websocket_paths(c);
   validate_namespaces(c);
   validate_streams(c);
   validate_tls(c);

@@ -40,6 +40,9 @@ struct Config {
   // Serve /echo (transport/echo_handler.hpp): a test aid for WebSocket conformance suites. Off by
   // default: it accepts anyone, with no token, origin check or connection cap.
   bool echo_endpoint = false;
+  // The paths an upgrade may ask for to speak the native protocol: /ws, and aliases for apps
+  // whose client code names its own endpoint (`/ws/dashboard`). Checked by validate().
+  std::vector<std::string> websocket_paths{"/ws"};
   transport::Limits limits;
   std::size_t max_subscriptions = 1000;
   // Channels the hub holds state for at once (with subscribers, or messages on their way to the

@@ -45,6 +45,7 @@ void Client::on_open(transport::WsConnection& connection) {
   services_.registry.add(*this);
   if (!identity_.user.empty()) services_.registry.set_user(*this, identity_.user);
   send_frame(native::encode_connected(id_, {}, identity_.user, services_.ping_interval_seconds));
+  if (may_act()) subscribe_at_connect(/*claims=*/true);
 }
 
 void Client::on_message(std::string_view payload, bool /*binary*/) {
@@ -106,7 +107,8 @@ bool Client::adopt_token(const std::string& token, std::string_view id) {
 }
 
 void Client::on_connect(native::Command& command) {
-  if (!command.token.empty()) {
+  const bool with_token = !command.token.empty();
+  if (with_token) {
     if (!adopt_token(command.token, command.id)) return;
   } else if (!identity_.verified) {
     if (!anonymous_allowed_) {
@@ -121,6 +123,7 @@ void Client::on_connect(native::Command& command) {
     identity_.info = std::move(command.info);
   }
   send_frame(native::encode_connected(id_, command.id, identity_.user, services_.ping_interval_seconds));
+  subscribe_at_connect(/*claims=*/with_token);
 }
 
 void Client::on_refresh(const native::Command& command) {
@@ -133,35 +136,41 @@ void Client::on_refresh(const native::Command& command) {
 void Client::on_subscribe(const native::Command& command) {
   auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
-  auto known = std::find_if(subscriptions_.begin(), subscriptions_.end(),
-                            [&](const Subscription& s) { return s.channel == command.channel; });
-  if (known == subscriptions_.end() && subscriptions_.size() >= services_.max_subscriptions)
-    return send_error(command.id, make_error(ErrorCode::permission_denied,
-                                             "too many subscriptions on this connection (max_subscriptions)"));
+  if (auto room = check_room(command.channel); !room) return send_error(command.id, room.error());
   if (auto allowed = check_subscribe(**ns, command.channel, identity_, command.token, services_.verifier, unix_seconds());
       !allowed)
     return send_error(command.id, allowed.error());
   const core::StreamPosition* since = command.since ? &*command.since : nullptr;
   if (since && since->offset > core::max_offset)
     return send_error(command.id, make_error(ErrorCode::invalid_message, "'since.offset' must be at most 9007199254740991"));
-  auto result = services_.hub.subscribe(shard_, command.channel, *this, (*ns)->history, since);
-  if (!result) return send_error(command.id, result.error());
+  if (auto done = subscribe(command.id, command.channel, **ns, since); !done) send_error(command.id, done.error());
+}
+
+Status Client::check_room(std::string_view channel) {
+  if (subscriptions_.size() < services_.max_subscriptions || find_subscription(channel)) return Ok{};
+  return make_error(ErrorCode::permission_denied, "too many subscriptions on this connection (max_subscriptions)");
+}
+
+Status Client::subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
+                         const core::StreamPosition* since) {
+  auto result = services_.hub.subscribe(shard_, channel, *this, ns.history, since);
+  if (!result) return result.error();
   if (result->added) {
-    subscriptions_.push_back(Subscription{command.channel, 0});
-    if ((*ns)->presence && services_.hub.presence_add(command.channel, member())) {
+    subscriptions_.push_back(Subscription{channel, 0});
+    if (ns.presence && services_.hub.presence_add(channel, member())) {
       subscriptions_.back().member = true;
-      if ((*ns)->join_leave)
-        services_.hub.relay(command.channel, make_shared_bytes(native::encode_join(command.channel, member())), this);
+      if (ns.join_leave) services_.hub.relay(channel, make_shared_bytes(native::encode_join(channel, member())), this);
     }
   }
-  send_frame(native::encode_subscribed(command.id, command.channel, result->position,
+  send_frame(native::encode_subscribed(id, channel, result->position,
                                        since ? std::optional<bool>(result->recovered) : std::nullopt));
   // Live copies of messages at or below what this reply (and any recovery) covered may still be
   // on their way to this worker: they are dropped, so the client sees each offset once.
   // A repeated subscribe without `since` changes nothing: the live flow already covers it.
-  if (since && result->recovered) send_recovered(command.channel, since->offset, result->missed);
-  else if (result->added) raise_last_sent_offset(command.channel, result->position.offset);
-  if (result->added) catch_up_streams(command.channel);
+  if (since && result->recovered) send_recovered(channel, since->offset, result->missed);
+  else if (result->added) raise_last_sent_offset(channel, result->position.offset);
+  if (result->added) catch_up_streams(channel);
+  return Ok{};
 }
 
 void Client::send_recovered(const std::string& channel, std::uint64_t since, std::vector<core::StoredMessage>& missed) {

@@ -67,6 +67,10 @@ class Client final : public transport::WsHandler, public core::Subscriber {
                std::string_view stream) override;
   void on_gap(std::string_view channel, const core::StreamPosition& last) override;
 
+  // Channels the upgrade URL asked for (`?channel=`), subscribed to once the connection may act
+  // (connect_subscriptions.cpp). Called by the UpgradeGate before the connection opens.
+  void set_url_channels(std::vector<std::string> channels) { url_channels_ = std::move(channels); }
+
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);
 
@@ -82,6 +86,17 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // Verifies a connect/refresh token into identity_; false after answering with the error.
   bool adopt_token(const std::string& token, std::string_view id);
   void on_subscribe(const protocol::native::Command& command);
+  // Whether one more subscription fits max_subscriptions (always, for a channel already held).
+  Status check_room(std::string_view channel);
+  // Subscribes to `channel`, already resolved, allowed and with room (check_room), and sends `subscribed` (with `id`,
+  // which may be empty) and what follows it; the error when nothing was sent.
+  Status subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
+                   const core::StreamPosition* since);
+  // Server-side subscriptions (connect_subscriptions.cpp): the token's `subs` when `claims`, and
+  // the URL's channels the first time. Each failure is an `error` frame naming its channel.
+  void subscribe_at_connect(bool claims);
+  Status subscribe_by_claim(const std::string& channel);
+  Status subscribe_by_url(const std::string& channel);
   void on_unsubscribe(const protocol::native::Command& command);
   void on_publish(const protocol::native::Command& command);
   void on_history(const protocol::native::Command& command);
@@ -128,6 +143,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
     std::uint32_t typing_until = 0;  // worker clock; 0: not typing
   };
   std::vector<Subscription> subscriptions_;
+  std::vector<std::string> url_channels_;  // until subscribe_at_connect takes them
   // Subscriptions whose last_sent_offset is set: deliver() skips the lookup while there are none.
   std::size_t last_sent_offset_count_ = 0;
   // Streams caught up from a snapshot, with the last sequence the snapshot held: their live

@@ -31,7 +31,10 @@ Result<std::unique_ptr<Client>> UpgradeGate::open(const transport::HttpRequest& 
   // Loopback trust needs a Host a rebinding page cannot take.
   const bool loopback = request.remote_is_loopback && origins_.host_allowed(request.header("Host"));
   const bool anonymous = anonymous_ == AnonymousAccess::always || (anonymous_ == AnonymousAccess::loopback && loopback);
-  return std::make_unique<Client>(services_, shard, io, std::move(*identity), anonymous, request.remote_address);
+  auto client = std::make_unique<Client>(services_, shard, io, std::move(*identity), anonymous, request.remote_address);
+  // Checked by the client when it may act: a refused channel is an error frame, not a refused upgrade.
+  client->set_url_channels(request.query_params("channel"));
+  return client;
 }
 
 Result<Identity> UpgradeGate::identity_of(const transport::HttpRequest& request) const {

@@ -67,4 +67,18 @@ bool HttpRequest::query_param(std::string_view name, std::string& value) const {
   return false;
 }
 
+std::vector<std::string> HttpRequest::query_params(std::string_view name) const {
+  std::vector<std::string> values;
+  std::string_view q = query();
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (percent_decode(pair.substr(0, eq)) == name)
+      values.push_back(eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1)));
+  }
+  return values;
+}
+
 }  // namespace sb::transport

@@ -30,6 +30,8 @@ struct HttpRequest {
   std::string_view query() const;  // target after '?', or empty
   // The percent-decoded value of one query parameter, or nullopt-like empty with found=false.
   bool query_param(std::string_view name, std::string& value) const;
+  // Every percent-decoded value of a repeated parameter (`?channel=a&channel=b`), in order.
+  std::vector<std::string> query_params(std::string_view name) const;
 };
 
 struct HttpResponse {

@@ -409,6 +409,16 @@ std::string encode_error(std::string_view id, const Error& error, std::int64_t r
   return frame(s);
 }
 
+std::string encode_channel_error(std::string_view channel, const Error& error) {
+  std::string s = start("error", {});
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.append(R"(,"code":")").append(error_code_name(error.code)).push_back('"');
+  s.append(R"(,"message":)").append(json_quote(error.message));
+  s.append(R"(,"retryable":)").append(error.retryable() ? "true" : "false");
+  s.push_back('}');
+  return frame(s);
+}
+
 std::string encode_refresh_required(std::int64_t expires_in_seconds) {
   return frame(start("refresh_required", {}) + R"(,"expires_in":)" + std::to_string(expires_in_seconds) + "}");
 }

@@ -87,6 +87,9 @@ std::string encode_published(std::string_view id, std::string_view channel, cons
 std::string encode_pong(std::string_view id);
 // `retry_after_ms` > 0 adds `retry_after` (RATE_LIMIT).
 std::string encode_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
+// A subscription the server made at connect (token `subs`, `?channel=`) that failed: an `error`
+// without `id`, naming its `channel`.
+std::string encode_channel_error(std::string_view channel, const Error& error);
 // Sent before the connection's token expires: answer with `refresh` {token}.
 std::string encode_refresh_required(std::int64_t expires_in_seconds);
 // Messages of a subscribed channel were lost for this connection and cannot be recovered (in a

@@ -53,6 +53,18 @@ TEST(Jwt, VerifiesEveryHmacAlgorithmAndReadsTheClaims) {
   }
 }
 
+TEST(Jwt, ReadsTheSubsClaimAsAListOfChannels) {
+  JwtVerifier v({key_from_secret(secret)}, std::chrono::seconds(0));
+  auto claims = v.verify(sign_hs("HS256", secret, R"({"sub":"u1","subs":["dash:a","team:b"]})"), now);
+  ASSERT_TRUE(claims.ok()) << claims.error().message;
+  EXPECT_EQ(claims->subs, (std::vector<std::string>{"dash:a", "team:b"}));
+  EXPECT_TRUE(v.verify(sign_hs("HS256", secret, R"({"sub":"u1"})"), now)->subs.empty());
+  // Centrifugo's object form is not ours: refused, not silently ignored.
+  auto object = v.verify(sign_hs("HS256", secret, R"({"sub":"u1","subs":{"dash:a":{}}})"), now);
+  ASSERT_FALSE(object.ok());
+  EXPECT_EQ(object.error().message, "claim 'subs' must be an array of strings");
+}
+
 // The info claim is written again into presence answers: Infinity there would not be JSON.
 TEST(Jwt, RefusesAnInfoClaimWithANumberOutOfRange) {
   JwtVerifier v({key_from_secret(secret)}, std::chrono::seconds(0));

@@ -69,6 +69,8 @@ TEST(Codec, EncodesRepliesExactly) {
   EXPECT_EQ(body(encode_pong(R"("x")")), R"({"type":"pong","id":"x"})");
   EXPECT_EQ(body(encode_error("2", make_error(ErrorCode::rate_limit, "slow \"down\""))),
             R"({"type":"error","id":2,"code":"RATE_LIMIT","message":"slow \"down\"","retryable":true})");
+  EXPECT_EQ(body(encode_channel_error("room:\"x", make_error(ErrorCode::permission_denied, "no"))),
+            R"({"type":"error","channel":"room:\"x","code":"PERMISSION_DENIED","message":"no","retryable":false})");
   EXPECT_EQ(body(encode_connected("abc", "", "u1", 25)),
             R"({"type":"connected","client":"abc","user":"u1","version":1,"ping_interval":25})");
 }

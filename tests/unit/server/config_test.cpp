@@ -164,6 +164,37 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(config_error([&] { validate(bad_level); }).find("log_level"), std::string::npos);
 }
 
+TEST(Config, WebsocketPathsDefaultToWsAndAreReadFromToml) {
+  Config c;
+  EXPECT_EQ(c.websocket_paths, (std::vector<std::string>{"/ws"}));
+  apply_config_text(c, "websocket_paths = [\"/ws\", \"/ws/dashboard\"]\n[namespaces.dash]\nurl_subscribe = true", "t");
+  validate(c);
+  EXPECT_EQ(c.websocket_paths, (std::vector<std::string>{"/ws", "/ws/dashboard"}));
+  ASSERT_EQ(c.namespaces.size(), 1u);
+  EXPECT_TRUE(c.namespaces[0].url_subscribe);
+  EXPECT_FALSE(c.default_namespace.url_subscribe);  // off unless a namespace opts in
+}
+
+TEST(Config, WebsocketPathsAreCheckedWithTheKeyInTheError) {
+  auto refusal = [](std::vector<std::string> paths) {
+    Config c;
+    c.websocket_paths = std::move(paths);
+    return config_error([&] { validate(c); });
+  };
+  EXPECT_NE(refusal({}).find("websocket_paths: needs at least one path"), std::string::npos);
+  EXPECT_NE(refusal({"ws"}).find("websocket_paths: 'ws' must start with '/'"), std::string::npos);
+  EXPECT_NE(refusal({"/"}).find("websocket_paths: '/' must start with '/' and name a path"), std::string::npos);
+  EXPECT_NE(refusal({"/ws?x=1"}).find("websocket_paths: '/ws?x=1' must not contain '?'"), std::string::npos);
+  EXPECT_NE(refusal({"/ws", "/ws"}).find("websocket_paths: '/ws' is listed twice"), std::string::npos);
+  for (const char* taken : {"/api/ws", "/api", "/echo", "/healthz", "/metrics", "/dashboard", "/dashboard/ws", "/demo"})
+    EXPECT_NE(refusal({taken}).find("is served by the HTTP side"), std::string::npos) << taken;
+  EXPECT_EQ(refusal({"/ws/dashboard", "/live"}), "");
+  Config c;
+  EXPECT_NE(config_error([&] { apply_config_text(c, "websocket_paths = \"/ws\"", "t"); })
+                .find("websocket_paths: expected an array of strings"),
+            std::string::npos);
+}
+
 TEST(Config, ClusterReadsItsKeysAndEnvironment) {
   Config c;
   apply_config_text(c,
