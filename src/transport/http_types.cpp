@@ -51,33 +51,39 @@ static std::string percent_decode(std::string_view s) {
   return out;
 }
 
-bool HttpRequest::query_param(std::string_view name, std::string& value) const {
-  std::string_view q = query();
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+namespace {
+
+// Calls `found(value)` for each `name=value` of the query, in order, until it returns false.
+template <class Found>
+void for_each_query_value(std::string_view query, std::string_view name, Found found) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     auto eq = pair.find('=');
-    std::string key = percent_decode(pair.substr(0, eq));
-    if (key == name) {
-      value = eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
-      return true;
-    }
+    if (percent_decode(pair.substr(0, eq)) != name) continue;
+    if (!found(eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1)))) return;
   }
-  return false;
+}
+
+}  // namespace
+
+bool HttpRequest::query_param(std::string_view name, std::string& value) const {
+  bool seen = false;
+  for_each_query_value(query(), name, [&](std::string v) {
+    value = std::move(v);
+    seen = true;
+    return false;  // the first one
+  });
+  return seen;
 }
 
 std::vector<std::string> HttpRequest::query_params(std::string_view name) const {
   std::vector<std::string> values;
-  std::string_view q = query();
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (percent_decode(pair.substr(0, eq)) == name)
-      values.push_back(eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1)));
-  }
+  for_each_query_value(query(), name, [&](std::string v) {
+    values.push_back(std::move(v));
+    return true;
+  });
   return values;
 }
 
