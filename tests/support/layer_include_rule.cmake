@@ -6,8 +6,8 @@ function(compile_with trees header expect)
   foreach(tree ${trees})
     list(APPEND flags -I${TREES}/${tree})
   endforeach()
-  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/layer_rule_probe.cpp "#include \"${header}\"\n")
-  execute_process(COMMAND ${CXX} ${flags} ${CMAKE_CURRENT_BINARY_DIR}/layer_rule_probe.cpp
+  file(WRITE ${TREES}/layer_rule_probe.cpp "#include \"${header}\"\n")
+  execute_process(COMMAND ${CXX} ${flags} ${TREES}/layer_rule_probe.cpp
                   RESULT_VARIABLE result ERROR_VARIABLE errors)
   if(expect STREQUAL "found" AND NOT result EQUAL 0)
     message(FATAL_ERROR "${header} should compile with the trees of ${trees}:\n${errors}")
