@@ -14,14 +14,14 @@ packages=(
   dpkg-dev file
 )
 # Extra groups: `web` (Node.js to build the pages), `browser` (and chromium, for the browser
-# tests), `bench` (and nats-server, a benchmark peer), `python` (Debian's websockets and pytest,
-# for the Python client's tests: clients/python).
+# tests), `bench` (and nats-server, a benchmark peer), `python` (Debian's websockets, pytest,
+# FastAPI and uvicorn: the Python client's tests and the Python example backends).
 for group in "$@"; do
   case "$group" in
     bench) packages+=(nats-server nodejs npm) ;;
     web) packages+=(nodejs npm) ;;
     browser) packages+=(chromium nodejs npm) ;;
-    python) packages+=(python3 python3-websockets python3-pytest) ;;
+    python) packages+=(python3 python3-websockets python3-pytest python3-fastapi python3-uvicorn) ;;
     *) echo "install-deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done
