@@ -370,9 +370,9 @@ std::string messages_json(const std::vector<core::StoredMessage>& messages) {
     if (s.size() > 1) s.push_back(',');
     s.append(R"({"offset":)").append(std::to_string(m.offset));
     s.append(R"(,"ts":)").append(std::to_string(m.ts));
-    s.append(R"(,"data":)").append(m.data);
+    // Before `data`: a message's object ends with its payload, as it did before `from` existed.
     if (!m.from.empty()) s.append(R"(,"from":)").append(m.from);
-    s.push_back('}');
+    s.append(R"(,"data":)").append(m.data).push_back('}');
   }
   s.push_back(']');
   return s;

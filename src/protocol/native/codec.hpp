@@ -82,7 +82,7 @@ std::string encode_stream_cancelled(std::string_view id, std::string_view stream
 // The members as a JSON array of {client, user, info} (also used by the HTTP API).
 std::string members_json(const std::vector<core::Member>& members);
 
-// The stored messages as a JSON array of {offset, ts, data, from?} (also used by the HTTP API).
+// The stored messages as a JSON array of {offset, ts, from?, data} (also used by the HTTP API).
 std::string messages_json(const std::vector<core::StoredMessage>& messages);
 std::string encode_unsubscribed(std::string_view id, std::string_view channel);
 std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position);

@@ -217,7 +217,7 @@ TEST(Identity, AMessageCarriesItsFromOnlyWhenItHasOne) {
   EXPECT_EQ(body(encode_message("c", core::StoredMessage{1, 2, "1", from})),
             R"({"type":"message","channel":"c","data":1,"offset":1,"ts":2,"from":{"user":"ann","client":"c1"}})");
   EXPECT_EQ(messages_json({core::StoredMessage{1, 2, "1", from}, core::StoredMessage{2, 3, "2", ""}}),
-            R"([{"offset":1,"ts":2,"data":1,"from":{"user":"ann","client":"c1"}},{"offset":2,"ts":3,"data":2}])");
+            R"([{"offset":1,"ts":2,"from":{"user":"ann","client":"c1"},"data":1},{"offset":2,"ts":3,"data":2}])");
 }
 
 TEST(Identity, AConnectionIsNamedWithItsInfoAndAnAnonymousOneSaysSo) {
