@@ -394,8 +394,8 @@ void Client::on_typing(const native::Command& command) {
     const bool was_typing = s->typing_until != 0;
     s->typing_until = connection_->worker().now_seconds() + services_.typing_timeout_seconds;
     if (!was_typing)
-      services_.hub.relay(command.channel, make_shared_bytes(native::encode_typing(command.channel, member(), true, from())),
-                         this);
+      services_.hub.relay(command.channel,
+                         make_shared_bytes(native::encode_typing(command.channel, member(), true, from())), this);
   } else {
     stop_typing(*s);
   }

@@ -168,7 +168,8 @@ Status SqliteHistory::append(std::span<const core::HistoryEntry> entries) {
 }
 
 Status SqliteHistory::append_locked(std::span<const core::HistoryEntry> entries) {
-  auto insert = prepare(writer_, "INSERT INTO messages (channel, offset, ts, expires, data, sender) VALUES (?, ?, ?, ?, ?, ?)");
+  auto insert =
+      prepare(writer_, "INSERT INTO messages (channel, offset, ts, expires, data, sender) VALUES (?, ?, ?, ?, ?, ?)");
   if (!insert) return insert.error();
   std::map<std::string_view, const core::HistoryEntry*> last_by_channel;
   for (const auto& e : entries) {
@@ -225,10 +226,10 @@ Result<core::HistoryPage> SqliteHistory::read(std::string_view channel, const co
       page.first_offset = static_cast<std::uint64_t>(sqlite3_column_int64(first->get(), 0));
   }
   const char* sql = q.newest_first
-                        ? "SELECT offset, ts, data, sender FROM messages WHERE channel = ? AND offset > ? AND offset < ? "
-                          "AND (expires = 0 OR expires > ?) ORDER BY offset DESC LIMIT ?"
-                        : "SELECT offset, ts, data, sender FROM messages WHERE channel = ? AND offset > ? AND offset < ? "
-                          "AND (expires = 0 OR expires > ?) ORDER BY offset ASC LIMIT ?";
+                        ? "SELECT offset, ts, data, sender FROM messages WHERE channel = ? AND offset > ? "
+                          "AND offset < ? AND (expires = 0 OR expires > ?) ORDER BY offset DESC LIMIT ?"
+                        : "SELECT offset, ts, data, sender FROM messages WHERE channel = ? AND offset > ? "
+                          "AND offset < ? AND (expires = 0 OR expires > ?) ORDER BY offset ASC LIMIT ?";
   auto stmt = prepare(db, sql);
   if (!stmt) return stmt.error();
   sqlite3_stmt* s = stmt->get();
