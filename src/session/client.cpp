@@ -38,7 +38,7 @@ Client::~Client() {
 
 void Client::on_open(transport::WsConnection& connection) {
   connection_ = &connection;
-  opened_at_ = active_at_ = connection.worker().now_seconds();
+  quiet_since_ = connection.worker().now_seconds();
   // Until a token checks out, the peer gets a few frames (limits.untrusted_frames), not the
   // full frame rate: enough for a connect, too few to make a flood of it.
   if (!may_act()) connection.limit_until_trusted();
@@ -61,10 +61,10 @@ void Client::on_message(std::string_view payload, bool /*binary*/) {
     return send_error(id, make_error(ErrorCode::rate_limit, "too many requests; retry later"), retry_after);
   }
   if (!command) return send_error(id, command.error());
-  note_activity(*command);
   if (!may_act() && command->type != CommandType::connect && command->type != CommandType::ping)
     return send_error(command->id, make_error(ErrorCode::auth_failed, "send connect with a token first"));
   handle(*command);
+  note_activity(*command);
 }
 
 void Client::handle(native::Command& command) {
@@ -336,7 +336,7 @@ void Client::on_tick(std::uint32_t now) {
   for (auto& s : subscriptions_)
     if (s.typing_until != 0 && now >= s.typing_until) stop_typing(s);
   if (!may_act()) {
-    if (now - opened_at_ >= services_.auth_timeout_seconds)
+    if (now - quiet_since_ >= services_.auth_timeout_seconds)
       disconnect(transport::close_code::auth_failed, "no token in time");
     return;
   }

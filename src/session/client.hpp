@@ -115,7 +115,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void catch_up_streams(const std::string& channel);
   core::Member member() const { return core::Member{id_, identity_.user, identity_.info}; }
   // client_identity.cpp: who this connection is on the frames it causes (the `from` object), and
-  // whether it still does anything but keep alive (limits.idle_timeout).
+  // whether it still does anything but keep alive (limits.idle_timeout, from quiet_since_).
   std::string from() const;
   void note_activity(const protocol::native::Command& command);
   bool idle(std::uint32_t now) const;
@@ -138,8 +138,11 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   Identity identity_;
   bool anonymous_allowed_;
   bool refresh_sent_ = false;
-  std::uint32_t opened_at_ = 0;  // worker clock
-  std::uint32_t active_at_ = 0;  // worker clock: the last request other than `ping`
+  // Worker clock: where the silence on_tick measures starts. Until the connection may act, the
+  // upgrade (auth_timeout counts from it); then its last request other than `ping` (idle_timeout).
+  // One field for both: the second starts when the first no longer matters, and a connection
+  // holds no more than these 4 bytes for either.
+  std::uint32_t quiet_since_ = 0;
   std::string remote_ip_;
   TokenBucket bucket_;
   struct Subscription {
