@@ -5,7 +5,7 @@
 // ?scope=cluster) wait for them, at most the broker's timeout.
 //
 // One class, its members spread over files by job: router.cpp (handle, the endpoint table, the
-// gate), publish_handlers.cpp, channel_handlers.cpp (history, presence, channels),
+// gate), publish_handlers.cpp (publish, broadcast, event), channel_handlers.cpp (history, presence, channels),
 // stream_handlers.cpp, cluster_queries.cpp, metrics.cpp (stats, /metrics).
 #include <functional>
 #include <memory>
@@ -69,6 +69,7 @@ class HttpApi {
   // publish_handlers.cpp
   void publish(const transport::HttpRequest& request, transport::HttpReply reply) const;
   void broadcast(const transport::HttpRequest& request, transport::HttpReply reply) const;
+  void event(const transport::HttpRequest& request, transport::HttpReply reply) const;
   // channel_handlers.cpp
   void history(const transport::HttpRequest& request, transport::HttpReply reply) const;
   void presence(const transport::HttpRequest& request, transport::HttpReply reply) const;

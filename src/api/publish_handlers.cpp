@@ -1,12 +1,15 @@
 // POST /api/publish and POST /api/broadcast: a message into one channel, or the same bytes into
 // several. The reply waits for each publication's completion (after the history write, or the
-// Redis round trip in a cluster).
+// Redis round trip in a cluster). POST /api/event: an ephemeral event, relayed like a client's.
+// Each may name who it is from (`from`, checked by protocol/native/identity.hpp).
 #include <boost/json/parse.hpp>
 
 #include <mutex>
 
 #include "api/http_api.hpp"
 #include "api/json_io.hpp"
+#include "protocol/native/codec.hpp"
+#include "protocol/native/identity.hpp"
 
 namespace sb::api {
 
@@ -35,6 +38,13 @@ struct BroadcastResults {
   transport::HttpReply reply;
 };
 
+// The body's optional `from` in the server's form: empty without one.
+Result<std::string> from_of(const protocol::JsonObject& body) {
+  auto from = body.find("from");
+  if (!from) return std::string();
+  return protocol::native::check_from(*from);
+}
+
 }  // namespace
 
 void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) const {
@@ -44,13 +54,18 @@ void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) co
   if (!channel || !raw::is_string(*channel)) return reply(error_response(invalid("'channel' must be a string")));
   auto data = body->find("data");
   if (!data) return reply(error_response(invalid("missing field 'data'")));
+  auto from = from_of(*body);
+  if (!from) return reply(error_response(from.error()));
   std::string name = raw::string_value(*channel);
   auto ns = namespaces_.resolve(name);
   if (!ns) return reply(error_response(ns.error()));
   const auto& policy = (*ns)->history;
-  hub_.publish(name, *data, policy, request.executor, [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
-    reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
-  });
+  hub_.publish(
+      name, *data, policy, request.executor,
+      [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
+        reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
+      },
+      *from);
 }
 
 void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) const {
@@ -61,6 +76,8 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
     return reply(error_response(invalid("'channels' must be an array of strings")));
   auto data = body->find("data");
   if (!data) return reply(error_response(invalid("missing field 'data'")));
+  auto from = from_of(*body);
+  if (!from) return reply(error_response(from.error()));
   // Only the list of names becomes a tree; `data` stays the bytes sent.
   json::error_code ec;
   const json::value channels = json::parse(json::string_view(channels_text->data(), channels_text->size()), ec);
@@ -87,11 +104,36 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
       continue;
     }
     const auto& policy = (*ns)->history;
-    hub_.publish(name, payload, policy, request.executor, [complete, i, name](Result<core::StreamPosition> result) {
-      complete(i, result ? position_json(name, *result) : channel_error_json(name, result.error()));
-    });
+    hub_.publish(
+        name, payload, policy, request.executor,
+        [complete, i, name](Result<core::StreamPosition> result) {
+          complete(i, result ? position_json(name, *result) : channel_error_json(name, result.error()));
+        },
+        *from);
   }
   complete(list.size(), nullptr);
+}
+
+void HttpApi::event(const HttpRequest& request, transport::HttpReply reply) const {
+  auto body = parse_raw_object(request);
+  if (!body) return reply(error_response(body.error()));
+  auto channel = body->find("channel");
+  if (!channel || !raw::is_string(*channel)) return reply(error_response(invalid("'channel' must be a string")));
+  auto event = body->find("event");
+  const std::string name_of_event = event && raw::is_string(*event) ? raw::string_value(*event) : std::string();
+  // The same bounds as a client's event (protocol/native/codec.cpp).
+  if (name_of_event.empty() || name_of_event.size() > 64)
+    return reply(error_response(invalid("'event' must be a string of 1 to 64 characters")));
+  auto from = from_of(*body);
+  if (!from) return reply(error_response(from.error()));
+  std::string name = raw::string_value(*channel);
+  auto ns = namespaces_.resolve(name);
+  if (!ns) return reply(error_response(ns.error()));
+  const std::string_view data = body->find("data").value_or(std::string_view());
+  // Not a publication: no offset, not stored; the hub hands it to this node's subscribers and
+  // the broker to the other nodes', as it does a client's event.
+  hub_.relay(name, make_shared_bytes(protocol::native::encode_event(name, name_of_event, data, nullptr, *from)));
+  reply(json_response(json::object{{"channel", name}}));
 }
 
 }  // namespace sb::api

@@ -24,6 +24,7 @@ const HttpApi::Route* HttpApi::find_route(std::string_view path) {
       {"/metrics", false, "GET", &HttpApi::metrics},
       {"/api/publish", false, "POST", &HttpApi::publish},
       {"/api/broadcast", false, "POST", &HttpApi::broadcast},
+      {"/api/event", false, "POST", &HttpApi::event},
       {"/api/streams", false, "POST", &HttpApi::streams},
       {"/api/streams/", true, "POST", &HttpApi::streams},  // {id}/append, {id}/end, {id}/pipe
       {"/api/history", false, "GET", &HttpApi::history},

@@ -202,14 +202,14 @@ Result<RedisValue> RedisBroker::call_eval(std::size_t instance, std::string_view
 
 // ---- publishing -----------------------------------------------------------------------------
 
-void RedisBroker::publish(std::string_view channel, std::string_view data, std::int64_t ts,
+void RedisBroker::publish(std::string_view channel, std::string_view data, std::string_view from, std::int64_t ts,
                           const core::HistoryPolicy& policy, const asio::any_io_executor& where, PublishDone done) {
   const std::size_t instance = shard_of(channel);
   std::vector<std::string> keys{key(channel, 'm'), key(channel, 'h')};
   const auto meta_ttl = std::max<std::int64_t>(options_.meta_ttl.count(), policy.ttl.count());
   // Built one by one: an initializer list would copy the payload once more.
   std::vector<std::string> args;
-  args.reserve(7);
+  args.reserve(8);
   args.push_back(random_hex(6));
   args.push_back(std::to_string(ts));
   args.emplace_back(data);
@@ -217,6 +217,7 @@ void RedisBroker::publish(std::string_view channel, std::string_view data, std::
   args.push_back(std::to_string(policy.ttl.count()));
   args.push_back(std::to_string(meta_ttl));
   args.push_back(topic(channel));
+  args.emplace_back(from);
   asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), where,
                    done = std::move(done)]() mutable {
     eval(instance, scripts::publish, std::move(keys), std::move(args),
@@ -342,7 +343,14 @@ void RedisBroker::on_message(std::size_t, RedisValue& message) {
   if (kind == kind_publication) {
     std::string_view f[4];  // epoch, offset, ts, data
     if (!split_fields(payload, 4, f)) return;
-    listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3]);
+    listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3], {});
+  } else if (kind == kind_publication_from) {
+    std::string_view f[5];  // epoch, offset, ts, length of from, from + data
+    if (!split_fields(payload, 5, f)) return;
+    const std::uint64_t from_size = to_u64(f[3]);
+    if (from_size > f[4].size()) return;
+    listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[4].substr(from_size),
+                              f[4].substr(0, from_size));
   } else if (kind == kind_sync_marker) {
     std::string_view f[3];  // node, epoch, offset
     if (!split_fields(payload, 3, f) || f[0] != options_.node_id) return;  // another node's
@@ -424,11 +432,14 @@ Result<core::HistoryPage> RedisBroker::read(std::string_view channel, const core
   if (first->type == Type::array && !first->elements.empty()) page.first_offset = offset_of(first->elements[0].elements[0].str);
   if (entries->type != Type::array) return bad_reply("XRANGE");
   for (const auto& e : entries->elements) {
-    if (e.type != Type::array || e.elements.size() != 2 || e.elements[1].elements.size() != 4) continue;
+    if (e.type != Type::array || e.elements.size() != 2) continue;
+    const auto& fields = e.elements[1].elements;  // t, d and, when the publisher is named, f
+    if (fields.size() != 4 && fields.size() != 6) continue;
     core::StoredMessage m;
     m.offset = offset_of(e.elements[0].str);
-    m.ts = to_i64(e.elements[1].elements[1].str);
-    m.data = e.elements[1].elements[3].str;
+    m.ts = to_i64(fields[1].str);
+    m.data = fields[3].str;
+    if (fields.size() == 6) m.from = fields[5].str;
     if (m.ts < cutoff) continue;
     page.messages.push_back(std::move(m));
   }

@@ -3,7 +3,8 @@
 // channel: no other command interleaves, so offsets, history and publish order agree on every
 // node. Keys per channel (P is the configured prefix, {c} the channel name):
 //   P:{c}:m  hash    e = epoch, o = last offset   (expires meta_ttl after the last publication)
-//   P:{c}:h  stream  one entry per message, id "<offset>-0", fields t (ms) and d (JSON data)
+//   P:{c}:h  stream  one entry per message, id "<offset>-0", fields t (ms), d (JSON data) and,
+//                    when the publisher is named, f (its `from`, a JSON object)
 //   P:{c}:u  hash    presence: client id -> "<node>\n<user>\n<info>"
 // and per node: P:nodes (sorted set, score = last heartbeat in Redis ms), P:node:<id> (hash:
 // info), P:node:<id>:ch (set: channels where the node has presence members, on each Redis).
@@ -17,6 +18,10 @@ namespace sb::broker {
 // "P<epoch>\n<offset>\n<ts>\n<data>": a publication, sent by the publish script below (which
 // spells the 'P' itself).
 inline constexpr char kind_publication = 'P';
+// "F<epoch>\n<offset>\n<ts>\n<length of from>\n<from><data>": a publication with its publisher's
+// `from` (core::Publication::from), which may hold newlines; also spelled by the publish script.
+// A publication without one keeps the 'P' form, byte for byte as before.
+inline constexpr char kind_publication_from = 'F';
 // "R<node>\n<stream>\n<seq>\n<frame>": a frame relayed from a node (join, leave, typing, stream).
 inline constexpr char kind_relay = 'R';
 // "M<node>\n<epoch>\n<offset>": a node's sync marker after a reconnection, for that node only.
@@ -32,7 +37,7 @@ inline constexpr char kind_answer = 'A';
 namespace sb::broker::scripts {
 
 // KEYS: meta, history. ARGV: new epoch, ts, data, history size, history ttl (s), meta ttl (s),
-// pub/sub channel. Returns {offset, epoch}.
+// pub/sub channel, from (empty: none). Returns {offset, epoch}.
 inline constexpr std::string_view publish = R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
@@ -44,7 +49,11 @@ end
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 local size = tonumber(ARGV[4])
 if size > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 't', ARGV[2], 'd', ARGV[3])
+  if ARGV[8] == '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 't', ARGV[2], 'd', ARGV[3])
+  else
+    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 't', ARGV[2], 'd', ARGV[3], 'f', ARGV[8])
+  end
   local ttl = tonumber(ARGV[5])
   if ttl > 0 then
     -- Drop what outlived the TTL from the head: usually one look at the oldest entry, and at
@@ -59,7 +68,12 @@ if size > 0 then
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('PUBLISH', ARGV[7], 'P' .. epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
+if ARGV[8] == '' then
+  redis.call('PUBLISH', ARGV[7], 'P' .. epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
+else
+  redis.call('PUBLISH', ARGV[7], 'F' .. epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. #ARGV[8] .. '\n' ..
+             ARGV[8] .. ARGV[3])
+end
 return {offset, epoch}
 )lua";
 

@@ -29,6 +29,7 @@ struct StoredMessage {
   std::uint64_t offset = 0;
   std::int64_t ts = 0;
   std::string data;  // serialized JSON
+  std::string from;  // serialized JSON object, or empty (Publication::from)
 };
 
 struct HistoryEntry {
@@ -38,6 +39,7 @@ struct HistoryEntry {
   std::int64_t ts = 0;
   std::string data;
   HistoryPolicy policy;
+  std::string from;  // Publication::from
 };
 
 // The largest offset a client may name: 2^53 - 1, the largest integer a JavaScript number (and
@@ -47,8 +49,8 @@ struct HistoryEntry {
 inline constexpr std::uint64_t max_offset = (std::uint64_t{1} << 53) - 1;
 
 // What one stored message counts against a page's byte budget: its payload plus room for the
-// envelope around it ({"offset":...,"ts":...,"data":...}).
-inline std::size_t page_bytes(const StoredMessage& m) noexcept { return m.data.size() + 64; }
+// envelope around it ({"offset":...,"ts":...,"data":...}) and who sent it.
+inline std::size_t page_bytes(const StoredMessage& m) noexcept { return m.data.size() + m.from.size() + 64; }
 
 struct HistoryQuery {
   std::uint64_t after = 0;  // oldest first: offsets > after; newest first: offsets < before

@@ -168,14 +168,15 @@ bool Hub::release_locked(Stripe& stripe, ChannelMap::iterator it) {
 }
 
 void Hub::publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy,
-                  const boost::asio::any_io_executor& where, PublishDone done) {
+                  const boost::asio::any_io_executor& where, PublishDone done, std::string_view from) {
   publications_.fetch_add(1, std::memory_order_relaxed);
   // Offset, history and delivery (on_publication) are the broker's one step.
-  broker_.publish(channel, data, unix_millis(), policy, where, std::move(done));
+  broker_.publish(channel, data, from, unix_millis(), policy, where, std::move(done));
 }
 
-void Hub::publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done) {
-  publish(channel, data, policy, boost::asio::any_io_executor(), std::move(done));  // no executor: at once
+void Hub::publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done,
+                  std::string_view from) {
+  publish(channel, data, policy, boost::asio::any_io_executor(), std::move(done), from);  // no executor: at once
 }
 
 StreamPosition Hub::publish(std::string_view channel, std::string_view data) {
@@ -193,7 +194,7 @@ StreamPosition Hub::publish(std::string_view channel, std::string_view data) {
 }
 
 void Hub::on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,
-                         std::string_view data) {
+                         std::string_view data, std::string_view from) {
   Stripe& stripe = stripe_for(channel);
   std::lock_guard lock(stripe.mutex);
   auto it = stripe.channels.find(channel);
@@ -213,7 +214,7 @@ void Hub::on_publication(std::string_view channel, std::string_view epoch, std::
   if (s.shard_mask == 0) return;
   // Shards are read now, not at publish time: a subscriber that joined while the message was on
   // its way to the store, and read history before it was stored, gets it live.
-  fan_out_locked(s, channel, encoder_.encode(Publication{channel, data, offset, ts}), offset);
+  fan_out_locked(s, channel, encoder_.encode(Publication{channel, data, offset, ts, from}), offset);
 }
 
 void Hub::on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) {

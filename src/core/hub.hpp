@@ -110,12 +110,14 @@ class Hub final : private BrokerListener {
   // Any thread. Hands the message to the broker (`data` is serialized JSON), which gives it its
   // offset and brings it back to on_publication. `done` gets the position, or the error (then
   // nothing was delivered), on `where`: run at once when the caller already runs there (no
-  // history, one node), else posted to it. So a caller never re-posts its reply.
+  // history, one node), else posted to it. So a caller never re-posts its reply. `from` is who
+  // published it (Publication::from: a serialized JSON object the caller stamped), or empty.
   void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy,
-               const boost::asio::any_io_executor& where, PublishDone done);
+               const boost::asio::any_io_executor& where, PublishDone done, std::string_view from = {});
   // `done` runs on whichever thread the broker completes on (the caller's, the history writer's
   // or the Redis broker's): for callers whose completion is thread-safe.
-  void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done);
+  void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done,
+               std::string_view from = {});
   // Without history, waiting for the position (tests, benchmarks).
   StreamPosition publish(std::string_view channel, std::string_view data);
 
@@ -211,7 +213,7 @@ class Hub final : private BrokerListener {
 
   // BrokerListener
   void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,
-                      std::string_view data) override;
+                      std::string_view data, std::string_view from) override;
   void on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) override;
   void on_reconnected() override;
   void on_sync_marker(std::string_view channel, const StreamPosition& position) override;

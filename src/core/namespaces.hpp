@@ -23,6 +23,10 @@ struct NamespaceOptions {
   std::string name;  // "" for the default namespace
   // Whether WebSocket clients may publish (the backend always can, over HTTP).
   bool client_publish = false;
+  // Whether subscribed clients may send `typing` and `event` even without client_publish (a chat
+  // whose messages go through the backend, but whose typing indicators and reactions do not).
+  // Off: events follow client_publish, as publishing does.
+  bool client_events = false;
   // Messages kept per channel for recovery and paging; size 0 keeps none.
   HistoryPolicy history;
   // Whether the server keeps the list of who is subscribed (presence, presence_stats).

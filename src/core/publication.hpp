@@ -12,6 +12,10 @@ struct Publication {
   std::string_view data;  // serialized JSON value
   std::uint64_t offset = 0;
   std::int64_t ts = 0;  // ms since the Unix epoch
+  // Who published it, as the server stamped it (docs/protocol.md, "from"): a serialized JSON
+  // object kept and passed on as bytes, like `data`; empty when the publisher named no one (a
+  // backend publish without `from`).
+  std::string_view from;
 };
 
 // Where a channel stands: the offset of its last message and the epoch those offsets belong to.

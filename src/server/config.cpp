@@ -65,6 +65,7 @@ void apply_limits(Config& c, const toml::table& t) {
     else if (name == "http_keepalive_timeout")
       c.limits.http_keepalive_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "typing_timeout") c.typing_timeout = std::chrono::seconds(positive_integer(node, key));
+    else if (name == "idle_timeout") c.idle_timeout = std::chrono::seconds(non_negative_integer(node, key));
     else if (name == "max_connections") c.max_connections = static_cast<std::size_t>(positive_integer(node, key));
     else if (name == "max_connections_per_ip")
       c.max_connections_per_ip = static_cast<std::size_t>(positive_integer(node, key));
@@ -96,6 +97,7 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
   for (const auto& [k, value] : *t) {
     const std::string sub = key + "." + std::string(k.str());
     if (k.str() == "client_publish") options.client_publish = bool_value(value, sub);
+    else if (k.str() == "client_events") options.client_events = bool_value(value, sub);
     else if (k.str() == "history_size") options.history.size = static_cast<std::size_t>(positive_integer(value, sub));
     else if (k.str() == "history_ttl") options.history.ttl = std::chrono::seconds(positive_integer(value, sub));
     else if (k.str() == "presence") options.presence = bool_value(value, sub);

@@ -61,6 +61,9 @@ struct Config {
   std::size_t trim_memory_after = 8 * 1024 * 1024;
   // A typing indicator not renewed within this time is ended by the server (limits.typing_timeout).
   std::chrono::seconds typing_timeout{5};
+  // A connection that sends nothing but keepalives (pings, pongs, JSON `ping`) for this long is
+  // closed with 4008 (limits.idle_timeout). 0, the default: never, as before the key existed.
+  std::chrono::seconds idle_timeout{0};
   // [auth] (docs/security.md)
   std::string jwt_secret;              // HS256/384/512 shared secret, at least 32 bytes
   std::string jwt_public_key;          // path of a PEM public key (RS*/ES*)

@@ -38,7 +38,7 @@ Client::~Client() {
 
 void Client::on_open(transport::WsConnection& connection) {
   connection_ = &connection;
-  opened_at_ = connection.worker().now_seconds();
+  quiet_since_ = connection.worker().now_seconds();
   // Until a token checks out, the peer gets a few frames (limits.untrusted_frames), not the
   // full frame rate: enough for a connect, too few to make a flood of it.
   if (!may_act()) connection.limit_until_trusted();
@@ -64,6 +64,7 @@ void Client::on_message(std::string_view payload, bool /*binary*/) {
   if (!may_act() && command->type != CommandType::connect && command->type != CommandType::ping)
     return send_error(command->id, make_error(ErrorCode::auth_failed, "send connect with a token first"));
   handle(*command);
+  note_activity(*command);
 }
 
 void Client::handle(native::Command& command) {
@@ -257,7 +258,7 @@ void Client::on_publish(const native::Command& command) {
     return send_error(command.id, allowed.error());
   // Publishing without an id is fire-and-forget: no reply (not even an error), the cheapest path.
   if (command.id.empty()) {
-    services_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {});
+    services_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {}, from());
     return;
   }
   // The answer comes on our thread (at once without history), but maybe after this client is
@@ -270,7 +271,8 @@ void Client::on_publish(const native::Command& command) {
                          if (!c || !c->is_open()) return;
                          c->send(make_shared_bytes(result ? native::encode_published(id, channel, *result)
                                                           : native::encode_error(id, result.error())));
-                       });
+                       },
+                       from());
 }
 
 void Client::on_history(const native::Command& command) {
@@ -317,7 +319,7 @@ Client::Subscription* Client::find_subscription(std::string_view channel) {
 void Client::stop_typing(Subscription& s) {
   if (s.typing_until == 0) return;
   s.typing_until = 0;
-  services_.hub.relay(s.channel, make_shared_bytes(native::encode_typing(s.channel, member(), false)), this);
+  services_.hub.relay(s.channel, make_shared_bytes(native::encode_typing(s.channel, member(), false, from())), this);
 }
 
 void Client::leave(Subscription& s) {
@@ -334,10 +336,11 @@ void Client::on_tick(std::uint32_t now) {
   for (auto& s : subscriptions_)
     if (s.typing_until != 0 && now >= s.typing_until) stop_typing(s);
   if (!may_act()) {
-    if (now - opened_at_ >= services_.auth_timeout_seconds)
+    if (now - quiet_since_ >= services_.auth_timeout_seconds)
       disconnect(transport::close_code::auth_failed, "no token in time");
     return;
   }
+  if (idle(now)) return disconnect(transport::close_code::idle_timeout, "idle timeout");
   const std::int64_t exp = identity_.expires();
   if (exp == 0) return;
   const std::int64_t unix_now = unix_seconds();
@@ -370,11 +373,12 @@ void Client::on_event(const native::Command& command) {
   if (!ns) return send_error(command.id, ns.error());
   if (!find_subscription(command.channel))
     return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
-  if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
+  if (auto allowed = check_event(**ns, command.channel, identity_); !allowed)
     return send_error(command.id, allowed.error());
-  services_.hub.relay(command.channel,
-                     make_shared_bytes(native::encode_event(command.channel, command.event, command.data, member())),
-                     this);
+  const core::Member sender = member();
+  services_.hub.relay(
+      command.channel,
+      make_shared_bytes(native::encode_event(command.channel, command.event, command.data, &sender, from())), this);
   if (!command.id.empty()) send_frame(native::encode_relayed(command.id, command.channel));
 }
 
@@ -383,15 +387,15 @@ void Client::on_typing(const native::Command& command) {
   if (!ns) return send_error(command.id, ns.error());
   Subscription* s = find_subscription(command.channel);
   if (!s) return send_error(command.id, make_error(ErrorCode::permission_denied, "subscribe to the channel first"));
-  if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
+  if (auto allowed = check_event(**ns, command.channel, identity_); !allowed)
     return send_error(command.id, allowed.error());
   if (command.typing) {
     // Only a change is relayed; a renewal just pushes the expiry back.
     const bool was_typing = s->typing_until != 0;
     s->typing_until = connection_->worker().now_seconds() + services_.typing_timeout_seconds;
     if (!was_typing)
-      services_.hub.relay(command.channel, make_shared_bytes(native::encode_typing(command.channel, member(), true)),
-                         this);
+      services_.hub.relay(command.channel,
+                         make_shared_bytes(native::encode_typing(command.channel, member(), true, from())), this);
   } else {
     stop_typing(*s);
   }

@@ -46,6 +46,9 @@ struct ClientServices {
   core::HistoryReaders* history_readers = nullptr;
   // Payload bytes one `history` reply holds at most (limits.max_history_response_bytes).
   std::size_t max_history_bytes = 4 * 1024 * 1024;
+  // A connection that sends no request but `ping` for this long is closed with 4008
+  // (limits.idle_timeout); 0: never.
+  std::uint32_t idle_timeout_seconds = 0;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
@@ -111,6 +114,11 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // Sends the streams running on a channel to this client, which just subscribed.
   void catch_up_streams(const std::string& channel);
   core::Member member() const { return core::Member{id_, identity_.user, identity_.info}; }
+  // client_identity.cpp: who this connection is on the frames it causes (the `from` object), and
+  // whether it still does anything but keep alive (limits.idle_timeout, from quiet_since_).
+  std::string from() const;
+  void note_activity(const protocol::native::Command& command);
+  bool idle(std::uint32_t now) const;
   struct Subscription;
   void set_last_sent_offset(Subscription& subscription, std::uint64_t offset);
   Subscription* find_subscription(std::string_view channel);
@@ -130,7 +138,11 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   Identity identity_;
   bool anonymous_allowed_;
   bool refresh_sent_ = false;
-  std::uint32_t opened_at_ = 0;  // worker clock
+  // Worker clock: where the silence on_tick measures starts. Until the connection may act, the
+  // upgrade (auth_timeout counts from it); then its last request other than `ping` (idle_timeout).
+  // One field for both: the second starts when the first no longer matters, and a connection
+  // holds no more than these 4 bytes for either.
+  std::uint32_t quiet_since_ = 0;
   std::string remote_ip_;
   TokenBucket bucket_;
   struct Subscription {

@@ -64,4 +64,9 @@ Status check_publish(const core::NamespaceOptions& ns, std::string_view channel,
   return Ok{};
 }
 
+Status check_event(const core::NamespaceOptions& ns, std::string_view channel, const Identity& identity) {
+  if (ns.client_events) return Ok{};
+  return check_publish(ns, channel, identity);
+}
+
 }  // namespace sb::session

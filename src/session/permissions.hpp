@@ -32,7 +32,10 @@ std::optional<std::string_view> personal_channel_owner(std::string_view channel)
 // `subscription_token` is checked only in private namespaces, with `verifier` at `now`.
 Status check_subscribe(const core::NamespaceOptions& ns, std::string_view channel, const Identity& identity,
                        std::string_view subscription_token, const auth::JwtVerifier* verifier, std::int64_t now);
-// Client publish and client events (typing included).
+// Client publish (and stream_cancel, which is a write for everyone on the channel).
 Status check_publish(const core::NamespaceOptions& ns, std::string_view channel, const Identity& identity);
+// Client events and typing, from a subscribed client: allowed by the namespace's client_events
+// (its subscription already passed the access rules), else under the rules of check_publish.
+Status check_event(const core::NamespaceOptions& ns, std::string_view channel, const Identity& identity);
 
 }  // namespace sb::session

@@ -32,6 +32,7 @@ inline constexpr std::uint16_t slow_consumer = 4001;     // send queue over its 
 inline constexpr std::uint16_t ping_timeout = 4002;      // no sign of life: reconnect
 inline constexpr std::uint16_t auth_failed = 4003;       // bad or missing credentials: do not retry as is
 inline constexpr std::uint16_t token_expired = 4004;     // token expired without a refresh: reconnect with a new one
+inline constexpr std::uint16_t idle_timeout = 4008;      // nothing but keepalives for limits.idle_timeout
 }  // namespace close_code
 
 // Whether a peer may send `code` in a close frame (RFC 6455 7.4): 1000-1003 and 1007-1011 of the

@@ -463,5 +463,42 @@ TEST_F(ClusterTest, ANamedNodeGetsAnIdOfItsOwnPerProcess) {
   EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 5), std::string::npos) << id;
 }
 
+// Publisher identity and backend events cross nodes through Redis like the rest: a client's
+// `from` on another node's subscribers and in Redis's history, a backend's event everywhere.
+TEST_F(ClusterTest, FromAndBackendEventsReachEveryNodeAndHistoryKeepsFrom) {
+  auto ann = WsClient::connect("127.0.0.1", ports_[0]);
+  // A newline inside `info` (kept as sent) is inside `from` too: Redis's message must not split there.
+  ann->send_text("{\"type\":\"connect\",\"id\":1,\"user\":\"ann\",\"info\":{\"name\":\n\"Ann\"}}");
+  ASSERT_TRUE(ann->receive_type("connected"));
+  auto bob = connect(1, "bob");
+  subscribe(*bob, "chat:who");
+  ann->send_text(R"({"type":"publish","id":1,"channel":"chat:who","data":{"t":"hi\nthere"},"from":{"user":"eve"}})");
+  auto published = ann->receive_type("published");
+  ASSERT_TRUE(published);
+  auto message = bob->receive_type("message");
+  ASSERT_TRUE(message);
+  EXPECT_EQ(message->at("data").at("t"), "hi\nthere");
+  EXPECT_EQ(message->at("from").at("user"), "ann");
+  EXPECT_EQ(message->at("from").at("client").as_string(), ann->client_id());
+  EXPECT_EQ(message->at("from").at("info").at("name"), "Ann");
+  publish(0, "chat:who", "plain");
+  auto plain = bob->receive_type("message");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->contains("from"));
+
+  auto page = json::parse(call(2, "GET", "/api/history?channel=chat:who").body);
+  const auto& messages = page.at("messages").as_array();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_EQ(messages[0].at("from").at("user"), "ann");
+  EXPECT_FALSE(messages[1].as_object().contains("from"));
+
+  auto r = call(2, "POST", "/api/event", R"({"channel":"chat:who","event":"reload","from":{"user":"backend"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto event = bob->receive_type("event");
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->at("event"), "reload");
+  EXPECT_EQ(event->at("from").at("user"), "backend");
+}
+
 }  // namespace
 }  // namespace sb::test

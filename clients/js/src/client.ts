@@ -95,7 +95,7 @@ export interface ClientEvents {
   connecting: { attempt: number };
   connected: ConnectedEvent;
   disconnected: DisconnectedEvent;
-  /** Final: no reconnection (close(), close code 4000, AUTH_FAILED, maxAttempts). */
+  /** Final: no reconnection (close(), close code 4000 or 4008, AUTH_FAILED, maxAttempts). */
   closed: { code?: number; reason: string };
   /** Errors that belong to no request (an `error` frame without id, a failed token refresh, ...). */
   error: SwitchboardError;
@@ -121,6 +121,8 @@ export const CloseCodes = {
   AUTH_FAILED: 4003,
   /** The token expired without a refresh: reconnect (getToken is asked for a new one). */
   TOKEN_EXPIRED: 4004,
+  /** Nothing but keepalives for the server's `limits.idle_timeout`: final; call connect() when the user is back. */
+  IDLE_TIMEOUT: 4008,
 } as const;
 
 const OPEN = 1;
@@ -530,6 +532,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     for (const sub of this.subscriptions.values()) sub._onDisconnected();
     if (userClosed || this.closedByUser) return this.finalClose(code, reason || 'client closed');
     if (code === CloseCodes.DISCONNECTED) return this.finalClose(code, reason || 'disconnected by the server');
+    if (code === CloseCodes.IDLE_TIMEOUT) return this.finalClose(code, reason || 'idle timeout');
     if (code === CloseCodes.AUTH_FAILED) {
       this.emit('error', new SwitchboardError('AUTH_FAILED', reason || 'authentication failed', false));
       return this.finalClose(code, reason || 'authentication failed');

@@ -9,12 +9,24 @@ import type {
   Member,
   Position,
   PublishResult,
+  Sender,
   ServerFrame,
   StreamDeltaEvent,
   StreamEndEvent,
   StreamStartEvent,
   TypingEvent,
 } from './types.js';
+
+/** A frame's `from` (docs/protocol.md#publisher-identity), when it has one. */
+function senderOf(frame: ServerFrame): Sender | undefined {
+  const f = frame.from;
+  if (!f || typeof f !== 'object' || Array.isArray(f)) return undefined;
+  const o = f as Record<string, unknown>;
+  const sender: Sender = { user: String(o.user ?? ''), client: String(o.client ?? '') };
+  if (o.info && typeof o.info === 'object') sender.info = o.info as Record<string, unknown>;
+  if (o.verified === false) sender.verified = false;
+  return sender;
+}
 
 export type SubscriptionState =
   /** Waiting for the `subscribed` reply (first time, or again after a reconnect). */
@@ -323,14 +335,18 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   _onFrame(frame: ServerFrame): void {
     if (this._state === 'unsubscribed') return;
     switch (frame.type) {
-      case 'message':
-        return this.onMessage({
+      case 'message': {
+        const m: Message<T> = {
           channel: this.channel,
           data: frame.data as T,
           offset: Number(frame.offset),
           ts: Number(frame.ts),
           epoch: this._position?.epoch ?? '',
-        });
+        };
+        const from = senderOf(frame);
+        if (from) m.from = from;
+        return this.onMessage(m);
+      }
       case 'reset': {
         // In a cluster: messages were lost for this connection (its node was cut off from Redis
         // beyond what history keeps). Live messages go on after the position given.
@@ -348,21 +364,27 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
         if (frame.info && typeof frame.info === 'object') e.info = frame.info as Record<string, unknown>;
         return this.emit(frame.type, e);
       }
-      case 'typing':
-        return this.emit('typing', {
+      case 'typing': {
+        const e: TypingEvent = {
           channel: this.channel,
           client: String(frame.client),
           user: String(frame.user ?? ''),
           typing: frame.typing === true,
-        });
+        };
+        const from = senderOf(frame);
+        if (from) e.from = from;
+        return this.emit('typing', e);
+      }
       case 'event': {
         const e: ChannelEvent = {
           channel: this.channel,
           event: String(frame.event),
-          client: String(frame.client),
+          client: String(frame.client ?? ''),
           user: String(frame.user ?? ''),
         };
         if ('data' in frame) e.data = frame.data;
+        const from = senderOf(frame);
+        if (from) e.from = from;
         return this.emit('event', e);
       }
       case 'stream_start': {
@@ -458,7 +480,9 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
         if (m.offset <= cur || m.offset >= next.offset) continue;
         if (m.offset > cur + 1) this.emit('gap', { channel: this.channel, from: cur + 1, to: m.offset - 1 });
         this._position = { offset: m.offset, epoch: pos.epoch };
-        this.emit('message', { channel: this.channel, data: m.data, offset: m.offset, ts: m.ts, epoch: pos.epoch });
+        const message: Message<T> = { channel: this.channel, data: m.data, offset: m.offset, ts: m.ts, epoch: pos.epoch };
+        if (m.from) message.from = m.from;
+        this.emit('message', message);
       }
       if ((this._position?.offset ?? pos.offset) === from) return; // no progress: give up
     }

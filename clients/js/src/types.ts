@@ -6,6 +6,21 @@ export interface Position {
   epoch: string;
 }
 
+/**
+ * Who caused a frame (docs/protocol.md#publisher-identity): stamped by the server from the
+ * sending connection (a client can not forge it), or given by the backend.
+ */
+export interface Sender {
+  /** The token's `sub`, or what an anonymous connection declared ('' if none). */
+  user: string;
+  /** The sending connection's client id ('' when the backend named no connection). */
+  client: string;
+  /** The token's `info` claim, or an anonymous connection's `info`. */
+  info?: Record<string, unknown>;
+  /** false: an anonymous connection, whose user is only what it declared. Absent: checked by a token, or given by the backend. */
+  verified?: false;
+}
+
 /** A message of a channel, live or recovered. */
 export interface Message<T = unknown> {
   channel: string;
@@ -15,12 +30,16 @@ export interface Message<T = unknown> {
   ts: number;
   /** The epoch `offset` belongs to. */
   epoch: string;
+  /** Who published it; absent for a backend publish that named no one. */
+  from?: Sender;
 }
 
 export interface HistoryMessage<T = unknown> {
   offset: number;
   ts: number;
   data: T;
+  /** Who published it, as on the live message. */
+  from?: Sender;
 }
 
 export interface HistoryOptions {
@@ -78,15 +97,20 @@ export interface TypingEvent {
   client: string;
   user: string;
   typing: boolean;
+  /** The typing connection's identity (`client` and `user` repeat two of its fields). */
+  from?: Sender;
 }
 
-/** A client event relayed by the server (`event` frame): never stored, no offset. */
+/** An event relayed by the server (`event` frame), from a client or the backend: never stored, no offset. */
 export interface ChannelEvent<T = unknown> {
   channel: string;
   event: string;
   data?: T;
+  /** The sending connection ('' for the backend's events). */
   client: string;
   user: string;
+  /** Who sent it; a backend's event has one only when the backend gave it. */
+  from?: Sender;
 }
 
 export interface StreamStartEvent {

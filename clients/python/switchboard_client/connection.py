@@ -42,7 +42,7 @@ class ConnectionState(str, Enum):
     CONNECTED = "connected"
     """Usable: subscriptions were sent again and the offline queue flushed."""
     CLOSED = "closed"
-    """Final: :meth:`Client.close`, close code 4000 or 4003, ``AUTH_FAILED``, or
+    """Final: :meth:`Client.close`, close code 4000, 4003 or 4008, ``AUTH_FAILED``, or
     ``max_attempts`` reached."""
 
 

@@ -15,7 +15,7 @@ DISCONNECTED = "DISCONNECTED"
 """The connection was lost after the request was sent and before its reply (retryable). For a
 publish: the message may or may not have been published; the client never resends it itself."""
 CLOSED = "CLOSED"
-"""The client is closed (``close()``, close code 4000 or 4003, ``AUTH_FAILED``): not retryable."""
+"""The client is closed (``close()``, close code 4000, 4003 or 4008, ``AUTH_FAILED``): not retryable."""
 OFFLINE_QUEUE_FULL = "OFFLINE_QUEUE_FULL"
 """The offline queue holds ``offline_queue_size`` publishes: this one was not queued (retryable)."""
 EPOCH_CHANGED = "EPOCH_CHANGED"

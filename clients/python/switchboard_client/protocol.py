@@ -29,9 +29,12 @@ class CloseCode(IntEnum):
     """Bad or missing credentials: final."""
     TOKEN_EXPIRED = 4004
     """The token expired without a refresh: the client reconnects with a fresh token."""
+    IDLE_TIMEOUT = 4008
+    """Nothing but keepalives for the server's ``limits.idle_timeout``: final; call
+    :meth:`Client.connect` again when there is something to do."""
 
 
-FINAL_CLOSE_CODES = frozenset({CloseCode.DISCONNECTED, CloseCode.AUTH_FAILED})
+FINAL_CLOSE_CODES = frozenset({CloseCode.DISCONNECTED, CloseCode.AUTH_FAILED, CloseCode.IDLE_TIMEOUT})
 """Close codes after which the client stops for good (retrying cannot help)."""
 
 
@@ -48,6 +51,30 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Sender:
+    """Who caused a frame (docs/protocol.md#publisher-identity): stamped by the server from the
+    sending connection (a client cannot forge it), or given by the backend."""
+
+    user: str
+    """The token's ``sub``, or what an anonymous connection declared ("" if none)."""
+    client: str
+    """The sending connection's client id ("" when the backend named no connection)."""
+    info: Optional[Dict[str, Any]] = None
+    verified: bool = True
+    """False for an anonymous connection, whose user is only what it declared."""
+
+
+def sender_from(frame: Mapping[str, Any]) -> Optional[Sender]:
+    """A frame's ``from``, when it has one."""
+    f = frame.get("from")
+    if not isinstance(f, dict):
+        return None
+    info = f.get("info")
+    return Sender(str(f.get("user", "")), str(f.get("client", "")), info if isinstance(info, dict) else None,
+                  f.get("verified") is not False)
+
+
+@dataclass(frozen=True)
 class Message:
     """A publication of a channel, live or recovered: each offset is delivered once, in order."""
 
@@ -57,6 +84,8 @@ class Message:
     ts: int
     """Server wall-clock time of the publication, in ms since the Unix epoch."""
     epoch: str
+    sender: Optional[Sender] = None
+    """Who published it (the frame's ``from``); None for a backend publish that named no one."""
 
 
 @dataclass(frozen=True)
@@ -105,17 +134,22 @@ class Typing:
     client: str
     user: str
     typing: bool
+    sender: Optional[Sender] = None
+    """The typing connection's identity (the frame's ``from``)."""
 
 
 @dataclass(frozen=True)
 class ChannelEvent:
-    """An ephemeral client event relayed by the server (never stored, no offset)."""
+    """An ephemeral event relayed by the server, from a client or the backend (never stored, no
+    offset). ``client`` is "" for the backend's."""
 
     channel: str
     event: str
     client: str
     user: str
     data: Any = None
+    sender: Optional[Sender] = None
+    """Who sent it (the frame's ``from``); a backend's event has one only when it gave one."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +205,8 @@ class HistoryMessage:
     offset: int
     ts: int
     data: Any
+    sender: Optional[Sender] = None
+    """Who published it, as on the live message."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +250,7 @@ def member_from(frame: Mapping[str, Any]) -> Member:
 
 def history_page(channel: str, frame: Mapping[str, Any]) -> HistoryPage:
     messages = [
-        HistoryMessage(int(m["offset"]), int(m.get("ts", 0)), m.get("data"))
+        HistoryMessage(int(m["offset"]), int(m.get("ts", 0)), m.get("data"), sender_from(m))
         for m in frame.get("messages") or []
         if isinstance(m, dict) and isinstance(m.get("offset"), int)
     ]

@@ -46,6 +46,7 @@ from .protocol import (
     StreamState,
     Typing,
     member_from,
+    sender_from,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -469,10 +470,10 @@ class Channel:
             self._deliver(ev)
         elif kind == "typing":
             self._deliver(Typing(self.name, str(frame.get("client", "")), str(frame.get("user", "")),
-                                 frame.get("typing") is True))
+                                 frame.get("typing") is True, sender_from(frame)))
         elif kind == "event":
             self._deliver(ChannelEvent(self.name, str(frame.get("event", "")), str(frame.get("client", "")),
-                                       str(frame.get("user", "")), frame.get("data")))
+                                       str(frame.get("user", "")), frame.get("data"), sender_from(frame)))
         elif kind in ("stream_start", "stream_delta", "stream_end"):
             self._on_stream(kind, frame)
 
@@ -485,7 +486,7 @@ class Channel:
             return  # already delivered: recovery and live delivery overlapped
         epoch = pos.epoch if pos is not None else ""
         self.position = Position(offset, epoch)
-        self._deliver(Message(self.name, frame.get("data"), offset, int(frame.get("ts", 0)), epoch))
+        self._deliver(Message(self.name, frame.get("data"), offset, int(frame.get("ts", 0)), epoch, sender_from(frame)))
 
     def _on_stream(self, kind: str, frame: Dict[str, Any]) -> None:
         stream = str(frame.get("stream", ""))

@@ -244,7 +244,7 @@ std::string encode_subscribed(std::string_view id, std::string_view channel, con
 }
 
 std::string encode_message(std::string_view channel, const core::StoredMessage& m) {
-  return frame(message_json(core::Publication{channel, m.data, m.offset, m.ts}));
+  return frame(message_json(core::Publication{channel, m.data, m.offset, m.ts, m.from}));
 }
 
 namespace {
@@ -294,22 +294,28 @@ std::string encode_join(std::string_view channel, const core::Member& m) { retur
 std::string encode_leave(std::string_view channel, const core::Member& m) { return member_event("leave", channel, m); }
 
 std::string encode_event(std::string_view channel, std::string_view event, std::string_view data,
-                         const core::Member& from) {
+                         const core::Member* sender, std::string_view from) {
   std::string s = start("event", {});
   s.append(R"(,"channel":)").append(json_quote(channel));
   s.append(R"(,"event":)").append(json_quote(event));
   if (!data.empty()) s.append(R"(,"data":)").append(data);
-  s.append(R"(,"client":)").append(json_quote(from.client));
-  s.append(R"(,"user":)").append(json_quote(from.user)).push_back('}');
+  if (sender) {
+    s.append(R"(,"client":)").append(json_quote(sender->client));
+    s.append(R"(,"user":)").append(json_quote(sender->user));
+  }
+  if (!from.empty()) s.append(R"(,"from":)").append(from);
+  s.push_back('}');
   return frame(s);
 }
 
-std::string encode_typing(std::string_view channel, const core::Member& from, bool typing) {
+std::string encode_typing(std::string_view channel, const core::Member& sender, bool typing, std::string_view from) {
   std::string s = start("typing", {});
   s.append(R"(,"channel":)").append(json_quote(channel));
-  s.append(R"(,"client":)").append(json_quote(from.client));
-  s.append(R"(,"user":)").append(json_quote(from.user));
-  s.append(R"(,"typing":)").append(typing ? "true" : "false").push_back('}');
+  s.append(R"(,"client":)").append(json_quote(sender.client));
+  s.append(R"(,"user":)").append(json_quote(sender.user));
+  s.append(R"(,"typing":)").append(typing ? "true" : "false");
+  if (!from.empty()) s.append(R"(,"from":)").append(from);
+  s.push_back('}');
   return frame(s);
 }
 
@@ -364,6 +370,8 @@ std::string messages_json(const std::vector<core::StoredMessage>& messages) {
     if (s.size() > 1) s.push_back(',');
     s.append(R"({"offset":)").append(std::to_string(m.offset));
     s.append(R"(,"ts":)").append(std::to_string(m.ts));
+    // Before `data`: a message's object ends with its payload, as it did before `from` existed.
+    if (!m.from.empty()) s.append(R"(,"from":)").append(m.from);
     s.append(R"(,"data":)").append(m.data).push_back('}');
   }
   s.push_back(']');
@@ -437,11 +445,12 @@ std::string encode_refreshed(std::string_view id, std::int64_t expires_at) {
 
 std::string message_json(const core::Publication& p) {
   std::string s;
-  s.reserve(p.data.size() + p.channel.size() + 80);
+  s.reserve(p.data.size() + p.from.size() + p.channel.size() + 88);
   s.append(R"({"type":"message","channel":)").append(json_quote(p.channel));
   s.append(R"(,"data":)").append(p.data);
   s.append(R"(,"offset":)").append(std::to_string(p.offset));
   s.append(R"(,"ts":)").append(std::to_string(p.ts));
+  if (!p.from.empty()) s.append(R"(,"from":)").append(p.from);
   s.push_back('}');
   return s;
 }

@@ -62,11 +62,13 @@ std::string encode_presence_stats(std::string_view id, std::string_view channel,
 // Pushed to the other subscribers of a channel with join_leave.
 std::string encode_join(std::string_view channel, const core::Member& member);
 std::string encode_leave(std::string_view channel, const core::Member& member);
-// Relayed client events: never stored, no offset. `data` is a checked JSON value (copied into
-// the frame as it is), or empty.
+// Relayed events: never stored, no offset. `data` is a checked JSON value (copied into the frame
+// as it is), or empty. A connection's event names it twice: `client` and `user` from `sender`
+// (as before `from` existed) and the `from` object (identity.hpp); a backend's (POST /api/event)
+// has no sender and a `from` only when the backend gave one. `from` is serialized JSON or empty.
 std::string encode_event(std::string_view channel, std::string_view event, std::string_view data,
-                         const core::Member& from);
-std::string encode_typing(std::string_view channel, const core::Member& from, bool typing);
+                         const core::Member* sender, std::string_view from);
+std::string encode_typing(std::string_view channel, const core::Member& sender, bool typing, std::string_view from);
 // The reply to an `event` or `typing` request that had an id: it was relayed.
 std::string encode_relayed(std::string_view id, std::string_view channel);
 // Streams (AI answers and other long outputs). `meta` is serialized JSON, or empty.
@@ -80,7 +82,7 @@ std::string encode_stream_cancelled(std::string_view id, std::string_view stream
 // The members as a JSON array of {client, user, info} (also used by the HTTP API).
 std::string members_json(const std::vector<core::Member>& members);
 
-// The stored messages as a JSON array of {offset, ts, data} (also used by the HTTP API).
+// The stored messages as a JSON array of {offset, ts, from?, data} (also used by the HTTP API).
 std::string messages_json(const std::vector<core::StoredMessage>& messages);
 std::string encode_unsubscribed(std::string_view id, std::string_view channel);
 std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position);

@@ -21,11 +21,14 @@
 
 namespace sb::api::test {
 
-// Encodes "channel|offset|data", so a subscriber's frames show what the API published.
+// Encodes "channel|offset|data" (and "|from" when the publication has one), so a subscriber's
+// frames show what the API published.
 class TextEncoder : public core::PublicationEncoder {
  public:
   SharedBytes encode(const core::Publication& p) const override {
-    return make_shared_bytes(std::string(p.channel) + "|" + std::to_string(p.offset) + "|" + std::string(p.data));
+    std::string text = std::string(p.channel) + "|" + std::to_string(p.offset) + "|" + std::string(p.data);
+    if (!p.from.empty()) text.append("|").append(p.from);
+    return make_shared_bytes(std::move(text));
   }
 };
 

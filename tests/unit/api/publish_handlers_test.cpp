@@ -48,6 +48,43 @@ TEST_F(HttpApiTest, PublishRefusesWhatItCannotPublish) {
             R"({"error":{"code":"INVALID_MESSAGE","message":"the body must be a JSON object","retryable":false}})");
 }
 
+TEST_F(HttpApiTest, PublishHandsOnTheBackendsFromInTheServersFormAndStoresIt) {
+  Recorder subscriber;
+  ASSERT_TRUE(hub.subscribe(0, "news", subscriber));
+  auto r = call("POST", "/api/publish", R"({"channel":"news","data":1,"from":{ "info" : {"a": 1}, "user":"bot" }})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(call("POST", "/api/publish", R"({"channel":"news","data":2})").status, 200);
+  run_shards();
+  EXPECT_EQ(subscriber.frames, (std::vector<std::string>{R"(news|1|1|{"user":"bot","client":"","info":{"a": 1}})",
+                                                         "news|2|2"}));
+  ASSERT_EQ(call("POST", "/api/publish", R"({"channel":"kept:f","data":1,"from":{"user":"bot"}})").status, 200);
+  const json::array messages = json_of(call("GET", "/api/history?channel=kept:f")).at("messages").as_array();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].at("from"), (json::value{{"user", "bot"}, {"client", ""}}));
+  r = call("POST", "/api/publish", R"({"channel":"news","data":1,"from":{"user":["bot"]}})");
+  EXPECT_EQ(r.body,
+            R"({"error":{"code":"INVALID_MESSAGE","message":"field 'from.user' must be a string","retryable":false}})");
+}
+
+TEST_F(HttpApiTest, EventIsRelayedWithoutOffsetAndNotStored) {
+  Recorder subscriber;
+  ASSERT_TRUE(hub.subscribe(0, "kept:e", subscriber));
+  auto r = call("POST", "/api/event", R"({"channel":"kept:e","event":"reload","data":[1],"from":{"user":"ops"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json_of(r), (json::value{{"channel", "kept:e"}}));
+  run_shards();
+  ASSERT_EQ(subscriber.frames.size(), 1u);
+  EXPECT_EQ(subscriber.frames[0].substr(2),  // after the WebSocket header
+            R"({"type":"event","channel":"kept:e","event":"reload","data":[1],"from":{"user":"ops","client":""}})");
+  EXPECT_TRUE(json_of(call("GET", "/api/history?channel=kept:e")).at("messages").as_array().empty());
+  for (const char* bad : {R"({"channel":"kept:e"})", R"({"channel":"kept:e","event":""})",
+                          R"({"channel":"kept:e","event":7})", R"({"channel":"kept:e","event":"x","from":1})"}) {
+    r = call("POST", "/api/event", bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(json_of(r).at("error").at("code"), "INVALID_MESSAGE") << bad;
+  }
+}
+
 TEST_F(HttpApiTest, BroadcastAnswersOneResultPerChannelInOrder) {
   Recorder a, b;
   ASSERT_TRUE(hub.subscribe(0, "a", a));

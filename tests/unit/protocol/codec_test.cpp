@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/native/encoder.hpp"
+#include "protocol/native/identity.hpp"
 
 namespace sb::protocol::native {
 namespace {
@@ -206,6 +207,49 @@ TEST(Codec, MessageFrameCarriesDataVerbatim) {
   const std::string data = "{ \"n\" : 123456789012345678901234567890 }";
   SharedBytes frame = encoder.encode(core::Publication{"c", data, 1, 2});
   EXPECT_EQ(body(*frame), R"({"type":"message","channel":"c","data":)" + data + R"(,"offset":1,"ts":2})");
+}
+
+TEST(Identity, AMessageCarriesItsFromOnlyWhenItHasOne) {
+  NativeEncoder encoder;
+  const std::string from = R"({"user":"ann","client":"c1"})";
+  EXPECT_EQ(body(*encoder.encode(core::Publication{"c", "1", 1, 2, from})),
+            R"({"type":"message","channel":"c","data":1,"offset":1,"ts":2,"from":{"user":"ann","client":"c1"}})");
+  EXPECT_EQ(body(encode_message("c", core::StoredMessage{1, 2, "1", from})),
+            R"({"type":"message","channel":"c","data":1,"offset":1,"ts":2,"from":{"user":"ann","client":"c1"}})");
+  EXPECT_EQ(messages_json({core::StoredMessage{1, 2, "1", from}, core::StoredMessage{2, 3, "2", ""}}),
+            R"([{"offset":1,"ts":2,"from":{"user":"ann","client":"c1"},"data":1},{"offset":2,"ts":3,"data":2}])");
+}
+
+TEST(Identity, AConnectionIsNamedWithItsInfoAndAnAnonymousOneSaysSo) {
+  EXPECT_EQ(from_json(core::Member{"c1", "ann", R"({"name":"Ann"})"}, true),
+            R"({"user":"ann","client":"c1","info":{"name":"Ann"}})");
+  EXPECT_EQ(from_json(core::Member{"c2", "guest\"1", ""}, false),
+            R"({"user":"guest\"1","client":"c2","verified":false})");
+}
+
+TEST(Identity, EventsAndTypingCarryFrom) {
+  const core::Member ann{"c1", "ann", ""};
+  const std::string from = from_json(ann, true);
+  EXPECT_EQ(body(encode_event("r", "like", "{}", &ann, from)),
+            R"({"type":"event","channel":"r","event":"like","data":{},"client":"c1","user":"ann",)"
+            R"("from":{"user":"ann","client":"c1"}})");
+  EXPECT_EQ(body(encode_event("r", "like", "", nullptr, "")), R"({"type":"event","channel":"r","event":"like"})");
+  EXPECT_EQ(body(encode_typing("r", ann, true, from)),
+            R"({"type":"typing","channel":"r","client":"c1","user":"ann","typing":true,)"
+            R"("from":{"user":"ann","client":"c1"}})");
+}
+
+TEST(Identity, ABackendsFromIsCheckedAndRewritten) {
+  auto ok = check_from(R"({ "info" : {"role": "bot"}, "user":"agent-7", "extra": 1 })");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, R"({"user":"agent-7","client":"","info":{"role": "bot"}})");
+  for (const char* bad : {R"("ann")", R"({"user":1})", R"({"client":[]})", R"({"info":"x"})", "[]"}) {
+    auto r = check_from(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_message) << bad;
+  }
+  const std::string big = R"({"user":")" + std::string(max_from_bytes, 'x') + R"("})";
+  EXPECT_FALSE(check_from(big));
 }
 
 }  // namespace

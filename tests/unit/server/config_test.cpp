@@ -86,6 +86,28 @@ client_publish = true
   EXPECT_TRUE(c.namespaces[0].client_publish);
 }
 
+TEST(Config, ReadsIdleTimeoutAndClientEvents) {
+  Config c;
+  EXPECT_EQ(c.idle_timeout.count(), 0) << "off unless asked for";
+  EXPECT_FALSE(c.default_namespace.client_events);
+  apply_config_text(c, R"(
+[limits]
+idle_timeout = 300
+[namespaces.chat]
+client_publish = false
+client_events = true
+)",
+                    "test.toml");
+  validate(c);
+  EXPECT_EQ(c.idle_timeout.count(), 300);
+  ASSERT_EQ(c.namespaces.size(), 1u);
+  EXPECT_TRUE(c.namespaces[0].client_events);
+  EXPECT_FALSE(c.namespaces[0].client_publish);
+  Config d;
+  EXPECT_NE(config_error([&] { apply_config_text(d, "[limits]\nidle_timeout = -1", "t"); }), "");
+  EXPECT_NE(config_error([&] { apply_config_text(d, "[namespaces.chat]\nclient_events = 1", "t"); }), "");
+}
+
 TEST(Config, ReadsTheCapacityKeys) {
   Config c;
   EXPECT_EQ(c.max_channels, 1'000'000u);

@@ -65,5 +65,18 @@ TEST(Permissions, PublishRules) {
   EXPECT_EQ(denied.error().code, ErrorCode::permission_denied);
 }
 
+TEST(Permissions, EventsFollowPublishingUnlessTheNamespaceAllowsClientEvents) {
+  Identity anonymous;
+  // Default: events need what publishing needs.
+  EXPECT_TRUE(check_event(ns(core::Access::open), "n:x", anonymous).ok());
+  EXPECT_FALSE(check_event(ns(core::Access::open, false), "n:x", anonymous).ok());
+  EXPECT_FALSE(check_event(ns(core::Access::protected_), "n:x", verified("u", {"n:*"})).ok());
+  // client_events: subscribed clients may send them without the right to publish.
+  auto events_only = ns(core::Access::protected_, false);
+  events_only.client_events = true;
+  EXPECT_TRUE(check_event(events_only, "n:x", verified("u", {"n:*"})).ok());
+  EXPECT_FALSE(check_publish(events_only, "n:x", verified("u", {"n:*"})).ok());
+}
+
 }  // namespace
 }  // namespace sb::session

@@ -209,6 +209,53 @@ TEST(SqliteHistory, AFileThatIsNotADatabaseIsAClearError) {
   std::filesystem::remove(path);
 }
 
+TEST_P(HistoryStoreTest, KeepsWhoPublishedEachMessageAsItsBytes) {
+  auto named = entry("c", 1);
+  named.from = R"({"user":"ann","client":"c1","info":{"name":"Ann"}})";
+  ASSERT_TRUE(store->append(std::vector{named, entry("c", 2)}).ok());
+  auto page = store->read("c", core::HistoryQuery{});
+  ASSERT_EQ(page->messages.size(), 2u);
+  EXPECT_EQ(page->messages[0].from, named.from);
+  EXPECT_EQ(page->messages[1].from, "") << "a message without a publisher has none";
+}
+
+// A history.db written before messages kept their publisher has no `sender` column: it opens,
+// its messages read back without one, and new ones keep theirs.
+TEST(SqliteHistory, AFileFromBeforeTheSenderColumnOpensAndGainsIt) {
+  const std::string path = ::testing::TempDir() + "old-schema-" + std::to_string(::getpid()) + ".db";
+  std::filesystem::remove(path);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE channels (name TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_offset INTEGER NOT "
+                           "NULL) WITHOUT ROWID;"
+                           "CREATE TABLE messages (channel TEXT NOT NULL, offset INTEGER NOT NULL, ts INTEGER NOT NULL, "
+                           "expires INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (channel, offset)) WITHOUT ROWID;"
+                           "INSERT INTO channels VALUES ('c', 'epoch1', 1);"
+                           "INSERT INTO messages VALUES ('c', 1, 5, 0, '\"old\"');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    SqliteHistory store(path, false);
+    EXPECT_EQ(store.position("c")->offset, 1u);
+    auto named = entry("c", 2);
+    named.from = R"({"user":"ann","client":"c1"})";
+    ASSERT_TRUE(store.append(std::vector{named}).ok());
+  }
+  SqliteHistory again(path, false);  // opens a file that has the column already
+  auto page = again.read("c", core::HistoryQuery{});
+  ASSERT_EQ(page->messages.size(), 2u);
+  EXPECT_EQ(page->messages[0].data, "\"old\"");
+  EXPECT_EQ(page->messages[0].from, "");
+  EXPECT_EQ(page->messages[1].from, R"({"user":"ann","client":"c1"})");
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, HistoryStoreTest, ::testing::Values("memory", "sqlite"));
 
 }  // namespace
