@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include <chrono>
+
+#include "backend/session_events.hpp"
 #include "core/history_readers.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
@@ -46,6 +49,8 @@ struct ClientServices {
   core::HistoryReaders* history_readers = nullptr;
   // Payload bytes one `history` reply holds at most (limits.max_history_response_bytes).
   std::size_t max_history_bytes = 4 * 1024 * 1024;
+  // Who hears of client events, typing and closed connections (the app's webhooks); null: nobody.
+  backend::SessionEvents* events = nullptr;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
@@ -131,6 +136,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   bool anonymous_allowed_;
   bool refresh_sent_ = false;
   std::uint32_t opened_at_ = 0;  // worker clock
+  std::chrono::steady_clock::time_point opened_;  // for the connection's duration
   std::string remote_ip_;
   TokenBucket bucket_;
   struct Subscription {
