@@ -35,18 +35,21 @@ struct Queued {
 // One URL and what it still has to get. Its fields are guarded by State::mutex; its timers are
 // touched on the io_context's thread only.
 struct Target {
-  Target(boost::asio::io_context& io, std::string u) : url(std::move(u)), batch_timer(io), retry_timer(io) {}
+  Target(boost::asio::io_context& io, std::string u)
+      : url(std::move(u)), batch_timer(io), retry_timer(io), answer_timer(io) {}
   std::string url;
   std::deque<Queued> queue;  // oldest first; the batch in flight is its first `in_flight` events
   std::size_t bytes = 0;     // of the events in `queue`
   std::size_t in_flight = 0;
   unsigned retries = 0;                // of the batch in flight
+  std::uint64_t attempt = 0;           // numbers the attempts: an answer to an older one is stale
   Clock::time_point first_attempt;    // of the batch in flight
   bool pump_posted = false;
   bool batch_timer_armed = false;
   std::uint64_t dropped_full = 0;  // for the log line
   boost::asio::steady_timer batch_timer;
   boost::asio::steady_timer retry_timer;
+  boost::asio::steady_timer answer_timer;  // the attempt's deadline (options.timeout)
 };
 
 }  // namespace
@@ -71,7 +74,7 @@ struct WebhookDispatcher::State : std::enable_shared_from_this<State> {
   void pump(Target& t);
   std::string body_locked(const Target& t) const;
   void transmit(Target& t, std::string body);
-  void on_answer(Target& t, bool ok);
+  void on_answer(Target& t, std::uint64_t attempt, bool ok);
   void pop_batch_locked(Target& t);
 };
 
@@ -148,15 +151,25 @@ std::string WebhookDispatcher::State::body_locked(const Target& t) const {
   return body;
 }
 
-// Signs with the time of this attempt: a retry is a fresh request within the replay window.
+// On the io thread. Signs with the time of this attempt: a retry is a fresh request within the
+// replay window.
 void WebhookDispatcher::State::transmit(Target& t, std::string body) {
   const std::int64_t timestamp = unix_millis() / 1000;
   Headers headers;
   headers.emplace_back(std::string(timestamp_header), std::to_string(timestamp));
   headers.emplace_back(std::string(signature_header), sign_webhook(options.secret, timestamp, body));
+  std::uint64_t attempt = 0;
+  {
+    std::lock_guard lock(mutex);
+    attempt = ++t.attempt;
+  }
+  t.answer_timer.expires_after(options.timeout);
+  t.answer_timer.async_wait([self = shared_from_this(), &t, attempt](boost::system::error_code ec) {
+    if (!ec) self->on_answer(t, attempt, false);
+  });
   // The answer may come on any thread: it is handled on ours.
-  send(t.url, std::move(body), std::move(headers), [self = shared_from_this(), &t](bool ok) {
-    boost::asio::post(self->io, [self, &t, ok] { self->on_answer(t, ok); });
+  send(t.url, std::move(body), std::move(headers), [self = shared_from_this(), &t, attempt](bool ok) {
+    boost::asio::post(self->io, [self, &t, attempt, ok] { self->on_answer(t, attempt, ok); });
   });
 }
 
@@ -169,9 +182,12 @@ void WebhookDispatcher::State::pop_batch_locked(Target& t) {
   t.in_flight = 0;
 }
 
-void WebhookDispatcher::State::on_answer(Target& t, bool ok) {
+// On the io thread: the attempt's answer, or its deadline (ok false), whichever comes first.
+void WebhookDispatcher::State::on_answer(Target& t, std::uint64_t attempt, bool ok) {
   std::unique_lock lock(mutex);
-  if (stopped || t.in_flight == 0) return;
+  if (stopped || t.in_flight == 0 || attempt != t.attempt) return;
+  ++t.attempt;  // settled: whichever of answer and deadline comes second is stale
+  t.answer_timer.cancel();
   if (ok) {
     sent.fetch_add(t.in_flight, std::memory_order_relaxed);
     pop_batch_locked(t);

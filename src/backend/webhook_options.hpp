@@ -28,6 +28,10 @@ struct DispatcherOptions {
   std::chrono::milliseconds retry_for{std::chrono::minutes(5)};
   std::chrono::milliseconds first_backoff{500};
   std::chrono::milliseconds max_backoff{std::chrono::seconds(30)};
+  // One request's deadline, connect to answer: an attempt not answered within it counts as
+  // failed (and a late answer is ignored), whatever the HTTP client does. 5 s: a backend slower
+  // than that is treated as down, and the batch is retried.
+  std::chrono::milliseconds timeout{5000};
 };
 
 
@@ -54,9 +58,6 @@ struct WebhookOptions {
   // Types sent; client_event and typing also need the channel's namespace to ask for them
   // (webhook_events, webhook_typing), which namespaces do not by default.
   unsigned events = all_webhook_events;
-  // One request's deadline, connect to answer; the server's HTTP client applies it. 5 s: a
-  // backend slower than that is treated as down, and the batch is retried.
-  std::chrono::milliseconds timeout{5000};
 };
 
 }  // namespace sb::backend

@@ -167,8 +167,8 @@ void App::make_hub() {
 void App::make_webhooks() {
   if (config_.webhooks.delivery.urls.empty()) return;
   auto& context = server_->worker(0).context();
-  // One attempt per call: the dispatcher retries, with its own backoff and deadline.
-  // TODO(lead): webhooks.timeout_ms goes to the pooled HTTP(S) client; post_webhook has its own 5 s.
+  // One attempt per call: the dispatcher retries, with its own backoff, and bounds each attempt
+  // by webhooks.timeout_ms (post_webhook also gives up after its own 5 s).
   webhooks_ = std::make_unique<backend::Webhooks>(
       context, config_.webhooks,
       [&context](std::string url, std::string body, backend::Headers headers, std::function<void(bool)> done) {

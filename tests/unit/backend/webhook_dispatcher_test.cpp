@@ -213,6 +213,30 @@ TEST_F(DispatcherTest, ABatchIsDroppedWhenRetryForRunsOutAndTheNextOneGoes) {
   EXPECT_EQ(dispatcher->counters().queued, 0u);
 }
 
+TEST_F(DispatcherTest, AnAttemptNotAnsweredWithinTheTimeoutFailsAndItsLateAnswerIsIgnored) {
+  options.batch_size = 1;
+  options.timeout = 30ms;
+  backend.hold = true;  // a backend that never answers
+  make();
+  run();
+  dispatcher->enqueue(event(1));
+  ASSERT_TRUE(test::eventually([&] { return backend.count() >= 2; }));  // timed out, retried
+  EXPECT_GE(backend.at(1).at - backend.at(0).at, 30ms);
+  EXPECT_GE(dispatcher->counters().failed, 1u);
+  std::function<void(bool)> late;
+  {
+    std::lock_guard lock(backend.mutex);
+    late = backend.held.at(0);
+    backend.hold = false;
+  }
+  late(true);  // the first attempt's answer, after its deadline: not a delivery
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(dispatcher->counters().sent, 0u);
+  EXPECT_EQ(dispatcher->counters().queued, 1u);
+  // The next attempt is answered at once and delivers.
+  ASSERT_TRUE(test::eventually([&] { return dispatcher->counters().sent == 1; }));
+}
+
 TEST_F(DispatcherTest, AFullQueueDropsAndCountsNewEvents) {
   options.batch_size = 1;
   options.max_queue = 5;

@@ -335,7 +335,7 @@ webhook_typing = true
   EXPECT_EQ(d.max_queue, 500u);
   EXPECT_EQ(d.max_queue_bytes, 100000u);
   EXPECT_EQ(d.retry_for, std::chrono::seconds(60));
-  EXPECT_EQ(c.webhooks.timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(d.timeout, std::chrono::milliseconds(2000));
   ASSERT_EQ(c.namespaces.size(), 1u);
   EXPECT_TRUE(c.namespaces[0].webhook_events);
   EXPECT_TRUE(c.namespaces[0].webhook_typing);
