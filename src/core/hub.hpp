@@ -32,6 +32,8 @@
 //
 // Locks. The hub never calls the broker with a stripe lock held; the broker may hold its own
 // lock while calling on_publication (lock order: broker → hub stripe → a shard's io_context).
+// The ChannelEvents observer hears of occupied and vacated channels under the stripe lock; its
+// own lock (the webhooks' queue) comes after it, and it never calls back.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 

@@ -415,7 +415,7 @@ void Client::on_close() {
   services_.registry.remove(*this);
   if (services_.events) {
     const auto open_for = std::chrono::steady_clock::now() - opened_;
-    services_.events->connection_closed(id_, identity_.user, connection_->close_code(),
+    services_.events->connection_closed(id_, identity_.user, connection_ ? connection_->close_code() : 1006,
                                         std::chrono::duration_cast<std::chrono::milliseconds>(open_for).count());
   }
   connection_ = nullptr;

@@ -3,11 +3,10 @@
 // codec (JSON) and the hub (channels). Lives on its worker thread; owned by its WsConnection.
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <chrono>
 
 #include "backend/session_events.hpp"
 #include "core/history_readers.hpp"
