@@ -8,6 +8,7 @@
 #include <openssl/hmac.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -75,6 +76,9 @@ class Receiver {
     std::lock_guard lock(mutex_);
     return events_.size() >= n;
   }
+  // How it answers from now on: 200, bytes that are not HTTP, or never (the socket stays open).
+  enum class Mode { ok, garbage, hang };
+  void set_mode(Mode mode) { mode_ = mode; }
   int bad_signatures() const { return bad_signatures_; }
   int requests() const { return requests_; }
 
@@ -91,6 +95,15 @@ class Receiver {
       http::read(socket, buffer, request, ec);
       if (ec) continue;
       ++requests_;
+      if (mode_ == Mode::hang) {
+        hung_.push_back(std::move(socket));
+        continue;
+      }
+      if (mode_ == Mode::garbage) {
+        boost::asio::write(socket, boost::asio::buffer(std::string("this is not HTTP\r\n\r\n")), ec);
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        continue;
+      }
       check(request);
       http::response<http::empty_body> response(http::status::ok, 11);
       response.prepare_payload();
@@ -120,6 +133,8 @@ class Receiver {
   std::atomic<bool> stopping_{false};
   std::atomic<int> bad_signatures_{0};
   std::atomic<int> requests_{0};
+  std::atomic<Mode> mode_{Mode::ok};
+  std::vector<tcp::socket> hung_;  // serve()'s thread only
   std::mutex mutex_;
   std::vector<json::object> events_;
 };
@@ -249,6 +264,29 @@ TEST(Webhooks, EventsQueuedWhileTheReceiverIsDownArriveOnceItIsUp) {
   ASSERT_TRUE(eventually([&] { return server.app().stats().webhook_events_queued == 0; }));
   EXPECT_EQ(server.app().stats().webhook_events_sent, 1u);
   EXPECT_EQ(server.app().stats().webhook_events_dropped, 0u);
+}
+
+TEST(Webhooks, ABackendThatHangsOrAnswersGarbageIsRetriedUntilItAnswers) {
+  Receiver receiver;
+  receiver.set_mode(Receiver::Mode::hang);
+  TestServer server([&](server::Config& c) {
+    webhooks_to(c, receiver.port());
+    c.webhooks.delivery.timeout = 100ms;
+    c.namespaces.push_back(core::NamespaceOptions{"room", true});
+  });
+  auto a = WsClient::connect("127.0.0.1", server.port());
+  a->subscribe("room:slow");
+  // Each hung attempt fails at timeout_ms, not at the client's own 5 s.
+  ASSERT_TRUE(eventually([&] { return server.app().stats().webhook_requests_failed >= 2; }, 2s));
+  receiver.set_mode(Receiver::Mode::garbage);
+  const auto failed = server.app().stats().webhook_requests_failed;
+  ASSERT_TRUE(eventually([&] { return server.app().stats().webhook_requests_failed >= failed + 2; }));
+  receiver.set_mode(Receiver::Mode::ok);
+  ASSERT_TRUE(eventually([&] { return receiver.has(1); }));
+  EXPECT_EQ(types_on(receiver, "room:slow"), std::vector<std::string>{"channel_occupied"});
+  EXPECT_EQ(server.app().stats().webhook_events_sent, 1u);
+  // Meanwhile the server served as usual.
+  EXPECT_EQ(a->publish("room:slow", json::object{{"n", 1}}), 1u);
 }
 
 TEST(Webhooks, AFloodBeyondTheQueueIsDroppedAndCountedAndTheServerCarriesOn) {
