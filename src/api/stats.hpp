@@ -72,6 +72,14 @@ enum StatsShown : unsigned {
     "Connections answered and closed at once because the server was out of file descriptors.")                      \
   X(std::uint64_t, http_timeouts, "http_timeouts_total", counter, metrics_only,                                     \
     "HTTP connections closed by a deadline: handshake_timeout, or http_keepalive_timeout of silence.")              \
+  X(std::uint64_t, webhook_events_sent, "webhook_events_sent_total", counter, metrics_only,                          \
+    "Webhook events the app's backend acknowledged with a 2xx ([webhooks]).")                                       \
+  X(std::uint64_t, webhook_requests_failed, "webhook_requests_failed_total", counter, metrics_only,                 \
+    "Webhook requests that failed (refused, timed out or not 2xx); each retry counts.")                             \
+  X(std::uint64_t, webhook_events_dropped, "webhook_events_dropped_total", counter, metrics_only,                   \
+    "Webhook events given up: webhooks.max_queue (or max_queue_bytes) full, or retried for webhooks.retry_for.")    \
+  X(std::uint64_t, webhook_events_queued, "webhook_events_queued", gauge, metrics_only,                             \
+    "Webhook events waiting or in flight (bounded by webhooks.max_queue per target).")                              \
   /* Whole seconds in the JSON; six decimals in /metrics. Never summed over a cluster. */                         \
   X(double, uptime_seconds, "uptime_seconds", gauge, in_stats_json | in_node_info, "Seconds since the server started.")
 

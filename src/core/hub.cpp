@@ -48,8 +48,10 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
     // Most subscribers come to a channel this node already follows: one lock, no broker call.
     std::lock_guard lock(stripe.mutex);
     auto it = stripe.channels.find(channel);
-    if (it != stripe.channels.end() && it->second.synced)
+    if (it != stripe.channels.end() && it->second.synced) {
       result = add_locked(shard_index, channel, it->second, subscriber);
+      if (events_ && result->added && it->second.subscribers == 1) events_->on_occupied(channel);
+    }
   }
   if (!result) {
     if (auto synced = sync_channel(channel, policy); !synced) return synced.error();
@@ -57,6 +59,7 @@ Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view
     ChannelState& state = stripe.channels.find(channel)->second;  // kept by our `joining`
     --state.joining;
     result = add_locked(shard_index, channel, state, subscriber);
+    if (events_ && result->added && state.subscribers == 1) events_->on_occupied(channel);
   }
   if (since) recover(channel, policy, *since, *result);
   return std::move(*result);
@@ -147,6 +150,7 @@ bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscri
     auto state = stripe.channels.find(channel);
     if (state == stripe.channels.end()) return true;
     --state->second.subscribers;
+    if (events_ && state->second.subscribers == 0) events_->on_vacated(channel);
     if (shard_empty) state->second.shard_mask &= ~(std::uint64_t{1} << shard_index);
     unwatch = release_locked(stripe, state);
   }
@@ -284,10 +288,11 @@ bool Hub::presence_add(std::string_view channel, Member member) {
   // could not be reached (on_reconnected), so a member Redis refused now is kept here and added
   // then.
   (void)broker_.presence_add(channel, member);
+  if (events_) events_->on_join(channel, member);
   return true;
 }
 
-bool Hub::presence_remove_local(std::string_view channel, std::string_view client) {
+bool Hub::presence_remove_local(std::string_view channel, std::string_view client, Member* removed) {
   Stripe& stripe = stripe_for(channel);
   std::lock_guard lock(stripe.mutex);
   auto it = stripe.channels.find(channel);
@@ -295,6 +300,7 @@ bool Hub::presence_remove_local(std::string_view channel, std::string_view clien
   auto& members = *it->second.members;
   auto m = std::find_if(members.begin(), members.end(), [&](const Member& x) { return x.client == client; });
   if (m == members.end()) return false;
+  if (removed) *removed = std::move(*m);
   *m = std::move(members.back());
   members.pop_back();
   if (members.empty()) it->second.members.reset();
@@ -302,8 +308,10 @@ bool Hub::presence_remove_local(std::string_view channel, std::string_view clien
 }
 
 bool Hub::presence_remove(std::string_view channel, std::string_view client) {
-  if (!presence_remove_local(channel, client)) return false;
+  Member removed;
+  if (!presence_remove_local(channel, client, events_ ? &removed : nullptr)) return false;
   broker_.presence_remove(channel, client);
+  if (events_) events_->on_leave(channel, removed);
   return true;
 }
 

@@ -32,6 +32,8 @@
 //
 // Locks. The hub never calls the broker with a stripe lock held; the broker may hold its own
 // lock while calling on_publication (lock order: broker → hub stripe → a shard's io_context).
+// The ChannelEvents observer hears of occupied and vacated channels under the stripe lock; its
+// own lock (the webhooks' queue) comes after it, and it never calls back.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -49,6 +51,7 @@
 
 #include "common/error.hpp"
 #include "core/broker.hpp"
+#include "core/channel_events.hpp"
 #include "core/channel_map.hpp"
 #include "core/history.hpp"
 #include "core/publication.hpp"
@@ -97,6 +100,11 @@ class Hub final : private BrokerListener {
   ~Hub() override;
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
+
+  // Before the first subscribe (not thread-safe): who hears of channels occupied and vacated and
+  // of presence joins and leaves (see ChannelEvents); null, the default, tells nobody. It
+  // outlives the hub.
+  void set_channel_events(ChannelEvents* events) noexcept { events_ = events; }
 
   // On shard `shard`'s thread. Adds `subscriber` to `channel` (a validated name): every
   // publication after the returned position reaches it. With `since`, also reads what it missed
@@ -201,7 +209,8 @@ class Hub final : private BrokerListener {
   [[nodiscard]] bool release_locked(Stripe& stripe, ChannelMap::iterator it);
   // Inserts a new channel's state, or LIMIT_EXCEEDED when max_channels are held.
   Result<ChannelState*> emplace_locked(Stripe& stripe, std::string_view channel, ChannelState state);
-  bool presence_remove_local(std::string_view channel, std::string_view client);
+  // Removes this node's member `client`; true (and the member in `removed`) when it was one.
+  bool presence_remove_local(std::string_view channel, std::string_view client, Member* removed = nullptr);
 
   // hub_sync.cpp: where the broker stands, and the gaps between it and this node.
   // Makes sure the broker sends the channel here and its position is known; on success the
@@ -227,6 +236,7 @@ class Hub final : private BrokerListener {
   std::atomic<std::size_t> channel_count_{0};  // states in all stripes
   std::atomic<std::uint64_t> channels_refused_{0};
   std::size_t max_recovery_bytes_;
+  ChannelEvents* events_ = nullptr;
 };
 
 }  // namespace sb::core

@@ -37,6 +37,11 @@ struct NamespaceOptions {
   // Whether an upgrade URL's `?channel=` may subscribe a connection here at connect time (for
   // clients that only listen). Off by default: a URL ends up in logs and browser history.
   bool url_subscribe = false;
+  // Whether clients' `event` frames (webhook_events) and typing indicators (webhook_typing) on
+  // the namespace's channels also go to the app's backend as webhooks ([webhooks]). Off by
+  // default: they are chatty, and most apps only want them between clients.
+  bool webhook_events = false;
+  bool webhook_typing = false;
 };
 
 class Namespaces {

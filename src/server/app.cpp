@@ -79,6 +79,7 @@ App::App(Config config)
   make_broker();
   make_history();
   make_hub();
+  make_webhooks();
   make_streams();
   make_sessions();
   make_api();
@@ -162,6 +163,23 @@ void App::make_hub() {
   history_readers_ = std::make_unique<core::HistoryReaders>(config_.history_readers, config_.history_read_queue);
 }
 
+// The app's webhooks, when [webhooks] names a target: told by the hub (channels, presence), the
+// sessions and the streams; they send from worker 0 through the HTTP client.
+void App::make_webhooks() {
+  if (config_.webhooks.delivery.urls.empty()) return;
+  auto& context = server_->worker(0).context();
+  // One attempt per call: the dispatcher retries, with its own backoff, and bounds each attempt
+  // by webhooks.timeout_ms (post_webhook also gives up after its own 5 s).
+  webhooks_ = std::make_unique<backend::Webhooks>(
+      context, config_.webhooks,
+      [&context](std::string url, std::string body, backend::Headers headers, std::function<void(bool)> done) {
+        transport::WebhookRequest request{std::move(url), std::move(body), std::move(headers)};
+        request.attempts = 1;
+        transport::post_webhook(context, std::move(request), std::move(done));
+      });
+  hub_->set_channel_events(webhooks_.get());
+}
+
 void App::make_streams() {
   session::StreamOptions stream_options{config_.stream_idle_timeout, config_.stream_cancel_url,
                                        config_.stream_cancel_secret};
@@ -174,7 +192,8 @@ void App::make_streams() {
       [&webhook_context](const std::string& url, std::string body,
                          std::vector<std::pair<std::string, std::string>> headers) {
         transport::post_webhook(webhook_context, transport::WebhookRequest{url, std::move(body), std::move(headers)});
-      });
+      },
+      webhooks_.get());
 }
 
 void App::make_sessions() {
@@ -183,7 +202,7 @@ void App::make_sessions() {
       static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get(),
       verifier_.empty() ? nullptr : &verifier_, &admission_, /*refresh_before_seconds=*/30,
       /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10,
-      history_readers_.get(), config_.max_history_response_bytes});
+      history_readers_.get(), config_.max_history_response_bytes, webhooks_.get()});
   client_services_->idle_timeout_seconds = static_cast<std::uint32_t>(
       std::min<std::int64_t>(config_.idle_timeout.count(), std::numeric_limits<std::uint32_t>::max()));
   upgrade_gate_ =
@@ -226,6 +245,7 @@ App::~App() {
   // closing sessions queued (leaves, presence removals).
   if (broker_) broker_->stop();
   hub_.reset();
+  webhooks_.reset();  // before the io_context its timers are on
   server_.reset();
   if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
 }
@@ -344,6 +364,13 @@ api::Stats App::stats() const {
     s.streams = streams.running;
     s.stream_bytes = streams.bytes;
     s.streams_refused = streams.refused;
+  }
+  if (webhooks_) {
+    const auto webhooks = webhooks_->counters();
+    s.webhook_events_sent = webhooks.sent;
+    s.webhook_requests_failed = webhooks.failed;
+    s.webhook_events_dropped = webhooks.dropped;
+    s.webhook_events_queued = webhooks.queued;
   }
   s.uptime_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return s;

@@ -11,6 +11,7 @@
 #include "api/api_keys.hpp"
 #include "api/http_api.hpp"
 #include "auth/jwt.hpp"
+#include "backend/webhooks.hpp"
 #include "broker/redis_broker.hpp"
 #include "session/limits.hpp"
 #include "api/stats.hpp"
@@ -56,6 +57,7 @@ class App {
   void make_broker();
   void make_history();
   void make_hub();
+  void make_webhooks();
   void make_streams();
   void make_sessions();
   void make_api();
@@ -74,6 +76,8 @@ class App {
   auth::JwtVerifier verifier_;
   session::Admission admission_;
   std::unique_ptr<transport::Server> server_;
+  // Runs on worker 0's io_context: goes before the server; the hub and the sessions call it.
+  std::unique_ptr<backend::Webhooks> webhooks_;  // null: [webhooks] has no URL
   std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history, or in a cluster
   std::unique_ptr<broker::RedisBroker> broker_;  // null: this node alone
   std::unique_ptr<core::LocalBroker> local_broker_;  // this node alone: null with Redis

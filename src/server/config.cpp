@@ -103,6 +103,8 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
     else if (k.str() == "presence") options.presence = bool_value(value, sub);
     else if (k.str() == "join_leave") options.join_leave = bool_value(value, sub);
     else if (k.str() == "url_subscribe") options.url_subscribe = bool_value(value, sub);
+    else if (k.str() == "webhook_events") options.webhook_events = bool_value(value, sub);
+    else if (k.str() == "webhook_typing") options.webhook_typing = bool_value(value, sub);
     else if (k.str() == "access") {
       const std::string access = string_value(value, sub);
       if (access == "public") options.access = core::Access::open;
@@ -210,6 +212,43 @@ void apply_streams(Config& c, const toml::table& t) {
   }
 }
 
+void apply_webhook_events(backend::WebhookOptions& w, const toml::node& node, const std::string& key) {
+  std::vector<std::string> names;
+  assign_strings(names, node, key, "expected an array of event types");
+  w.events = 0;
+  for (const auto& name : names) {
+    auto type = backend::webhook_event_type(name);
+    if (!type) {
+      std::string known;
+      for (auto n : backend::webhook_event_names()) known.append(known.empty() ? "" : ", ").append(n);
+      throw ConfigError(key, "unknown event type '" + name + "' (known: " + known + ")");
+    }
+    w.events |= *type;
+  }
+}
+
+void apply_webhooks(Config& c, const toml::table& t) {
+  if (t.contains("url") && t.contains("urls"))
+    throw ConfigError("webhooks.urls", "give url (one target) or urls (several), not both");
+  auto& w = c.webhooks;
+  auto& d = w.delivery;
+  for (const auto& [wk, value] : t) {
+    const std::string sub = "webhooks." + std::string(wk.str());
+    const std::string_view name = wk.str();
+    if (name == "url") d.urls = {string_value(value, sub)};
+    else if (name == "urls") assign_strings(d.urls, value, sub, "expected an array of URLs");
+    else if (name == "secret") d.secret = string_value(value, sub);
+    else if (name == "events") apply_webhook_events(w, value, sub);
+    else if (name == "batch_size") d.batch_size = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (name == "batch_interval_ms") d.batch_interval = std::chrono::milliseconds(positive_integer(value, sub));
+    else if (name == "max_queue") d.max_queue = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (name == "max_queue_bytes") d.max_queue_bytes = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (name == "retry_for") d.retry_for = std::chrono::seconds(positive_integer(value, sub));
+    else if (name == "timeout_ms") d.timeout = std::chrono::milliseconds(positive_integer(value, sub));
+    else throw ConfigError(sub, "unknown key");
+  }
+}
+
 void apply_namespaces(Config& c, const toml::table& t) {
   for (const auto& [ns, options] : t) {
     const std::string name(ns.str());
@@ -244,6 +283,7 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "cluster") apply_cluster(c, section(node, key));
     else if (key == "auth") apply_auth(c, section(node, key));
     else if (key == "streams") apply_streams(c, section(node, key));
+    else if (key == "webhooks") apply_webhooks(c, section(node, key));
     else if (key == "namespaces") apply_namespaces(c, section(node, key));
     else throw ConfigError(key, "unknown key");
   }
@@ -396,6 +436,22 @@ void validate_streams(const Config& c) {
     throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
 }
 
+// A target is http:// or https://, then a host; the secret signs every request, so it must be
+// there and hard to guess (16 bytes, as an API key).
+void validate_webhooks(const Config& c) {
+  const auto& d = c.webhooks.delivery;
+  for (const auto& url : d.urls) {
+    const bool plain = url.rfind("http://", 0) == 0;
+    const bool tls = url.rfind("https://", 0) == 0;
+    const std::string_view rest = std::string_view(url).substr(plain ? 7 : tls ? 8 : 0);
+    if ((!plain && !tls) || rest.empty() || rest.front() == '/' || rest.find_first_of(" \r\n") != std::string_view::npos)
+      throw ConfigError("webhooks.url", "expected an http:// or https:// URL, got '" + url + "'");
+  }
+  if (!d.urls.empty() && d.secret.size() < 16)
+    throw ConfigError("webhooks.secret", "a webhook target needs a secret of at least 16 bytes (it signs every request)");
+  if (d.urls.empty() && !d.secret.empty()) throw ConfigError("webhooks.url", "a secret is set but no url");
+}
+
 void validate_tls(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty())
     throw ConfigError(c.tls_cert.empty() ? "tls_cert" : "tls_key", "TLS needs both tls_cert and tls_key");
@@ -448,6 +504,7 @@ void validate(const Config& c) {
   validate_websocket_paths(c);
   validate_namespaces(c);
   validate_streams(c);
+  validate_webhooks(c);
   validate_tls(c);
   validate_auth(c);
   if (c.history_engine != "sqlite" && c.history_engine != "memory")

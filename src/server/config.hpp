@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/webhook_options.hpp"
 #include "core/namespaces.hpp"
 #include "transport/limits.hpp"
 
@@ -101,6 +102,8 @@ struct Config {
   std::size_t max_streams = 1000;                     // see session::StreamOptions
   std::size_t max_stream_bytes = 1024 * 1024;
   std::size_t max_stream_total_bytes = 64 * 1024 * 1024;
+  // [webhooks]: events POSTed to the app's backend (backend/webhook_options.hpp); no URL: none.
+  backend::WebhookOptions webhooks;
   // Channels without a namespace. Client publish is on so that a chat works out of the box;
   // turn it off when only the backend publishes.
   core::NamespaceOptions default_namespace{"", true};

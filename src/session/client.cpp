@@ -39,6 +39,7 @@ Client::~Client() {
 void Client::on_open(transport::WsConnection& connection) {
   connection_ = &connection;
   quiet_since_ = connection.worker().now_seconds();
+  opened_ = std::chrono::steady_clock::now();
   // Until a token checks out, the peer gets a few frames (limits.untrusted_frames), not the
   // full frame rate: enough for a connect, too few to make a flood of it.
   if (!may_act()) connection.limit_until_trusted();
@@ -320,6 +321,9 @@ void Client::stop_typing(Subscription& s) {
   if (s.typing_until == 0) return;
   s.typing_until = 0;
   services_.hub.relay(s.channel, make_shared_bytes(native::encode_typing(s.channel, member(), false, from())), this);
+  if (!services_.events) return;
+  if (auto ns = services_.namespaces.find(s.channel); ns && (*ns)->webhook_typing)
+    services_.events->typing(s.channel, member(), false);
 }
 
 void Client::leave(Subscription& s) {
@@ -379,6 +383,8 @@ void Client::on_event(const native::Command& command) {
   services_.hub.relay(
       command.channel,
       make_shared_bytes(native::encode_event(command.channel, command.event, command.data, &sender, from())), this);
+  if (services_.events && (*ns)->webhook_events)
+    services_.events->client_event(command.channel, command.event, command.data, sender);
   if (!command.id.empty()) send_frame(native::encode_relayed(command.id, command.channel));
 }
 
@@ -393,9 +399,11 @@ void Client::on_typing(const native::Command& command) {
     // Only a change is relayed; a renewal just pushes the expiry back.
     const bool was_typing = s->typing_until != 0;
     s->typing_until = connection_->worker().now_seconds() + services_.typing_timeout_seconds;
-    if (!was_typing)
+    if (!was_typing) {
       services_.hub.relay(command.channel,
                          make_shared_bytes(native::encode_typing(command.channel, member(), true, from())), this);
+      if (services_.events && (*ns)->webhook_typing) services_.events->typing(command.channel, member(), true);
+    }
   } else {
     stop_typing(*s);
   }
@@ -409,6 +417,11 @@ void Client::on_close() {
   }
   subscriptions_.clear();
   services_.registry.remove(*this);
+  if (services_.events) {
+    const auto open_for = std::chrono::steady_clock::now() - opened_;
+    services_.events->connection_closed(id_, identity_.user, connection_ ? connection_->close_code() : 1006,
+                                        std::chrono::duration_cast<std::chrono::milliseconds>(open_for).count());
+  }
   connection_ = nullptr;
 }
 

@@ -3,10 +3,12 @@
 // codec (JSON) and the hub (channels). Lives on its worker thread; owned by its WsConnection.
 #include <boost/asio/io_context.hpp>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "backend/session_events.hpp"
 #include "core/history_readers.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
@@ -49,6 +51,8 @@ struct ClientServices {
   // A connection that sends no request but `ping` for this long is closed with 4008
   // (limits.idle_timeout); 0: never.
   std::uint32_t idle_timeout_seconds = 0;
+  // Who hears of client events, typing and closed connections (the app's webhooks); null: nobody.
+  backend::SessionEvents* events = nullptr;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
@@ -143,6 +147,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // One field for both: the second starts when the first no longer matters, and a connection
   // holds no more than these 4 bytes for either.
   std::uint32_t quiet_since_ = 0;
+  std::chrono::steady_clock::time_point opened_;  // for the connection's duration (webhooks)
   std::string remote_ip_;
   TokenBucket bucket_;
   struct Subscription {

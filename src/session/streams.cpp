@@ -8,8 +8,9 @@ namespace sb::session {
 
 namespace native = protocol::native;
 
-Streams::Streams(core::Hub& hub, const core::Namespaces& namespaces, StreamOptions options, Notify notify)
-    : hub_(hub), namespaces_(namespaces), options_(std::move(options)), notify_(std::move(notify)),
+Streams::Streams(core::Hub& hub, const core::Namespaces& namespaces, StreamOptions options, Notify notify,
+                 backend::SessionEvents* events)
+    : hub_(hub), namespaces_(namespaces), options_(std::move(options)), notify_(std::move(notify)), events_(events),
       expirer_([this] { expire_loop(); }) {}
 
 Streams::~Streams() {
@@ -96,6 +97,7 @@ Status Streams::cancel(const std::string& stream, std::string_view channel_of_ca
                 R"(,"reason":"cancelled"})",
             std::move(headers));
   }
+  if (events_) events_->stream_cancelled(stream, channel);
   return Ok{};
 }
 

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/session_events.hpp"
 #include "common/error.hpp"
 #include "core/hub.hpp"
 #include "core/namespaces.hpp"
@@ -25,7 +26,10 @@ struct StreamOptions {
   // A stream with no append for this long ends with reason "timeout". 60 s outlasts any model's
   // pause between tokens while still freeing abandoned streams.
   std::chrono::seconds idle_timeout{60};
-  std::string cancel_url;     // POSTed {stream, channel, reason} when a client cancels; empty: nobody
+  // The first form of the cancel webhook, kept for the apps that use it: POSTed {stream, channel,
+  // reason} when a client cancels, unbatched and unsigned; empty: nobody. [webhooks] also gets a
+  // signed `stream_cancelled` event (through `events`), whether or not this is set.
+  std::string cancel_url;
   std::string cancel_secret;  // sent as X-Switchboard-Secret with that POST
   // Streams running at once on this node; start() beyond it is LIMIT_EXCEEDED. Only the backend
   // starts streams, so this bounds a runaway backend (or a leaked API key), not clients: 1,000
@@ -44,7 +48,9 @@ class Streams {
   // Sends the cancel webhook; the server plugs in an HTTP client.
   using Notify = std::function<void(const std::string& url, std::string body,
                                     std::vector<std::pair<std::string, std::string>> headers)>;
-  Streams(core::Hub& hub, const core::Namespaces& namespaces, StreamOptions options, Notify notify);
+  // `events`, when given, hears of every cancel (the app's webhooks); it outlives the streams.
+  Streams(core::Hub& hub, const core::Namespaces& namespaces, StreamOptions options, Notify notify,
+          backend::SessionEvents* events = nullptr);
   ~Streams();
 
   // Any thread, all of them.
@@ -89,6 +95,7 @@ class Streams {
   const core::Namespaces& namespaces_;
   StreamOptions options_;
   Notify notify_;
+  backend::SessionEvents* events_;
   // One mutex for all streams: relays happen under it so a snapshot and the deltas around it are
   // cut at one point of each stream's sequence (lock order: this mutex, then a hub stripe).
   mutable std::mutex mutex_;

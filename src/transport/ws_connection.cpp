@@ -79,6 +79,7 @@ void WsConnection::close(std::uint16_t code, std::string_view reason) {
   if (state_ != State::open) return;
   state_ = State::closing;
   closing_since_ = worker_.now_seconds();
+  close_code_ = code;
   queue_close(encode_close_frame(code, reason));
 }
 
@@ -101,6 +102,7 @@ void WsConnection::fail(std::uint16_t code, std::string_view reason) {
   } else {
     head_offset_ = 0;
   }
+  if (state_ == State::open) close_code_ = code;
   state_ = State::closing;
   closing_since_ = worker_.now_seconds();
   discard_input_ = true;

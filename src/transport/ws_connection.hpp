@@ -64,6 +64,9 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   // Starts the closing handshake: queued frames go first, then the close frame.
   void close(std::uint16_t code, std::string_view reason);
   bool is_open() const noexcept { return state_ == State::open; }
+  // The code the connection closed (or is closing) with: the first close frame we sent, or the
+  // peer's when it closed first; 1006 (no close frame, RFC 6455 7.1.5) while none was.
+  std::uint16_t close_code() const noexcept { return close_code_; }
   Worker& worker() const noexcept { return worker_; }
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
   std::string remote_address() const;
@@ -142,6 +145,7 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   std::uint32_t last_activity_ = 0;  // worker clock, seconds
   std::uint32_t ping_sent_at_ = 0;
   std::uint32_t closing_since_ = 0;
+  std::uint16_t close_code_ = 1006;
   State state_ = State::open;
   bool writing_ = false;          // waiting for the socket to become writable
   bool flush_scheduled_ = false;  // on the worker's flush list

@@ -249,7 +249,8 @@ bool WsConnection::on_close_frame(std::string_view payload) {
     state_ = State::closing;
     closing_since_ = worker_.now_seconds();
     close_after_flush_ = true;
-    queue_close(encode_close_frame(close_code_to_echo(payload), {}));
+    close_code_ = close_code_to_echo(payload);
+    queue_close(encode_close_frame(close_code_, {}));
     return true;
   }
   // A second close from the peer: our answer to its first is on its way; nothing more to do.

@@ -324,3 +324,68 @@ allowed_hosts = ["chat.example.com", "*.dev.example", "192.168.1.20", "[fd00::1]
 
 }  // namespace
 }  // namespace sb::server
+
+namespace sb::server {
+namespace {
+
+TEST(Config, WebhooksReadTheirKeysAndTheNamespaceSwitches) {
+  Config c;
+  EXPECT_TRUE(c.webhooks.delivery.urls.empty());  // none by default
+  EXPECT_EQ(c.webhooks.events, backend::all_webhook_events);
+  apply_config_text(c, R"(
+[webhooks]
+urls = ["http://127.0.0.1:9000/events", "https://backend.example.com/hooks"]
+secret = "0123456789abcdef"
+events = ["channel_occupied", "typing"]
+batch_size = 10
+batch_interval_ms = 250
+max_queue = 500
+max_queue_bytes = 100000
+retry_for = 60
+timeout_ms = 2000
+[namespaces.chat]
+webhook_events = true
+webhook_typing = true
+)", "t");
+  validate(c);
+  const auto& d = c.webhooks.delivery;
+  EXPECT_EQ(d.urls, (std::vector<std::string>{"http://127.0.0.1:9000/events", "https://backend.example.com/hooks"}));
+  EXPECT_EQ(d.secret, "0123456789abcdef");
+  EXPECT_EQ(c.webhooks.events, backend::channel_occupied | backend::typing_event);
+  EXPECT_EQ(d.batch_size, 10u);
+  EXPECT_EQ(d.batch_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(d.max_queue, 500u);
+  EXPECT_EQ(d.max_queue_bytes, 100000u);
+  EXPECT_EQ(d.retry_for, std::chrono::seconds(60));
+  EXPECT_EQ(d.timeout, std::chrono::milliseconds(2000));
+  ASSERT_EQ(c.namespaces.size(), 1u);
+  EXPECT_TRUE(c.namespaces[0].webhook_events);
+  EXPECT_TRUE(c.namespaces[0].webhook_typing);
+}
+
+TEST(Config, WebhookMistakesAreRefusedWithTheKey) {
+  auto error_of = [](const std::string& toml) {
+    return config_error([&] {
+      Config c;
+      apply_config_text(c, toml, "t");
+      validate(c);
+    });
+  };
+  EXPECT_NE(error_of("[webhooks]\nurl = \"http://h/x\"").find("webhooks.secret: a webhook target needs a secret"),
+            std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nurl = \"http://h/x\"\nsecret = \"short\"").find("webhooks.secret"), std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nurl = \"ftp://h/x\"\nsecret = \"0123456789abcdef\"").find("webhooks.url: expected an http"),
+            std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nurl = \"http:///x\"\nsecret = \"0123456789abcdef\"").find("webhooks.url"),
+            std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nsecret = \"0123456789abcdef\"").find("webhooks.url: a secret is set but no url"),
+            std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nurl = \"http://a/\"\nurls = [\"http://b/\"]").find("not both"), std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nevents = [\"occupied\"]").find("webhooks.events: unknown event type 'occupied' (known: channel_occupied"),
+            std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nbatch_size = 0").find("webhooks.batch_size"), std::string::npos);
+  EXPECT_NE(error_of("[webhooks]\nretry = 5").find("webhooks.retry: unknown key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sb::server
