@@ -202,9 +202,10 @@ void App::make_sessions() {
       static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get(),
       verifier_.empty() ? nullptr : &verifier_, &admission_, /*refresh_before_seconds=*/30,
       /*token_leeway_seconds=*/static_cast<std::int64_t>(config_.jwt_leeway.count()), /*auth_timeout_seconds=*/10,
-      history_readers_.get(), config_.max_history_response_bytes, webhooks_.get()});
-  client_services_->idle_timeout_seconds = static_cast<std::uint32_t>(
-      std::min<std::int64_t>(config_.idle_timeout.count(), std::numeric_limits<std::uint32_t>::max()));
+      history_readers_.get(), config_.max_history_response_bytes,
+      static_cast<std::uint32_t>(
+          std::min<std::int64_t>(config_.idle_timeout.count(), std::numeric_limits<std::uint32_t>::max())),
+      webhooks_.get()});
   upgrade_gate_ =
       std::make_unique<session::UpgradeGate>(*client_services_, origins_, anonymous_access(config_.anonymous));
 }
