@@ -389,9 +389,9 @@ void validate_namespaces(const Config& c) {
 }
 
 void validate_streams(const Config& c) {
-  std::string host, port, target;
-  if (!c.stream_cancel_url.empty() && !transport::parse_http_url(c.stream_cancel_url, host, port, target))
-    throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
+  transport::ParsedUrl url;
+  if (!c.stream_cancel_url.empty() && !transport::parse_url(c.stream_cancel_url, url))
+    throw ConfigError("streams.cancel_url", "expected an http:// or https:// URL, got '" + c.stream_cancel_url + "'");
 }
 
 void validate_tls(const Config& c) {
