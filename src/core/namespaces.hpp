@@ -33,6 +33,13 @@ struct NamespaceOptions {
   // Whether an upgrade URL's `?channel=` may subscribe a connection here at connect time (for
   // clients that only listen). Off by default: a URL ends up in logs and browser history.
   bool url_subscribe = false;
+  // Whether the app's backend decides each subscribe / sees each client publish first (the
+  // session layer's proxies, docs/backend.md#proxies); with publish_proxy_only, a client publish
+  // goes to the backend only and is not broadcast. Plain flags here: the no-proxy publish path
+  // pays one test.
+  bool subscribe_proxy = false;
+  bool publish_proxy = false;
+  bool publish_proxy_only = false;
 };
 
 class Namespaces {

@@ -3,12 +3,14 @@
 // codec (JSON) and the hub (channels). Lives on its worker thread; owned by its WsConnection.
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/history_readers.hpp"
 #include "core/hub.hpp"
+#include "backend/proxy.hpp"
 #include "core/namespaces.hpp"
 #include "protocol/native/codec.hpp"
 #include "session/limits.hpp"
@@ -46,6 +48,8 @@ struct ClientServices {
   core::HistoryReaders* history_readers = nullptr;
   // Payload bytes one `history` reply holds at most (limits.max_history_response_bytes).
   std::size_t max_history_bytes = 4 * 1024 * 1024;
+  // The app's backend's proxies ([proxy]); null when none is configured.
+  backend::Proxy* proxy = nullptr;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
@@ -70,6 +74,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // Channels the upgrade URL asked for (`?channel=`), subscribed to once the connection may act
   // (connect_subscriptions.cpp). Called by the UpgradeGate before the connection opens.
   void set_url_channels(std::vector<std::string> channels) { url_channels_ = std::move(channels); }
+  // The upgrade request's headers passed on to every proxy call (backend::Proxy::passes_header).
+  void set_proxy_headers(transport::HttpHeaders headers) { proxy_headers_ = std::move(headers); }
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);
@@ -91,7 +97,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // Subscribes to `channel`, already resolved, allowed and with room (check_room), and sends `subscribed` (with `id`,
   // which may be empty) and what follows it; the error when nothing was sent.
   Status subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
-                   const core::StreamPosition* since);
+                   const core::StreamPosition* since, std::string_view info = {});
   // Server-side subscriptions (connect_subscriptions.cpp): the token's `subs` when `claims`, and
   // the URL's channels the first time. Each failure is an `error` frame naming its channel.
   void subscribe_at_connect(bool claims);
@@ -122,6 +128,24 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void send_frame(std::string frame);
   void send_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
 
+  // The app's backend (client_proxy.cpp). Each call's completion runs `then` only while the
+  // connection is open: a client closed meanwhile is never touched.
+  void call_backend(backend::Hook hook, const std::string& url, std::string body,
+                    std::function<void(Client&, Result<backend::ProxyAnswer>)> then);
+  void start_connect_proxy();
+  void on_connect_answer(Result<backend::ProxyAnswer> answer);
+  void hold_frame(std::string_view payload);
+  void subscribe_by_proxy(const std::vector<std::string>& channels);
+  void proxy_subscribe(const protocol::native::Command& command, const core::NamespaceOptions& ns);
+  void proxy_publish(const protocol::native::Command& command, const core::NamespaceOptions& ns);
+  void publish_now(const std::string& id, const std::string& channel, const std::string& data,
+                   const core::NamespaceOptions& ns);
+  void on_rpc(const protocol::native::Command& command);
+  void start_refresh_proxy(std::int64_t unix_now);
+  // An answer that is not a `result`: the app's error, a failure (BACKEND_*), or a disconnect.
+  // True when it was one of them (and the client was told).
+  bool refused(std::string_view id, const Result<backend::ProxyAnswer>& answer);
+
   ClientServices& services_;
   boost::asio::io_context& io_;
   transport::WsConnection* connection_ = nullptr;
@@ -144,6 +168,14 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   };
   std::vector<Subscription> subscriptions_;
   std::vector<std::string> url_channels_;  // until subscribe_at_connect takes them
+  transport::HttpHeaders proxy_headers_;   // empty without a proxy
+  // The connect proxy has not answered yet: no `connected` was sent, and frames are held.
+  bool connect_pending_ = false;
+  std::vector<std::string> held_frames_;
+  std::size_t held_bytes_ = 0;
+  // The refresh proxy: a call is out, or (after a failure) when to call again (unix seconds).
+  bool refresh_pending_ = false;
+  std::int64_t refresh_retry_at_ = 0;
   // Subscriptions whose last_sent_offset is set: deliver() skips the lookup while there are none.
   std::size_t last_sent_offset_count_ = 0;
   // Streams caught up from a snapshot, with the last sequence the snapshot held: their live

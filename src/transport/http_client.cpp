@@ -348,7 +348,14 @@ HttpClient::HttpClient(boost::asio::io_context& context, HttpClientOptions optio
   if (!state_->options.ca_file.empty()) state_->tls_context();  // a bad file fails at startup
 }
 
-HttpClient::~HttpClient() = default;
+// Idle sockets are closed now, while the io_context they belong to is alive; requests still in
+// flight keep the state until their handlers run or are destroyed with the context.
+HttpClient::~HttpClient() {
+  for (auto& [key, pool] : state_->pools) {
+    for (auto& c : pool.idle) c->close();
+    pool.idle.clear();
+  }
+}
 
 std::size_t HttpClient::connections_opened() const { return state_->opened; }
 boost::asio::io_context& HttpClient::context() const { return state_->context; }
