@@ -127,6 +127,9 @@ void Client::on_connect(native::Command& command) {
     }
     identity_.info = std::move(command.info);
   }
+  // Data for the backend: its connect proxy answers this `connect`, as at open.
+  if (!command.data.empty() && services_.proxy && !services_.proxy->config().connect_url.empty())
+    return start_connect_proxy(command.id, command.data);
   send_frame(native::encode_connected(id_, command.id, identity_.user, services_.ping_interval_seconds));
   subscribe_at_connect(/*claims=*/with_token);
 }

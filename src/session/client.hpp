@@ -132,8 +132,9 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // connection is open: a client closed meanwhile is never touched.
   void call_backend(backend::Hook hook, const std::string& url, std::string body,
                     std::function<void(Client&, Result<backend::ProxyAnswer>)> then);
-  void start_connect_proxy();
-  void on_connect_answer(Result<backend::ProxyAnswer> answer);
+  // At open (`id` empty), or for a `connect` frame with `data` (answered with its `id`).
+  void start_connect_proxy(std::string id = {}, std::string_view data = {});
+  void on_connect_answer(std::string_view id, Result<backend::ProxyAnswer> answer);
   void hold_frame(std::string_view payload);
   void subscribe_by_proxy(const std::vector<std::string>& channels);
   void proxy_subscribe(const protocol::native::Command& command, const core::NamespaceOptions& ns);

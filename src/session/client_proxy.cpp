@@ -58,28 +58,32 @@ bool Client::refused(std::string_view id, const Result<ProxyAnswer>& answer) {
 
 // --- connect ---------------------------------------------------------------------------------
 
-void Client::start_connect_proxy() {
+void Client::start_connect_proxy(std::string id, std::string_view data) {
   connect_pending_ = true;
-  connection_->limit_until_trusted();
+  if (!may_act()) connection_->limit_until_trusted();
   call_backend(Hook::connect, services_.proxy->config().connect_url,
-               backend::connect_body(id_, remote_ip_, identity_.verified ? identity_.user : std::string(), {}),
-               [](Client& self, Result<ProxyAnswer> answer) { self.on_connect_answer(std::move(answer)); });
+               backend::connect_body(id_, remote_ip_, identity_.verified ? identity_.user : std::string(), data),
+               [id = std::move(id)](Client& self, Result<ProxyAnswer> answer) {
+                 self.on_connect_answer(id, std::move(answer));
+               });
 }
 
-void Client::on_connect_answer(Result<ProxyAnswer> answer) {
+// Long for the order it keeps: refusals first, then the identity, `connected`, the subscriptions
+// the backend and the token name, and last the frames held meanwhile.
+void Client::on_connect_answer(std::string_view id, Result<ProxyAnswer> answer) {
   connect_pending_ = false;
   auto result = answer && answer->kind == ProxyAnswer::Kind::result ? backend::connect_result(answer->result)
                                                                      : Result<backend::ConnectResult>(backend::ConnectResult{});
   if (!result) answer = result.error();  // a result of the wrong shape is the backend's error
   if (!answer) {
-    send_error({}, answer.error());
+    send_error(id, answer.error());
     const bool unavailable = answer.error().code == ErrorCode::backend_unavailable;
     return disconnect(unavailable ? close_backend_unavailable : close_backend_error,
                       unavailable ? "backend unavailable" : "backend error");
   }
   if (answer->kind == ProxyAnswer::Kind::disconnect) return disconnect(answer->close_code, answer->reason);
   if (answer->kind == ProxyAnswer::Kind::error) {
-    send_frame(native::encode_app_error({}, answer->code, answer->message));
+    send_frame(native::encode_app_error(id, answer->code, answer->message));
     return disconnect(transport::close_code::auth_failed, "connect refused");
   }
   // Allowed. A user named by the backend is as verified as a token's sub; without one, the
@@ -98,7 +102,7 @@ void Client::on_connect_answer(Result<ProxyAnswer> answer) {
   if (!result->info.empty()) identity_.info = std::move(result->info);
   identity_.expire_at = result->expire_at;
   connection_->trust();
-  send_frame(native::encode_connected(id_, {}, identity_.user, services_.ping_interval_seconds));
+  send_frame(native::encode_connected(id_, id, identity_.user, services_.ping_interval_seconds));
   subscribe_by_proxy(result->channels);
   subscribe_at_connect(/*claims=*/identity_.claims != nullptr);
   // What the client sent meanwhile, in order, as if it came now.

@@ -210,6 +210,33 @@ TEST(Proxy, FramesSentBeforeTheConnectAnswerAreHeldThenHandled) {
   EXPECT_EQ(str(next_json(ws), "type"), "pong");
 }
 
+TEST(Proxy, AConnectFrameWithDataAsksTheBackendAgain) {
+  HttpBackend backend([](const Request& r) -> Reply {
+    auto b = body_of(r);
+    if (!b.contains("data")) return {R"({"result":{}})"};
+    return {R"({"result":{"user":"eve","channels":["room:)" + str(b.at("data").as_object(), "room") + R"("]}})"};
+  });
+  TestServer server([&](server::Config& c) {
+    c.namespaces = {core::NamespaceOptions{"room", true}};
+    c.proxy.connect_url = backend.url("/connect");
+  });
+  RawWs ws(server.port());
+  ws.upgrade();
+  auto first = next_json(ws);
+  EXPECT_EQ(str(first, "type"), "connected");
+  EXPECT_FALSE(first.contains("user"));
+  ws.send_text(R"({"type":"connect","id":5,"data":{"room":"r1"}})");
+  auto second = next_json(ws);
+  EXPECT_EQ(str(second, "type"), "connected");
+  EXPECT_EQ(second.at("id").as_int64(), 5);
+  EXPECT_EQ(str(second, "user"), "eve");
+  auto subscribed = next_json(ws);
+  EXPECT_EQ(str(subscribed, "channel"), "room:r1");
+  auto calls = backend.requests_to("/connect");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(json::serialize(body_of(calls[1]).at("data")), R"({"room":"r1"})");
+}
+
 TEST(Proxy, MoreThanSixteenFramesBeforeTheConnectAnswerAreRefused) {
   HttpBackend backend([](const Request&) -> Reply { return {R"({"result":{}})", 200, 300ms}; });
   TestServer server([&](server::Config& c) { c.proxy.connect_url = backend.url("/connect"); });

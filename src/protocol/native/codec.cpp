@@ -76,6 +76,8 @@ Status connect_fields(const JsonObject& o, Command& c) {
     if (!raw::is_object(*v)) return invalid("field 'info' must be an object");
     c.info = std::string(*v);
   }
+  // For the backend's connect proxy (docs/backend.md): any JSON value, passed on as sent.
+  if (auto v = o.find("data")) c.data = std::string(*v);
   return optional_string(o, "token", c.token);
 }
 

@@ -25,7 +25,7 @@ struct Command {
   CommandType type = CommandType::ping;
   std::string id;       // the request's `id` as the client wrote it (a number or a string), empty without one
   std::string channel;  // subscribe, unsubscribe, publish
-  std::string data;     // publish, event: the `data` value, the exact bytes sent (protocol/json_text.hpp)
+  std::string data;     // publish, event, rpc, connect (for the backend): the `data` value, the exact bytes sent (protocol/json_text.hpp)
   std::string user;     // connect: who this client is (until tokens carry it)
   std::string info;     // connect: JSON object shown with the user, the exact bytes sent, or empty
   std::string token;    // connect, refresh: a JWT; subscribe: a subscription token (private namespaces)
