@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,7 +76,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // (connect_subscriptions.cpp). Called by the UpgradeGate before the connection opens.
   void set_url_channels(std::vector<std::string> channels) { url_channels_ = std::move(channels); }
   // The upgrade request's headers passed on to every proxy call (backend::Proxy::passes_header).
-  void set_proxy_headers(transport::HttpHeaders headers) { proxy_headers_ = std::move(headers); }
+  void set_proxy_headers(transport::HttpHeaders headers) { proxy_state().headers = std::move(headers); }
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);
@@ -169,14 +170,23 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   };
   std::vector<Subscription> subscriptions_;
   std::vector<std::string> url_channels_;  // until subscribe_at_connect takes them
-  transport::HttpHeaders proxy_headers_;   // empty without a proxy
   // The connect proxy has not answered yet: no `connected` was sent, and frames are held.
   bool connect_pending_ = false;
-  std::vector<std::string> held_frames_;
-  std::size_t held_bytes_ = 0;
-  // The refresh proxy: a call is out, or (after a failure) when to call again (unix seconds).
-  bool refresh_pending_ = false;
-  std::int64_t refresh_retry_at_ = 0;
+  // What the proxies keep per connection; on the heap, made only with a backend configured, so a
+  // client without one pays a pointer.
+  struct ProxyState {
+    transport::HttpHeaders headers;  // of the upgrade, passed on to every call
+    std::vector<std::string> held_frames;
+    std::size_t held_bytes = 0;
+    // The refresh proxy: a call is out, or (after a failure) when to call again (unix seconds).
+    bool refresh_pending = false;
+    std::int64_t refresh_retry_at = 0;
+  };
+  std::unique_ptr<ProxyState> proxy_state_;
+  ProxyState& proxy_state() {
+    if (!proxy_state_) proxy_state_ = std::make_unique<ProxyState>();
+    return *proxy_state_;
+  }
   // Subscriptions whose last_sent_offset is set: deliver() skips the lookup while there are none.
   std::size_t last_sent_offset_count_ = 0;
   // Streams caught up from a snapshot, with the last sequence the snapshot held: their live

@@ -34,7 +34,7 @@ std::int64_t unix_seconds() { return unix_millis() / 1000; }
 void Client::call_backend(Hook hook, const std::string& url, std::string body,
                           std::function<void(Client&, Result<ProxyAnswer>)> then) {
   // The connection owns this client: alive and open, it is safe to use.
-  services_.proxy->call(shard_, hook, url, std::move(body), proxy_headers_,
+  services_.proxy->call(shard_, hook, url, std::move(body), proxy_state().headers,
                         [this, weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this()),
                          then = std::move(then)](Result<ProxyAnswer> answer) {
                           auto c = weak.lock();
@@ -60,7 +60,6 @@ bool Client::refused(std::string_view id, const Result<ProxyAnswer>& answer) {
 
 void Client::start_connect_proxy(std::string id, std::string_view data) {
   connect_pending_ = true;
-  if (!may_act()) connection_->limit_until_trusted();
   call_backend(Hook::connect, services_.proxy->config().connect_url,
                backend::connect_body(id_, remote_ip_, identity_.verified ? identity_.user : std::string(), data),
                [id = std::move(id)](Client& self, Result<ProxyAnswer> answer) {
@@ -106,9 +105,9 @@ void Client::on_connect_answer(std::string_view id, Result<ProxyAnswer> answer) 
   subscribe_by_proxy(result->channels);
   subscribe_at_connect(/*claims=*/identity_.claims != nullptr);
   // What the client sent meanwhile, in order, as if it came now.
-  std::vector<std::string> held = std::move(held_frames_);
-  held_frames_.clear();
-  held_bytes_ = 0;
+  std::vector<std::string> held = std::move(proxy_state().held_frames);
+  proxy_state().held_frames.clear();
+  proxy_state().held_bytes = 0;
   for (const std::string& frame : held) {
     if (!connection_) return;
     on_message(frame, false);
@@ -116,14 +115,15 @@ void Client::on_connect_answer(std::string_view id, Result<ProxyAnswer> answer) 
 }
 
 void Client::hold_frame(std::string_view payload) {
-  if (held_frames_.size() >= max_held_frames || held_bytes_ + payload.size() > max_held_bytes) {
+  ProxyState& state = proxy_state();
+  if (state.held_frames.size() >= max_held_frames || state.held_bytes + payload.size() > max_held_bytes) {
     std::string id;
     (void)native::decode(payload, id);
     return send_error(id, make_error(ErrorCode::rate_limit, "too many frames before the connection was accepted; "
                                                             "wait for 'connected'"));
   }
-  held_bytes_ += payload.size();
-  held_frames_.emplace_back(payload);
+  state.held_bytes += payload.size();
+  state.held_frames.emplace_back(payload);
 }
 
 // The channels of the connect result: the backend's word, as a token's `subs` claim.
@@ -142,18 +142,19 @@ void Client::subscribe_by_proxy(const std::vector<std::string>& channels) {
 // --- refresh ---------------------------------------------------------------------------------
 
 void Client::start_refresh_proxy(std::int64_t unix_now) {
-  if (refresh_pending_ || unix_now < refresh_retry_at_) return;
-  refresh_pending_ = true;
+  ProxyState& state = proxy_state();
+  if (state.refresh_pending || unix_now < state.refresh_retry_at) return;
+  state.refresh_pending = true;
   call_backend(Hook::refresh, services_.proxy->config().refresh_url, backend::refresh_body(id_, identity_.user),
                [](Client& self, Result<ProxyAnswer> answer) {
-                 self.refresh_pending_ = false;
+                 self.proxy_state().refresh_pending = false;
                  auto result = answer && answer->kind == ProxyAnswer::Kind::result
                                    ? backend::refresh_result(answer->result)
                                    : Result<backend::RefreshResult>(backend::RefreshResult{});
                  if (!result) answer = result.error();
                  if (!answer) {
                    // Tried again shortly; the connection closes (4004) if its time runs out first.
-                   self.refresh_retry_at_ = unix_seconds() + refresh_retry_seconds;
+                   self.proxy_state().refresh_retry_at = unix_seconds() + refresh_retry_seconds;
                    return;
                  }
                  if (answer->kind == ProxyAnswer::Kind::disconnect)
@@ -164,7 +165,7 @@ void Client::start_refresh_proxy(std::int64_t unix_now) {
                  }
                  self.identity_.expire_at = result->expire_at;
                  if (result->info) self.identity_.info = std::move(*result->info);
-                 self.refresh_retry_at_ = 0;
+                 self.proxy_state().refresh_retry_at = 0;
                });
 }
 
