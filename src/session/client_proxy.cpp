@@ -100,6 +100,7 @@ void Client::on_connect_answer(std::string_view id, Result<ProxyAnswer> answer) 
   }
   if (!result->info.empty()) identity_.info = std::move(result->info);
   identity_.expire_at = result->expire_at;
+  refresh_sent_ = false;
   connection_->trust();
   send_frame(native::encode_connected(id_, id, identity_.user, services_.ping_interval_seconds));
   subscribe_by_proxy(result->channels);
@@ -109,7 +110,7 @@ void Client::on_connect_answer(std::string_view id, Result<ProxyAnswer> answer) 
   proxy_state().held_frames.clear();
   proxy_state().held_bytes = 0;
   for (const std::string& frame : held) {
-    if (!connection_) return;
+    if (!connection_ || !connection_->is_open()) return;
     on_message(frame, false);
   }
 }
