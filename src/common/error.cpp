@@ -15,6 +15,8 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::not_found: return "NOT_FOUND";
     case ErrorCode::unavailable: return "UNAVAILABLE";
     case ErrorCode::limit_exceeded: return "LIMIT_EXCEEDED";
+    case ErrorCode::backend_unavailable: return "BACKEND_UNAVAILABLE";
+    case ErrorCode::backend_error: return "BACKEND_ERROR";
   }
   return "SERVER_ERROR";
 }
@@ -26,6 +28,7 @@ bool error_code_retryable(ErrorCode code) noexcept {
     case ErrorCode::server_error:
     case ErrorCode::unavailable:
     case ErrorCode::limit_exceeded:
+    case ErrorCode::backend_unavailable:
       return true;
     default:
       return false;
@@ -46,6 +49,8 @@ int error_code_http_status(ErrorCode code) noexcept {
     case ErrorCode::unavailable: return 503;
     // 503, not 429: the server is full for everyone, not this caller too fast.
     case ErrorCode::limit_exceeded: return 503;
+    case ErrorCode::backend_unavailable: return 503;
+    case ErrorCode::backend_error: return 502;
   }
   return 500;
 }

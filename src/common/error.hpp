@@ -21,6 +21,9 @@ enum class ErrorCode {
   not_found,          // HTTP: no such route or object
   unavailable,        // a dependency is down (storage, broker); retry later
   limit_exceeded,     // a server-wide capacity is used up (channels, streams); retry later
+  // The app's backend (proxies, docs/backend.md):
+  backend_unavailable,  // it could not be reached, timed out, or has too many calls in flight; retry later
+  backend_error,        // it answered, but not 200 with a well-formed answer
 };
 
 // The wire name of a code, e.g. "INVALID_MESSAGE".

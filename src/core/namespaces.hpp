@@ -42,6 +42,13 @@ struct NamespaceOptions {
   // default: they are chatty, and most apps only want them between clients.
   bool webhook_events = false;
   bool webhook_typing = false;
+  // Whether the app's backend decides each subscribe / sees each client publish first (the
+  // session layer's proxies, docs/backend.md#proxies); with publish_proxy_only, a client publish
+  // goes to the backend only and is not broadcast. Plain flags here: the no-proxy publish path
+  // pays one test.
+  bool subscribe_proxy = false;
+  bool publish_proxy = false;
+  bool publish_proxy_only = false;
 };
 
 class Namespaces {

@@ -197,6 +197,11 @@ void App::make_streams() {
 }
 
 void App::make_sessions() {
+  if (config_.proxy.any()) {
+    std::vector<boost::asio::io_context*> workers;
+    for (std::size_t i = 0; i < server_->worker_count(); ++i) workers.push_back(&server_->worker(i).context());
+    proxy_ = std::make_unique<backend::Proxy>(config_.proxy, workers);
+  }
   client_services_ = std::make_unique<session::ClientServices>(session::ClientServices{
       *hub_, namespaces_, registry_, static_cast<int>(config_.limits.ping_interval.count()), config_.max_subscriptions,
       static_cast<std::uint32_t>(config_.typing_timeout.count()), streams_.get(),
@@ -205,7 +210,7 @@ void App::make_sessions() {
       history_readers_.get(), config_.max_history_response_bytes,
       static_cast<std::uint32_t>(
           std::min<std::int64_t>(config_.idle_timeout.count(), std::numeric_limits<std::uint32_t>::max())),
-      webhooks_.get()});
+      webhooks_.get(), proxy_.get()});
   upgrade_gate_ =
       std::make_unique<session::UpgradeGate>(*client_services_, origins_, anonymous_access(config_.anonymous));
 }
@@ -247,6 +252,8 @@ App::~App() {
   if (broker_) broker_->stop();
   hub_.reset();
   webhooks_.reset();  // before the io_context its timers are on
+  // Its pooled sockets belong to the workers' io_contexts: closed before those go.
+  proxy_.reset();
   server_.reset();
   if (data_dir_lock_ >= 0) ::close(data_dir_lock_);
 }

@@ -84,6 +84,7 @@ class App {
   std::unique_ptr<core::Hub> hub_;
   std::unique_ptr<core::HistoryReaders> history_readers_;  // read through the hub: goes before it
   std::unique_ptr<session::Streams> streams_;
+  std::unique_ptr<backend::Proxy> proxy_;  // null without [proxy]
   std::unique_ptr<session::ClientServices> client_services_;
   std::unique_ptr<session::UpgradeGate> upgrade_gate_;
   std::unique_ptr<api::HttpApi> api_;

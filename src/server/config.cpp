@@ -90,7 +90,7 @@ void apply_limits(Config& c, const toml::table& t) {
 }
 
 core::NamespaceOptions namespace_options(std::string name, const toml::node& node, const std::string& key,
-                                         core::NamespaceOptions options) {
+                                         core::NamespaceOptions options, backend::NamespaceProxyUrls& urls) {
   const toml::table* t = node.as_table();
   if (!t) throw ConfigError(key, "expected a table");
   options.name = std::move(name);
@@ -105,6 +105,17 @@ core::NamespaceOptions namespace_options(std::string name, const toml::node& nod
     else if (k.str() == "url_subscribe") options.url_subscribe = bool_value(value, sub);
     else if (k.str() == "webhook_events") options.webhook_events = bool_value(value, sub);
     else if (k.str() == "webhook_typing") options.webhook_typing = bool_value(value, sub);
+    else if (k.str() == "subscribe_proxy") options.subscribe_proxy = bool_value(value, sub);
+    else if (k.str() == "publish_proxy") options.publish_proxy = bool_value(value, sub);
+    else if (k.str() == "publish_proxy_only") options.publish_proxy_only = bool_value(value, sub);
+    // A URL of its own implies the proxy.
+    else if (k.str() == "subscribe_proxy_url") {
+      urls.subscribe_url = string_value(value, sub);
+      options.subscribe_proxy = true;
+    } else if (k.str() == "publish_proxy_url") {
+      urls.publish_url = string_value(value, sub);
+      options.publish_proxy = true;
+    }
     else if (k.str() == "access") {
       const std::string access = string_value(value, sub);
       if (access == "public") options.access = core::Access::open;
@@ -245,6 +256,23 @@ void apply_webhooks(Config& c, const toml::table& t) {
     else if (name == "max_queue_bytes") d.max_queue_bytes = static_cast<std::size_t>(positive_integer(value, sub));
     else if (name == "retry_for") d.retry_for = std::chrono::seconds(positive_integer(value, sub));
     else if (name == "timeout_ms") d.timeout = std::chrono::milliseconds(positive_integer(value, sub));
+void apply_proxy(Config& c, const toml::table& t) {
+  for (const auto& [pk, value] : t) {
+    const std::string sub = "proxy." + std::string(pk.str());
+    const std::string_view name = pk.str();
+    auto& p = c.proxy;
+    if (name == "connect_url") p.connect_url = string_value(value, sub);
+    else if (name == "refresh_url") p.refresh_url = string_value(value, sub);
+    else if (name == "rpc_url") p.rpc_url = string_value(value, sub);
+    else if (name == "subscribe_url") p.subscribe_url = string_value(value, sub);
+    else if (name == "publish_url") p.publish_url = string_value(value, sub);
+    else if (name == "headers") assign_strings(p.headers, value, sub, "expected an array of header names");
+    else if (name == "timeout_ms") p.http.timeout = std::chrono::milliseconds(positive_integer(value, sub));
+    else if (name == "max_in_flight") p.http.max_in_flight = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (name == "max_queued") p.http.max_queued = static_cast<std::size_t>(non_negative_integer(value, sub));
+    else if (name == "max_response_bytes")
+      p.http.max_response_bytes = static_cast<std::size_t>(positive_integer(value, sub));
+    else if (name == "ca_file") p.http.ca_file = string_value(value, sub);
     else throw ConfigError(sub, "unknown key");
   }
 }
@@ -253,13 +281,17 @@ void apply_namespaces(Config& c, const toml::table& t) {
   for (const auto& [ns, options] : t) {
     const std::string name(ns.str());
     const std::string ns_key = "namespaces." + name;
+    backend::NamespaceProxyUrls urls;
     if (name == "default") {
-      c.default_namespace = namespace_options("", options, ns_key, c.default_namespace);
-      continue;
+      c.default_namespace = namespace_options("", options, ns_key, c.default_namespace, urls);
+    } else {
+      if (name.empty() || name.find(':') != std::string::npos || !core::validate_channel_name(name))
+        throw ConfigError(ns_key, "a namespace name uses the channel charset and has no ':'");
+      c.namespaces.push_back(namespace_options(name, options, ns_key, core::NamespaceOptions{}, urls));
     }
-    if (name.empty() || name.find(':') != std::string::npos || !core::validate_channel_name(name))
-      throw ConfigError(ns_key, "a namespace name uses the channel charset and has no ':'");
-    c.namespaces.push_back(namespace_options(name, options, ns_key, core::NamespaceOptions{}));
+    // The default namespace's name is "" (core::NamespaceOptions::name).
+    if (!urls.subscribe_url.empty() || !urls.publish_url.empty())
+      c.proxy.namespaces[name == "default" ? std::string() : name] = std::move(urls);
   }
 }
 
@@ -284,6 +316,7 @@ void apply_table(Config& c, const toml::table& root) {
     else if (key == "auth") apply_auth(c, section(node, key));
     else if (key == "streams") apply_streams(c, section(node, key));
     else if (key == "webhooks") apply_webhooks(c, section(node, key));
+    else if (key == "proxy") apply_proxy(c, section(node, key));
     else if (key == "namespaces") apply_namespaces(c, section(node, key));
     else throw ConfigError(key, "unknown key");
   }
@@ -431,9 +464,48 @@ void validate_namespaces(const Config& c) {
 }
 
 void validate_streams(const Config& c) {
-  std::string host, port, target;
-  if (!c.stream_cancel_url.empty() && !transport::parse_http_url(c.stream_cancel_url, host, port, target))
-    throw ConfigError("streams.cancel_url", "expected an http:// URL, got '" + c.stream_cancel_url + "'");
+  transport::ParsedUrl url;
+  if (!c.stream_cancel_url.empty() && !transport::parse_url(c.stream_cancel_url, url))
+    throw ConfigError("streams.cancel_url", "expected an http:// or https:// URL, got '" + c.stream_cancel_url + "'");
+}
+
+void validate_proxy_url(const std::string& url, const std::string& key) {
+  transport::ParsedUrl parsed;
+  if (!url.empty() && !transport::parse_url(url, parsed))
+    throw ConfigError(key, "expected an http:// or https:// URL, got '" + url + "'");
+}
+
+// Each namespace's proxy flag needs a URL to call; header patterns are names, `*` only last.
+void validate_proxy(const Config& c) {
+  const auto& p = c.proxy;
+  validate_proxy_url(p.connect_url, "proxy.connect_url");
+  validate_proxy_url(p.refresh_url, "proxy.refresh_url");
+  validate_proxy_url(p.rpc_url, "proxy.rpc_url");
+  validate_proxy_url(p.subscribe_url, "proxy.subscribe_url");
+  validate_proxy_url(p.publish_url, "proxy.publish_url");
+  for (const auto& header : p.headers) {
+    const std::string_view name = !header.empty() && header.back() == '*' ? std::string_view(header).substr(0, header.size() - 1)
+                                                                         : std::string_view(header);
+    if (name.empty() || name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+                            std::string_view::npos)
+      throw ConfigError("proxy.headers", "'" + header + "' is not a header name (a trailing '*' matches a prefix)");
+  }
+  std::vector<const core::NamespaceOptions*> all{&c.default_namespace};
+  for (const auto& ns : c.namespaces) all.push_back(&ns);
+  for (const auto* ns : all) {
+    const std::string key = "namespaces." + (ns->name.empty() ? std::string("default") : ns->name);
+    auto urls = p.namespaces.find(ns->name);
+    const backend::NamespaceProxyUrls none;
+    const auto& own = urls == p.namespaces.end() ? none : urls->second;
+    validate_proxy_url(own.subscribe_url, key + ".subscribe_proxy_url");
+    validate_proxy_url(own.publish_url, key + ".publish_proxy_url");
+    if (ns->subscribe_proxy && own.subscribe_url.empty() && p.subscribe_url.empty())
+      throw ConfigError(key + ".subscribe_proxy", "needs [proxy] subscribe_url or subscribe_proxy_url in the namespace");
+    if (ns->publish_proxy && own.publish_url.empty() && p.publish_url.empty())
+      throw ConfigError(key + ".publish_proxy", "needs [proxy] publish_url or publish_proxy_url in the namespace");
+    if (ns->publish_proxy_only && !ns->publish_proxy)
+      throw ConfigError(key + ".publish_proxy_only", "needs publish_proxy = true (or publish_proxy_url) in the same namespace");
+  }
 }
 
 // A target is http:// or https://, then a host; the secret signs every request, so it must be
@@ -505,6 +577,7 @@ void validate(const Config& c) {
   validate_namespaces(c);
   validate_streams(c);
   validate_webhooks(c);
+  validate_proxy(c);
   validate_tls(c);
   validate_auth(c);
   if (c.history_engine != "sqlite" && c.history_engine != "memory")

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/webhook_options.hpp"
+#include "backend/proxy.hpp"
 #include "core/namespaces.hpp"
 #include "transport/limits.hpp"
 
@@ -99,6 +100,9 @@ struct Config {
   std::chrono::seconds stream_idle_timeout{60};
   std::string stream_cancel_url;
   std::string stream_cancel_secret;
+  // [proxy]: the app's backend's connect, refresh, subscribe, publish and rpc hooks (docs/backend.md),
+  // with the per-namespace URLs of [namespaces.*] subscribe_proxy_url / publish_proxy_url.
+  backend::ProxyConfig proxy;
   std::size_t max_streams = 1000;                     // see session::StreamOptions
   std::size_t max_stream_bytes = 1024 * 1024;
   std::size_t max_stream_total_bytes = 64 * 1024 * 1024;

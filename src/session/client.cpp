@@ -45,11 +45,14 @@ void Client::on_open(transport::WsConnection& connection) {
   if (!may_act()) connection.limit_until_trusted();
   services_.registry.add(*this);
   if (!identity_.user.empty()) services_.registry.set_user(*this, identity_.user);
+  // The backend decides first: `connected` waits for its answer.
+  if (services_.proxy && !services_.proxy->config().connect_url.empty()) return start_connect_proxy();
   send_frame(native::encode_connected(id_, {}, identity_.user, services_.ping_interval_seconds));
   if (may_act()) subscribe_at_connect(/*claims=*/true);
 }
 
 void Client::on_message(std::string_view payload, bool /*binary*/) {
+  if (connect_pending_) return hold_frame(payload);
   std::string id;
   // Every frame counts against the budget, well-formed or not.
   std::int64_t retry_after = 0;
@@ -82,6 +85,7 @@ void Client::handle(native::Command& command) {
     case CommandType::typing: return on_typing(command);
     case CommandType::stream_cancel: return on_stream_cancel(command);
     case CommandType::refresh: return on_refresh(command);
+    case CommandType::rpc: return on_rpc(command);
   }
 }
 
@@ -104,6 +108,7 @@ bool Client::adopt_token(const std::string& token, std::string_view id) {
   identity_.user = claims->sub;
   identity_.info = claims->info;
   identity_.claims = std::make_shared<const auth::Claims>(std::move(*claims));
+  identity_.expire_at = 0;  // the new token's exp counts
   refresh_sent_ = false;
   return true;
 }
@@ -124,6 +129,9 @@ void Client::on_connect(native::Command& command) {
     }
     identity_.info = std::move(command.info);
   }
+  // Data for the backend: its connect proxy answers this `connect`, as at open.
+  if (!command.data.empty() && services_.proxy && !services_.proxy->config().connect_url.empty())
+    return start_connect_proxy(command.id, command.data);
   send_frame(native::encode_connected(id_, command.id, identity_.user, services_.ping_interval_seconds));
   subscribe_at_connect(/*claims=*/with_token);
 }
@@ -139,6 +147,8 @@ void Client::on_subscribe(const native::Command& command) {
   auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
   if (auto room = check_room(command.channel); !room) return send_error(command.id, room.error());
+  // The backend's answer replaces the namespace's access rule.
+  if ((*ns)->subscribe_proxy && services_.proxy) return proxy_subscribe(command, **ns);
   if (auto allowed = check_subscribe(**ns, command.channel, identity_, command.token, services_.verifier, unix_seconds());
       !allowed)
     return send_error(command.id, allowed.error());
@@ -154,7 +164,7 @@ Status Client::check_room(std::string_view channel) {
 }
 
 Status Client::subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
-                         const core::StreamPosition* since) {
+                         const core::StreamPosition* since, std::string_view info) {
   auto result = services_.hub.subscribe(shard_, channel, *this, ns.history, since);
   if (!result) return result.error();
   if (result->added) {
@@ -165,7 +175,7 @@ Status Client::subscribe(std::string_view id, const std::string& channel, const 
     }
   }
   send_frame(native::encode_subscribed(id, channel, result->position,
-                                       since ? std::optional<bool>(result->recovered) : std::nullopt));
+                                       since ? std::optional<bool>(result->recovered) : std::nullopt, info));
   // Live copies of messages at or below what this reply (and any recovery) covered may still be
   // on their way to this worker: they are dropped, so the client sees each offset once.
   // A repeated subscribe without `since` changes nothing: the live flow already covers it.
@@ -255,17 +265,24 @@ void Client::on_unsubscribe(const native::Command& command) {
 void Client::on_publish(const native::Command& command) {
   auto ns = services_.namespaces.resolve(command.channel);
   if (!ns) return send_error(command.id, ns.error());
+  // The backend's answer replaces client_publish and the namespace's rule.
+  if ((*ns)->publish_proxy && services_.proxy) return proxy_publish(command, **ns);
   if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
     return send_error(command.id, allowed.error());
+  publish_now(command.id, command.channel, command.data, **ns);
+}
+
+void Client::publish_now(const std::string& id, const std::string& channel, const std::string& data,
+                         const core::NamespaceOptions& ns) {
   // Publishing without an id is fire-and-forget: no reply (not even an error), the cheapest path.
-  if (command.id.empty()) {
-    services_.hub.publish(command.channel, command.data, (*ns)->history, [](Result<core::StreamPosition>) {}, from());
+  if (id.empty()) {
+    services_.hub.publish(channel, data, ns.history, [](Result<core::StreamPosition>) {}, from());
     return;
   }
   // The answer comes on our thread (at once without history), but maybe after this client is
   // gone: it touches only the weak connection.
-  services_.hub.publish(command.channel, command.data, (*ns)->history, io_.get_executor(),
-                       [id = command.id, channel = command.channel,
+  services_.hub.publish(channel, data, ns.history, io_.get_executor(),
+                       [id, channel,
                         weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this())](
                            Result<core::StreamPosition> result) {
                          auto c = weak.lock();
@@ -339,6 +356,7 @@ void Client::leave(Subscription& s) {
 void Client::on_tick(std::uint32_t now) {
   for (auto& s : subscriptions_)
     if (s.typing_until != 0 && now >= s.typing_until) stop_typing(s);
+  if (connect_pending_) return;  // the proxy's timeout bounds the wait
   if (!may_act()) {
     if (now - quiet_since_ >= services_.auth_timeout_seconds)
       disconnect(transport::close_code::auth_failed, "no token in time");
@@ -351,6 +369,8 @@ void Client::on_tick(std::uint32_t now) {
   if (unix_now > exp + services_.token_leeway_seconds)
     return disconnect(transport::close_code::token_expired, "token expired");
   if (!refresh_sent_ && unix_now >= exp - services_.refresh_before_seconds) {
+    // With a refresh proxy the backend extends the connection; the client is not asked.
+    if (services_.proxy && !services_.proxy->config().refresh_url.empty()) return start_refresh_proxy(unix_now);
     refresh_sent_ = true;
     send_frame(native::encode_refresh_required(exp - unix_now));
   }

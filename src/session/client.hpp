@@ -4,6 +4,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "backend/session_events.hpp"
 #include "core/history_readers.hpp"
 #include "core/hub.hpp"
+#include "backend/proxy.hpp"
 #include "core/namespaces.hpp"
 #include "protocol/native/codec.hpp"
 #include "session/limits.hpp"
@@ -53,6 +56,8 @@ struct ClientServices {
   std::uint32_t idle_timeout_seconds = 0;
   // Who hears of client events, typing and closed connections (the app's webhooks); null: nobody.
   backend::SessionEvents* events = nullptr;
+  // The app's backend's proxies ([proxy]); null when none is configured.
+  backend::Proxy* proxy = nullptr;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
@@ -77,6 +82,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // Channels the upgrade URL asked for (`?channel=`), subscribed to once the connection may act
   // (connect_subscriptions.cpp). Called by the UpgradeGate before the connection opens.
   void set_url_channels(std::vector<std::string> channels) { url_channels_ = std::move(channels); }
+  // The upgrade request's headers passed on to every proxy call (backend::Proxy::passes_header).
+  void set_proxy_headers(transport::HttpHeaders headers) { proxy_state().headers = std::move(headers); }
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
   void disconnect(std::uint16_t code, std::string_view reason);
@@ -98,7 +105,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   // Subscribes to `channel`, already resolved, allowed and with room (check_room), and sends `subscribed` (with `id`,
   // which may be empty) and what follows it; the error when nothing was sent.
   Status subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
-                   const core::StreamPosition* since);
+                   const core::StreamPosition* since, std::string_view info = {});
   // Server-side subscriptions (connect_subscriptions.cpp): the token's `subs` when `claims`, and
   // the URL's channels the first time. Each failure is an `error` frame naming its channel.
   void subscribe_at_connect(bool claims);
@@ -134,6 +141,25 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void send_frame(std::string frame);
   void send_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
 
+  // The app's backend (client_proxy.cpp). Each call's completion runs `then` only while the
+  // connection is open: a client closed meanwhile is never touched.
+  void call_backend(backend::Hook hook, const std::string& url, std::string body,
+                    std::function<void(Client&, Result<backend::ProxyAnswer>)> then);
+  // At open (`id` empty), or for a `connect` frame with `data` (answered with its `id`).
+  void start_connect_proxy(std::string id = {}, std::string_view data = {});
+  void on_connect_answer(std::string_view id, Result<backend::ProxyAnswer> answer);
+  void hold_frame(std::string_view payload);
+  void subscribe_by_proxy(const std::vector<std::string>& channels);
+  void proxy_subscribe(const protocol::native::Command& command, const core::NamespaceOptions& ns);
+  void proxy_publish(const protocol::native::Command& command, const core::NamespaceOptions& ns);
+  void publish_now(const std::string& id, const std::string& channel, const std::string& data,
+                   const core::NamespaceOptions& ns);
+  void on_rpc(const protocol::native::Command& command);
+  void start_refresh_proxy(std::int64_t unix_now);
+  // An answer that is not a `result`: the app's error, a failure (BACKEND_*), or a disconnect.
+  // True when it was one of them (and the client was told).
+  bool refused(std::string_view id, const Result<backend::ProxyAnswer>& answer);
+
   ClientServices& services_;
   boost::asio::io_context& io_;
   transport::WsConnection* connection_ = nullptr;
@@ -161,6 +187,23 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   };
   std::vector<Subscription> subscriptions_;
   std::vector<std::string> url_channels_;  // until subscribe_at_connect takes them
+  // The connect proxy has not answered yet: no `connected` was sent, and frames are held.
+  bool connect_pending_ = false;
+  // What the proxies keep per connection; on the heap, made only with a backend configured, so a
+  // client without one pays a pointer.
+  struct ProxyState {
+    transport::HttpHeaders headers;  // of the upgrade, passed on to every call
+    std::vector<std::string> held_frames;
+    std::size_t held_bytes = 0;
+    // The refresh proxy: a call is out, or (after a failure) when to call again (unix seconds).
+    bool refresh_pending = false;
+    std::int64_t refresh_retry_at = 0;
+  };
+  std::unique_ptr<ProxyState> proxy_state_;
+  ProxyState& proxy_state() {
+    if (!proxy_state_) proxy_state_ = std::make_unique<ProxyState>();
+    return *proxy_state_;
+  }
   // Subscriptions whose last_sent_offset is set: deliver() skips the lookup while there are none.
   std::size_t last_sent_offset_count_ = 0;
   // Streams caught up from a snapshot, with the last sequence the snapshot held: their live

@@ -15,15 +15,19 @@ namespace sb::session {
 
 // What the server knows about a connection's user.
 struct Identity {
-  bool verified = false;  // a token was checked; user and claims come from it
+  // A token was checked (user and claims come from it), or the backend's connect proxy named the
+  // user: either way the user is the app's word, not the client's.
+  bool verified = false;
   std::string user;       // the token's sub, or what an anonymous client declared in `connect`
   std::string info;       // serialized JSON object, or empty
   // The token's claims, when verified. On the heap: most connections of a busy server are idle
   // subscribers, and this is most of a client's size.
   std::shared_ptr<const auth::Claims> claims;
+  // Set by the backend's connect or refresh proxy (unix seconds): overrides the token's exp.
+  std::int64_t expire_at = 0;
   const std::vector<std::string>& channels() const;
   const std::vector<std::string>& publish() const;
-  std::int64_t expires() const { return claims ? claims->exp : 0; }
+  std::int64_t expires() const { return expire_at ? expire_at : claims ? claims->exp : 0; }
 };
 
 // The user a personal channel belongs to (`user#42` or `ns:user#42` → "42"), or nullopt.

@@ -34,6 +34,13 @@ Result<std::unique_ptr<Client>> UpgradeGate::open(const transport::HttpRequest& 
   auto client = std::make_unique<Client>(services_, shard, io, std::move(*identity), anonymous, request.remote_address);
   // Checked by the client when it may act: a refused channel is an error frame, not a refused upgrade.
   client->set_url_channels(request.query_params("channel"));
+  // Copied only when there is a backend to hand them to (Cookie, Authorization, X-*, as configured).
+  if (services_.proxy) {
+    transport::HttpHeaders passed;
+    for (const auto& [name, value] : request.headers)
+      if (services_.proxy->passes_header(name)) passed.emplace_back(name, value);
+    client->set_proxy_headers(std::move(passed));
+  }
   return client;
 }
 

@@ -27,3 +27,6 @@ compile_with("sb_core;sb_common" "session/client.hpp" missing)
 compile_with("sb_core;sb_common" "transport/limits.hpp" missing)
 compile_with("sb_transport;sb_common" "core/subscriber.hpp" missing)
 compile_with("sb_session;sb_protocol;sb_auth;sb_core;sb_transport;sb_common" "api/stats.hpp" missing)
+# The backend layer sits below session: it cannot reach the session's headers, session reaches its.
+compile_with("sb_backend;sb_protocol;sb_core;sb_transport;sb_common" "session/client.hpp" missing)
+compile_with("sb_backend;sb_protocol;sb_core;sb_transport;sb_common" "backend/proxy.hpp" found)

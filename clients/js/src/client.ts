@@ -802,6 +802,19 @@ export class Switchboard extends Emitter<ClientEvents> {
     await this.request({ type: 'stream_cancel', stream });
   }
 
+  /**
+   * Asks the app's backend (`[proxy] rpc_url`, see docs/backend.md#rpc): resolves with the
+   * `data` of its answer; rejects with a SwitchboardError carrying the backend's own `code` and
+   * message, or BACKEND_UNAVAILABLE (retryable) / BACKEND_ERROR. Waits for a connection like
+   * other requests (its timeout runs meanwhile).
+   */
+  async rpc<T = unknown>(method: string, data?: unknown): Promise<T> {
+    const frame: Record<string, unknown> = { type: 'rpc', method };
+    if (data !== undefined) frame.data = data;
+    const r = await this.request(frame);
+    return r.data as T;
+  }
+
   /** Round trip to the server. */
   async ping(): Promise<number> {
     const t = Date.now();

@@ -13,7 +13,11 @@ export type ServerErrorCode =
   | 'SERVER_ERROR'
   | 'NOT_FOUND'
   | 'UNAVAILABLE'
-  | 'LIMIT_EXCEEDED';
+  | 'LIMIT_EXCEEDED'
+  /** The app's backend could not be asked (rpc, proxied subscribe/publish): retryable. */
+  | 'BACKEND_UNAVAILABLE'
+  /** The app's backend answered wrongly. (Its own codes, from its `error` answers, come as is.) */
+  | 'BACKEND_ERROR';
 
 export type ClientErrorCode =
   /** No reply within `requestTimeout` (retryable). */

@@ -76,6 +76,8 @@ Status connect_fields(const JsonObject& o, Command& c) {
     if (!raw::is_object(*v)) return invalid("field 'info' must be an object");
     c.info = std::string(*v);
   }
+  // For the backend's connect proxy (docs/backend.md): any JSON value, passed on as sent.
+  if (auto v = o.find("data")) c.data = std::string(*v);
   return optional_string(o, "token", c.token);
 }
 
@@ -147,6 +149,16 @@ Status stream_cancel_fields(const JsonObject& o, Command& c) {
   return Ok{};
 }
 
+Status rpc_fields(const JsonObject& o, Command& c) {
+  if (c.id.empty()) return invalid("an rpc needs an 'id': the answer is matched to it");
+  auto method = required_string(o, "method");
+  if (!method) return method.error();
+  if (method->empty() || method->size() > 128) return invalid("field 'method' must be 1 to 128 characters");
+  c.method = std::move(*method);
+  if (auto data = o.find("data")) c.data = std::string(*data);
+  return Ok{};
+}
+
 // What a frame's `type` names: the command and the reader of its fields. The busiest first.
 struct CommandKind {
   std::string_view type;
@@ -166,6 +178,7 @@ constexpr CommandKind command_kinds[] = {
     {"connect", CommandType::connect, connect_fields},
     {"refresh", CommandType::refresh, refresh_fields},
     {"stream_cancel", CommandType::stream_cancel, stream_cancel_fields},
+    {"rpc", CommandType::rpc, rpc_fields},
 };
 
 const CommandKind* command_kind(std::string_view type) {
@@ -234,11 +247,12 @@ std::string encode_connected(std::string_view client, std::string_view id, std::
 }
 
 std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position,
-                              std::optional<bool> recovered) {
+                              std::optional<bool> recovered, std::string_view info) {
   std::string s = start("subscribed", id);
   s.append(R"(,"channel":)").append(json_quote(channel));
   append_position(s, position);
   if (recovered) s.append(R"(,"recovered":)").append(*recovered ? "true" : "false");
+  if (!info.empty()) s.append(R"(,"info":)").append(info);
   s.push_back('}');
   return frame(s);
 }
@@ -402,6 +416,28 @@ std::string encode_published(std::string_view id, std::string_view channel, cons
   s.append(R"(,"channel":)").append(json_quote(channel));
   append_position(s, position);
   s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_published(std::string_view id, std::string_view channel) {
+  std::string s = start("published", id);
+  s.append(R"(,"channel":)").append(json_quote(channel));
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_rpc_result(std::string_view id, std::string_view data) {
+  std::string s = start("rpc_result", id);
+  s.append(R"(,"data":)").append(data);
+  s.push_back('}');
+  return frame(s);
+}
+
+std::string encode_app_error(std::string_view id, std::string_view code, std::string_view message) {
+  std::string s = start("error", id);
+  s.append(R"(,"code":)").append(json_quote(code));
+  s.append(R"(,"message":)").append(json_quote(message));
+  s.append(R"(,"retryable":false})");
   return frame(s);
 }
 

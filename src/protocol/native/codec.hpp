@@ -18,14 +18,14 @@ inline constexpr int protocol_version = 1;
 
 enum class CommandType {
   connect, subscribe, unsubscribe, publish, ping, history, presence, presence_stats, event, typing, stream_cancel,
-  refresh
+  refresh, rpc
 };
 
 struct Command {
   CommandType type = CommandType::ping;
   std::string id;       // the request's `id` as the client wrote it (a number or a string), empty without one
   std::string channel;  // subscribe, unsubscribe, publish
-  std::string data;     // publish, event: the `data` value, the exact bytes sent (protocol/json_text.hpp)
+  std::string data;     // publish, event, rpc, connect (for the backend): the `data` value, the exact bytes sent (protocol/json_text.hpp)
   std::string user;     // connect: who this client is (until tokens carry it)
   std::string info;     // connect: JSON object shown with the user, the exact bytes sent, or empty
   std::string token;    // connect, refresh: a JWT; subscribe: a subscription token (private namespaces)
@@ -38,6 +38,7 @@ struct Command {
   std::string event;    // event: its name
   bool typing = false;  // typing: started (true) or stopped (false)
   std::string stream;   // stream_cancel: the stream's id
+  std::string method;   // rpc: the method's name (1 to 128 characters); `data` its argument
 };
 
 // Most messages one history request returns.
@@ -51,9 +52,10 @@ Result<Command> decode(std::string_view text, std::string& id);
 // Server frames.
 std::string encode_connected(std::string_view client, std::string_view id, std::string_view user,
                              int ping_interval_seconds);
-// `recovered` is included only when the subscribe asked to recover (`since`).
+// `recovered` is included only when the subscribe asked to recover (`since`); `info` (a serialized
+// object the backend's subscribe proxy attached) only when not empty.
 std::string encode_subscribed(std::string_view id, std::string_view channel, const core::StreamPosition& position,
-                              std::optional<bool> recovered = std::nullopt);
+                              std::optional<bool> recovered = std::nullopt, std::string_view info = {});
 // A message frame for one stored message (recovery), same shape as a live one.
 std::string encode_message(std::string_view channel, const core::StoredMessage& message);
 std::string encode_history(std::string_view id, std::string_view channel, const core::HistoryPage& page);
@@ -86,7 +88,14 @@ std::string members_json(const std::vector<core::Member>& members);
 std::string messages_json(const std::vector<core::StoredMessage>& messages);
 std::string encode_unsubscribed(std::string_view id, std::string_view channel);
 std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position);
+// A publish the backend took (publish_proxy_only): nothing was broadcast, so no offset.
+std::string encode_published(std::string_view id, std::string_view channel);
 std::string encode_pong(std::string_view id);
+// The backend's answer to an `rpc`: `data` is serialized JSON.
+std::string encode_rpc_result(std::string_view id, std::string_view data);
+// An error the app's backend chose (docs/backend.md): its own `code` (checked by the backend
+// layer) and message; never retryable.
+std::string encode_app_error(std::string_view id, std::string_view code, std::string_view message);
 // `retry_after_ms` > 0 adds `retry_after` (RATE_LIMIT).
 std::string encode_error(std::string_view id, const Error& error, std::int64_t retry_after_ms = 0);
 // A subscription the server made at connect (token `subs`, `?channel=`) that failed: an `error`

@@ -38,6 +38,38 @@ TEST(Codec, DecodesEachRequestType) {
   EXPECT_EQ(decode(R"({"type":"unsubscribe","channel":"c"})", id)->type, CommandType::unsubscribe);
 }
 
+TEST(Codec, DecodesRpcAndConnectData) {
+  std::string id;
+  auto rpc = decode(R"({"type":"rpc","id":4,"method":"ask","data":{"q":"hi"}})", id);
+  ASSERT_TRUE(rpc.ok());
+  EXPECT_EQ(rpc->type, CommandType::rpc);
+  EXPECT_EQ(rpc->method, "ask");
+  EXPECT_EQ(rpc->data, R"({"q":"hi"})");
+  auto no_data = decode(R"({"type":"rpc","id":5,"method":"ping"})", id);
+  ASSERT_TRUE(no_data.ok());
+  EXPECT_TRUE(no_data->data.empty());
+  auto no_id = decode(R"({"type":"rpc","method":"ask"})", id);
+  ASSERT_FALSE(no_id.ok());
+  EXPECT_EQ(no_id.error().message, "an rpc needs an 'id': the answer is matched to it");
+  auto no_method = decode(R"({"type":"rpc","id":6})", id);
+  ASSERT_FALSE(no_method.ok());
+  EXPECT_EQ(id, "6");
+  EXPECT_FALSE(decode(R"({"type":"rpc","id":7,"method":""})", id).ok());
+  EXPECT_FALSE(decode(R"({"type":"rpc","id":7,"method":")" + std::string(129, 'm') + R"("})", id).ok());
+  auto con = decode(R"({"type":"connect","data":[1,"two"]})", id);
+  ASSERT_TRUE(con.ok());
+  EXPECT_EQ(con->data, R"([1,"two"])");
+}
+
+TEST(Codec, EncodesTheProxyFrames) {
+  EXPECT_EQ(body(encode_rpc_result("4", R"({"a":1})")), R"({"type":"rpc_result","id":4,"data":{"a":1}})");
+  EXPECT_EQ(body(encode_app_error("4", "NOT_A_MEMBER", "no")),
+            R"({"type":"error","id":4,"code":"NOT_A_MEMBER","message":"no","retryable":false})");
+  EXPECT_EQ(body(encode_published("9", "inbox:a")), R"({"type":"published","id":9,"channel":"inbox:a"})");
+  EXPECT_EQ(body(encode_subscribed("1", "c", core::StreamPosition{3, "e"}, std::nullopt, R"({"t":1})")),
+            R"({"type":"subscribed","id":1,"channel":"c","offset":3,"epoch":"e","info":{"t":1}})");
+}
+
 TEST(Codec, RejectsMalformedInputWithInvalidMessageAndKeepsTheId) {
   struct Case {
     const char* text;

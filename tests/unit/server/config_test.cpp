@@ -322,6 +322,75 @@ allowed_hosts = ["chat.example.com", "*.dev.example", "192.168.1.20", "[fd00::1]
             std::string::npos);
 }
 
+TEST(Config, ReadsTheProxySectionAndTheNamespacesProxyKeys) {
+  Config c;
+  apply_config_text(c, R"(
+[proxy]
+connect_url = "http://127.0.0.1:9000/sb/connect"
+refresh_url = "https://backend.example.com/sb/refresh"
+rpc_url = "http://127.0.0.1:9000/sb/rpc"
+subscribe_url = "http://127.0.0.1:9000/sb/subscribe"
+publish_url = "http://127.0.0.1:9000/sb/publish"
+timeout_ms = 1500
+headers = ["Cookie", "X-*"]
+max_in_flight = 8
+max_queued = 16
+max_response_bytes = 4096
+[namespaces.chat]
+subscribe_proxy = true
+publish_proxy = true
+publish_proxy_only = true
+[namespaces.agents]
+publish_proxy_url = "http://127.0.0.1:9001/agents"
+)", "t");
+  validate(c);
+  EXPECT_EQ(c.proxy.connect_url, "http://127.0.0.1:9000/sb/connect");
+  EXPECT_EQ(c.proxy.refresh_url, "https://backend.example.com/sb/refresh");
+  EXPECT_EQ(c.proxy.http.timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.proxy.headers, (std::vector<std::string>{"Cookie", "X-*"}));
+  EXPECT_EQ(c.proxy.http.max_in_flight, 8u);
+  EXPECT_EQ(c.proxy.http.max_queued, 16u);
+  EXPECT_EQ(c.proxy.http.max_response_bytes, 4096u);
+  ASSERT_EQ(c.namespaces.size(), 2u);
+  const auto& agents = c.namespaces[0].name == "agents" ? c.namespaces[0] : c.namespaces[1];
+  const auto& chat = c.namespaces[0].name == "chat" ? c.namespaces[0] : c.namespaces[1];
+  EXPECT_TRUE(chat.subscribe_proxy && chat.publish_proxy && chat.publish_proxy_only);
+  EXPECT_TRUE(agents.publish_proxy);
+  EXPECT_FALSE(agents.subscribe_proxy);
+  EXPECT_EQ(c.proxy.namespaces.at("agents").publish_url, "http://127.0.0.1:9001/agents");
+}
+
+TEST(Config, ProxyMistakesAreRefusedWithTheKey) {
+  auto error_of = [](const std::string& toml) {
+    return config_error([&] {
+      Config c;
+      apply_config_text(c, toml, "t");
+      validate(c);
+    });
+  };
+  EXPECT_NE(error_of("[proxy]\nconnect_url = \"ftp://x/\"").find("proxy.connect_url: expected an http:// or https:// URL"),
+            std::string::npos);
+  EXPECT_NE(error_of("[proxy]\ntimeout_ms = 0").find("proxy.timeout_ms: must be greater than 0"), std::string::npos);
+  EXPECT_NE(error_of("[proxy]\nheaders = [\"Cook ie\"]").find("proxy.headers: 'Cook ie' is not a header name"),
+            std::string::npos);
+  EXPECT_NE(error_of("[proxy]\nretries = 3").find("proxy.retries: unknown key"), std::string::npos);
+  EXPECT_NE(error_of("[namespaces.chat]\nsubscribe_proxy = true")
+                .find("namespaces.chat.subscribe_proxy: needs [proxy] subscribe_url"),
+            std::string::npos);
+  EXPECT_NE(error_of("[namespaces.chat]\npublish_proxy = true").find("namespaces.chat.publish_proxy: needs [proxy] publish_url"),
+            std::string::npos);
+  EXPECT_NE(error_of("[proxy]\npublish_url = \"http://b/p\"\n[namespaces.chat]\npublish_proxy_only = true")
+                .find("namespaces.chat.publish_proxy_only: needs publish_proxy = true"),
+            std::string::npos);
+  EXPECT_NE(error_of("[namespaces.chat]\npublish_proxy_url = \"nope\"")
+                .find("namespaces.chat.publish_proxy_url: expected an http:// or https:// URL"),
+            std::string::npos);
+  EXPECT_NE(error_of("[streams]\ncancel_url = \"ftp://backend.example.com/cancel\"")
+                .find("streams.cancel_url: expected an http:// or https:// URL"),
+            std::string::npos);
+  EXPECT_EQ(error_of("[streams]\ncancel_url = \"https://backend.example.com/cancel\""), "");
+}
+
 }  // namespace
 }  // namespace sb::server
 
