@@ -256,6 +256,10 @@ void apply_webhooks(Config& c, const toml::table& t) {
     else if (name == "max_queue_bytes") d.max_queue_bytes = static_cast<std::size_t>(positive_integer(value, sub));
     else if (name == "retry_for") d.retry_for = std::chrono::seconds(positive_integer(value, sub));
     else if (name == "timeout_ms") d.timeout = std::chrono::milliseconds(positive_integer(value, sub));
+    else throw ConfigError(sub, "unknown key");
+  }
+}
+
 void apply_proxy(Config& c, const toml::table& t) {
   for (const auto& [pk, value] : t) {
     const std::string sub = "proxy." + std::string(pk.str());
