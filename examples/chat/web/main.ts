@@ -94,10 +94,13 @@ async function send(text: string): Promise<void> {
     li.querySelector('.status')!.textContent = '✓';
     place(li);
   } catch (e) {
-    pending.delete(cid);
+    const code = e instanceof SwitchboardError ? e.code : 'ERROR';
+    // Lost in flight (DISCONNECTED, TIMEOUT): it may have been stored. If it comes back through
+    // recovery, show() takes this item over and confirms it.
+    if (code !== 'DISCONNECTED' && code !== 'TIMEOUT') pending.delete(cid);
     li.dataset.state = 'failed';
-    li.dataset.code = e instanceof SwitchboardError ? e.code : 'ERROR';
-    li.querySelector('.status')!.textContent = li.dataset.code;
+    li.dataset.code = code;
+    li.querySelector('.status')!.textContent = code;
   }
 }
 
@@ -111,6 +114,11 @@ function show(m: Shown): void {
   const mine = m.from?.user === me.user && m.data.cid ? pending.get(m.data.cid) : undefined;
   const li = mine ?? messageItem(m.from, m.data.text, m.ts);
   if (mine) pending.delete(m.data.cid!);
+  if (mine?.dataset.state === 'failed') {  // its reply was lost, but it was stored
+    mine.dataset.state = 'confirmed';
+    delete mine.dataset.code;
+    mine.querySelector('.status')!.textContent = '✓';
+  }
   li.dataset.offset = String(m.offset);
   li.dataset.id = m.data.id;
   li.querySelector('.text')!.textContent = m.data.text;
