@@ -22,7 +22,7 @@ namespace {
 class Recorder final : public BrokerListener {
  public:
   void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t,
-                      std::string_view data, std::string_view) override {
+                      std::string_view data, std::string_view, std::string_view) override {
     std::lock_guard lock(mutex);
     seen.push_back({std::string(channel), std::string(epoch), offset, std::string(data)});
     if (on_each) on_each(channel, offset);
@@ -67,7 +67,7 @@ const HistoryPolicy keep{10, std::chrono::seconds(0)};
 Result<StreamPosition> publish(Broker& broker, std::string_view channel, std::string_view data,
                                const HistoryPolicy& policy = none) {
   std::promise<Result<StreamPosition>> p;
-  broker.publish(channel, data, {}, 1000, policy, {}, [&](Result<StreamPosition> r) { p.set_value(std::move(r)); });
+  broker.publish(channel, data, {}, {}, 1000, policy, {}, [&](Result<StreamPosition> r) { p.set_value(std::move(r)); });
   return p.get_future().get();
 }
 
@@ -160,7 +160,7 @@ TEST(LocalBroker, WithHistoryNothingIsDeliveredOrAcknowledgedBeforeItIsStored) {
   };
   ASSERT_TRUE(watch(broker, "log", keep));
   std::promise<std::uint64_t> stored_when_acknowledged;
-  broker.publish("log", "\"a\"", {}, 1000, keep, {}, [&](Result<StreamPosition> r) {
+  broker.publish("log", "\"a\"", {}, {}, 1000, keep, {}, [&](Result<StreamPosition> r) {
     EXPECT_TRUE(r);
     stored_when_acknowledged.set_value(store.position("log")->offset);
   });
@@ -204,7 +204,7 @@ TEST(LocalBroker, PublishesIntoUnwatchedChannelsWithHistoryStopAtMaxChannelsWhil
   for (const char* channel : {"log-0", "log-1"}) {
     auto p = std::make_shared<std::promise<Result<StreamPosition>>>();
     pending.push_back(p->get_future());
-    broker.publish(channel, "1", {}, 1000, keep, {}, [p](Result<StreamPosition> r) { p->set_value(std::move(r)); });
+    broker.publish(channel, "1", {}, {}, 1000, keep, {}, [p](Result<StreamPosition> r) { p->set_value(std::move(r)); });
   }
   EXPECT_EQ(broker.channel_count(), 2u);
   auto refused = publish(broker, "log-2", "1", keep);
