@@ -280,7 +280,7 @@ TEST(LocalBroker, TheAnswerComesOnTheExecutorThePublisherGave) {
   for (const HistoryPolicy* policy : {&none, &keep}) {
     ASSERT_TRUE(watch(broker, "room", *policy));  // so that the one without history has a position too
     std::promise<std::thread::id> answered_on;
-    broker.publish("room", "1", {}, 1000, *policy, io.get_executor(),
+    broker.publish("room", "1", {}, {}, 1000, *policy, io.get_executor(),
                    [&](Result<StreamPosition> r) {
                      EXPECT_TRUE(r);
                      answered_on.set_value(std::this_thread::get_id());
@@ -292,7 +292,7 @@ TEST(LocalBroker, TheAnswerComesOnTheExecutorThePublisherGave) {
   std::promise<bool> at_once;
   boost::asio::post(io, [&] {
     bool done = false;
-    broker.publish("other", "1", {}, 1000, none, io.get_executor(), [&](Result<StreamPosition>) { done = true; });
+    broker.publish("other", "1", {}, {}, 1000, none, io.get_executor(), [&](Result<StreamPosition>) { done = true; });
     at_once.set_value(done);
   });
   EXPECT_TRUE(at_once.get_future().get());
@@ -314,7 +314,7 @@ TEST(LocalBroker, AChannelsPublicationsReachTheListenerInOffsetOrderWhateverThre
     for (int t = 0; t < threads; ++t)
       publishers.emplace_back([&] {
         for (int i = 0; i < each; ++i)
-          broker.publish("room", "x", {}, 1000, policy, {}, [&](Result<StreamPosition> r) {
+          broker.publish("room", "x", {}, {}, 1000, policy, {}, [&](Result<StreamPosition> r) {
             EXPECT_TRUE(r);
             ++answered;
           });
