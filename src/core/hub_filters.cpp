@@ -77,13 +77,20 @@ std::optional<std::size_t> Hub::remove_filtered(Shard& shard, std::string_view c
 std::size_t Hub::deliver_filtered(Shard& shard, const Delivery& delivery) {
   auto it = shard.filtered.find(delivery.channel);
   if (it == shard.filtered.end()) return 0;
+  // Read once: the virtual calls below would make the compiler load them again per subscriber.
+  const std::string_view channel = delivery.channel;
+  const std::string_view stream = delivery.stream;
+  const SharedBytes& frame = delivery.frame;
+  const std::uint64_t offset = delivery.offset;
+  const std::uint64_t matches = delivery.matches;
+  const Subscriber* exclude = delivery.exclude;
   std::size_t delivered = 0;
   for (const auto& group : it->second) {
     // Relays, gaps and stream frames carry every bit: filters sort publications only.
-    if ((delivery.matches >> group.slot & 1) == 0) continue;
+    if ((matches >> group.slot & 1) == 0) continue;
     for (Subscriber* s : group.subscribers) {
-      if (s == delivery.exclude) continue;
-      s->deliver(delivery.frame, delivery.channel, delivery.offset, delivery.stream);
+      if (s == exclude) continue;
+      s->deliver(frame, channel, offset, stream);
       ++delivered;
     }
   }
