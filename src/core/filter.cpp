@@ -104,9 +104,8 @@ bool Filter::eval(std::size_t i, std::string_view tags) const noexcept {
     case FilterOp::in:
     case FilterOp::nin: {
       auto v = find_tag(tags, strings_[n.key]);
-      const bool found =
-          v && std::binary_search(strings_.begin() + n.first, strings_.begin() + n.last, *v,
-                                  [](const auto& a, const auto& b) { return std::string_view(a) < std::string_view(b); });
+      auto less = [](const auto& a, const auto& b) { return std::string_view(a) < std::string_view(b); };
+      const bool found = v && std::binary_search(strings_.begin() + n.first, strings_.begin() + n.last, *v, less);
       return found == (n.op == FilterOp::in);
     }
     case FilterOp::exists: return find_tag(tags, strings_[n.key]).has_value();

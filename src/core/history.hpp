@@ -53,7 +53,9 @@ inline constexpr std::uint64_t max_offset = (std::uint64_t{1} << 53) - 1;
 // What one stored message counts against a page's byte budget: its payload plus room for the
 // envelope around it ({"offset":...,"ts":...,"data":...}), who sent it and its tags (as JSON,
 // at most twice their encoded size).
-inline std::size_t page_bytes(const StoredMessage& m) noexcept { return m.data.size() + m.from.size() + m.tags.size() * 2 + 64; }
+inline std::size_t page_bytes(const StoredMessage& m) noexcept {
+  return m.data.size() + m.from.size() + m.tags.size() * 2 + 64;
+}
 
 struct HistoryQuery {
   std::uint64_t after = 0;  // oldest first: offsets > after; newest first: offsets < before

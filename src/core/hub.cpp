@@ -280,7 +280,8 @@ void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
     std::vector<Subscriber*> subscribers;
     if (it != shard.subscribers.end()) subscribers = it->second;
     if (auto f = shard.filtered.find(delivery.channel); f != shard.filtered.end())
-      for (const auto& group : f->second) subscribers.insert(subscribers.end(), group.subscribers.begin(), group.subscribers.end());
+      for (const auto& group : f->second)
+        subscribers.insert(subscribers.end(), group.subscribers.begin(), group.subscribers.end());
     const StreamPosition last{delivery.offset, delivery.epoch};
     for (Subscriber* s : subscribers) s->on_gap(delivery.channel, last);
     return;

@@ -176,7 +176,8 @@ Status SqliteHistory::append(std::span<const core::HistoryEntry> entries) {
 
 Status SqliteHistory::append_locked(std::span<const core::HistoryEntry> entries) {
   auto insert =
-      prepare(writer_, "INSERT INTO messages (channel, offset, ts, expires, data, sender, tags) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      prepare(writer_, "INSERT INTO messages (channel, offset, ts, expires, data, sender, tags) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)");
   if (!insert) return insert.error();
   std::map<std::string_view, const core::HistoryEntry*> last_by_channel;
   for (const auto& e : entries) {
