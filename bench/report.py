@@ -369,7 +369,7 @@ def build_markdown(summary, meta, servers):
     lines.append(f"Generated {meta.get('generated')} by `bench/run.sh{' --quick' if meta.get('quick') else ''}` "
                  f"({meta.get('reps')} run(s) per scenario, {meta.get('duration_s')} s measured each).")
     for k in ("machine", "kernel", "pinning", "cluster pinning", "switchboard", "switchboard config", "node", "ws",
-              "socket.io", "redis", "nats-server"):
+              "socket.io", "redis", "nats-server", "filters fan-out"):
         if meta.get(k):
             lines.append(f"- {k}: {meta[k]}")
     lines.append("")

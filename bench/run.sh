@@ -353,6 +353,22 @@ if [ "$WANT_CLUSTER" = 1 ]; then
   META+=(--meta "cluster pinning=$CLUSTER_PINNING"
     --meta "redis=${CLUSTER_NOTE:-not installed}, @socket.io/redis-adapter $(pkg_ver @socket.io/redis-adapter), redis (node client) $(pkg_ver redis)")
 fi
+# Filters (docs/filters.md): the hub's fan-out to 1,000 subscribers split into 10 filters, over
+# the same fan-out unfiltered, in one run of the micro-benchmark (target: at most 1.3x).
+SB_MICRO="$(dirname "$SWITCHBOARD_BIN")/bench/micro/sb-micro"
+FILTERS_NOTE="not measured (no $SB_MICRO)"
+if [ -x "$SB_MICRO" ]; then
+  FILTERS_NOTE=$("$SB_MICRO" --benchmark_filter=HubFanOutFiltered --benchmark_repetitions=12 \
+    --benchmark_enable_random_interleaving=true --benchmark_min_time=0.2 --benchmark_format=json 2>/dev/null |
+    /usr/bin/python3 -c '
+import json, sys
+runs = json.load(sys.stdin)["benchmarks"]
+med = {r["run_name"]: r["cpu_time"] for r in runs if r.get("aggregate_name") == "median"}
+a, b = med["HubFanOutFiltered/0"], med["HubFanOutFiltered/10"]
+print(f"{b / a:.2f}x the unfiltered time with 10 distinct filters over 1,000 subscribers ({b:.0f} ns vs {a:.0f} ns, median CPU)")
+' 2>/dev/null || echo "not measured (sb-micro failed)")
+fi
+META+=(--meta "filters fan-out=$FILTERS_NOTE")
 [ "$QUICK" = 1 ] && META+=(--quick)
 "${REPORT[@]}" build "$RUNS" "$RESULTS_DIR" "${META[@]}" >&2 || exit 1
 cat "$RESULTS_DIR/latest.md"

@@ -1,7 +1,8 @@
 // POST /api/publish and POST /api/broadcast: a message into one channel, or the same bytes into
 // several. The reply waits for each publication's completion (after the history write, or the
 // Redis round trip in a cluster). POST /api/event: an ephemeral event, relayed like a client's.
-// Each may name who it is from (`from`, checked by protocol/native/identity.hpp).
+// Each may name who it is from (`from`, checked by protocol/native/identity.hpp); a publication
+// may carry `tags` (docs/filters.md).
 #include <boost/json/parse.hpp>
 
 #include <mutex>
@@ -10,6 +11,7 @@
 #include "api/json_io.hpp"
 #include "protocol/native/codec.hpp"
 #include "protocol/native/identity.hpp"
+#include "protocol/native/tags_filters.hpp"
 
 namespace sb::api {
 
@@ -45,6 +47,13 @@ Result<std::string> from_of(const protocol::JsonObject& body) {
   return protocol::native::check_from(*from);
 }
 
+// The body's optional `tags` in core's encoding: empty without them.
+Result<std::string> tags_of(const protocol::JsonObject& body) {
+  auto tags = body.find("tags");
+  if (!tags) return std::string();
+  return protocol::native::parse_tags(*tags);
+}
+
 }  // namespace
 
 void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) const {
@@ -56,6 +65,8 @@ void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) co
   if (!data) return reply(error_response(invalid("missing field 'data'")));
   auto from = from_of(*body);
   if (!from) return reply(error_response(from.error()));
+  auto tags = tags_of(*body);
+  if (!tags) return reply(error_response(tags.error()));
   std::string name = raw::string_value(*channel);
   auto ns = namespaces_.resolve(name);
   if (!ns) return reply(error_response(ns.error()));
@@ -65,7 +76,7 @@ void HttpApi::publish(const HttpRequest& request, transport::HttpReply reply) co
       [name, reply = std::move(reply)](Result<core::StreamPosition> result) {
         reply(result ? json_response(position_json(name, *result)) : error_response(result.error()));
       },
-      *from);
+      *from, *tags);
 }
 
 void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) const {
@@ -78,6 +89,8 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
   if (!data) return reply(error_response(invalid("missing field 'data'")));
   auto from = from_of(*body);
   if (!from) return reply(error_response(from.error()));
+  auto tags = tags_of(*body);
+  if (!tags) return reply(error_response(tags.error()));
   // Only the list of names becomes a tree; `data` stays the bytes sent.
   json::error_code ec;
   const json::value channels = json::parse(json::string_view(channels_text->data(), channels_text->size()), ec);
@@ -109,7 +122,7 @@ void HttpApi::broadcast(const HttpRequest& request, transport::HttpReply reply) 
         [complete, i, name](Result<core::StreamPosition> result) {
           complete(i, result ? position_json(name, *result) : channel_error_json(name, result.error()));
         },
-        *from);
+        *from, *tags);
   }
   complete(list.size(), nullptr);
 }

@@ -202,14 +202,15 @@ Result<RedisValue> RedisBroker::call_eval(std::size_t instance, std::string_view
 
 // ---- publishing -----------------------------------------------------------------------------
 
-void RedisBroker::publish(std::string_view channel, std::string_view data, std::string_view from, std::int64_t ts,
+void RedisBroker::publish(std::string_view channel, std::string_view data, std::string_view from,
+                          std::string_view tags, std::int64_t ts,
                           const core::HistoryPolicy& policy, const asio::any_io_executor& where, PublishDone done) {
   const std::size_t instance = shard_of(channel);
   std::vector<std::string> keys{key(channel, 'm'), key(channel, 'h')};
   const auto meta_ttl = std::max<std::int64_t>(options_.meta_ttl.count(), policy.ttl.count());
   // Built one by one: an initializer list would copy the payload once more.
   std::vector<std::string> args;
-  args.reserve(8);
+  args.reserve(9);
   args.push_back(random_hex(6));
   args.push_back(std::to_string(ts));
   args.emplace_back(data);
@@ -218,6 +219,7 @@ void RedisBroker::publish(std::string_view channel, std::string_view data, std::
   args.push_back(std::to_string(meta_ttl));
   args.push_back(topic(channel));
   args.emplace_back(from);
+  args.emplace_back(tags);
   asio::post(io_, [this, instance, keys = std::move(keys), args = std::move(args), where,
                    done = std::move(done)]() mutable {
     eval(instance, scripts::publish, std::move(keys), std::move(args),
@@ -343,14 +345,22 @@ void RedisBroker::on_message(std::size_t, RedisValue& message) {
   if (kind == kind_publication) {
     std::string_view f[4];  // epoch, offset, ts, data
     if (!split_fields(payload, 4, f)) return;
-    listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3], {});
+    listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[3], {}, {});
   } else if (kind == kind_publication_from) {
     std::string_view f[5];  // epoch, offset, ts, length of from, from + data
     if (!split_fields(payload, 5, f)) return;
     const std::uint64_t from_size = to_u64(f[3]);
     if (from_size > f[4].size()) return;
     listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[4].substr(from_size),
-                              f[4].substr(0, from_size));
+                              f[4].substr(0, from_size), {});
+  } else if (kind == kind_publication_tags) {
+    std::string_view f[6];  // epoch, offset, ts, length of from, length of tags, from + tags + data
+    if (!split_fields(payload, 6, f)) return;
+    const std::uint64_t from_size = to_u64(f[3]);
+    const std::uint64_t tags_size = to_u64(f[4]);
+    if (from_size > f[5].size() || tags_size > f[5].size() - from_size) return;
+    listener_->on_publication(channel, f[0], to_u64(f[1]), to_i64(f[2]), f[5].substr(from_size + tags_size),
+                              f[5].substr(0, from_size), f[5].substr(from_size, tags_size));
   } else if (kind == kind_sync_marker) {
     std::string_view f[3];  // node, epoch, offset
     if (!split_fields(payload, 3, f) || f[0] != options_.node_id) return;  // another node's
@@ -433,13 +443,17 @@ Result<core::HistoryPage> RedisBroker::read(std::string_view channel, const core
   if (entries->type != Type::array) return bad_reply("XRANGE");
   for (const auto& e : entries->elements) {
     if (e.type != Type::array || e.elements.size() != 2) continue;
-    const auto& fields = e.elements[1].elements;  // t, d and, when the publisher is named, f
-    if (fields.size() != 4 && fields.size() != 6) continue;
+    // t, d and, when the publisher is named, f; g when it has tags.
+    const auto& fields = e.elements[1].elements;
+    if (fields.size() < 4 || fields.size() % 2 != 0) continue;
     core::StoredMessage m;
     m.offset = offset_of(e.elements[0].str);
     m.ts = to_i64(fields[1].str);
     m.data = fields[3].str;
-    if (fields.size() == 6) m.from = fields[5].str;
+    for (std::size_t i = 4; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str == "f") m.from = fields[i + 1].str;
+      else if (fields[i].str == "g") m.tags = fields[i + 1].str;
+    }
     if (m.ts < cutoff) continue;
     page.messages.push_back(std::move(m));
   }

@@ -58,7 +58,8 @@ class RedisBroker final : public core::Broker, public core::Cluster {
 
   // core::Broker
   void set_listener(core::BrokerListener* listener) override;
-  void publish(std::string_view channel, std::string_view data, std::string_view from, std::int64_t ts,
+  void publish(std::string_view channel, std::string_view data, std::string_view from, std::string_view tags,
+               std::int64_t ts,
                const core::HistoryPolicy& policy, const boost::asio::any_io_executor& where, PublishDone done) override;
   void relay(std::string_view channel, const SharedBytes& frame, std::string_view stream,
              std::uint64_t sequence) override;

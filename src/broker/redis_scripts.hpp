@@ -4,7 +4,8 @@
 // node. Keys per channel (P is the configured prefix, {c} the channel name):
 //   P:{c}:m  hash    e = epoch, o = last offset   (expires meta_ttl after the last publication)
 //   P:{c}:h  stream  one entry per message, id "<offset>-0", fields t (ms), d (JSON data) and,
-//                    when the publisher is named, f (its `from`, a JSON object)
+//                    when the publisher is named, f (its `from`, a JSON object) and, when it
+//                    has tags, g (core/tags.hpp's encoding)
 //   P:{c}:u  hash    presence: client id -> "<node>\n<user>\n<info>"
 // and per node: P:nodes (sorted set, score = last heartbeat in Redis ms), P:node:<id> (hash:
 // info), P:node:<id>:ch (set: channels where the node has presence members, on each Redis).
@@ -22,6 +23,9 @@ inline constexpr char kind_publication = 'P';
 // `from` (core::Publication::from), which may hold newlines; also spelled by the publish script.
 // A publication without one keeps the 'P' form, byte for byte as before.
 inline constexpr char kind_publication_from = 'F';
+// "T<epoch>\n<offset>\n<ts>\n<length of from>\n<length of tags>\n<from><tags><data>": a
+// publication with tags (core::Publication::tags, which hold NUL bytes), with or without `from`.
+inline constexpr char kind_publication_tags = 'T';
 // "R<node>\n<stream>\n<seq>\n<frame>": a frame relayed from a node (join, leave, typing, stream).
 inline constexpr char kind_relay = 'R';
 // "M<node>\n<epoch>\n<offset>": a node's sync marker after a reconnection, for that node only.
@@ -37,7 +41,7 @@ inline constexpr char kind_answer = 'A';
 namespace sb::broker::scripts {
 
 // KEYS: meta, history. ARGV: new epoch, ts, data, history size, history ttl (s), meta ttl (s),
-// pub/sub channel, from (empty: none). Returns {offset, epoch}.
+// pub/sub channel, from (empty: none), tags (empty: none). Returns {offset, epoch}.
 inline constexpr std::string_view publish = R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then
@@ -49,11 +53,16 @@ end
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 local size = tonumber(ARGV[4])
 if size > 0 then
-  if ARGV[8] == '' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 't', ARGV[2], 'd', ARGV[3])
-  else
-    redis.call('XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 't', ARGV[2], 'd', ARGV[3], 'f', ARGV[8])
+  local entry = {'XADD', KEYS[2], 'MAXLEN', size, offset .. '-0', 't', ARGV[2], 'd', ARGV[3]}
+  if ARGV[8] ~= '' then
+    entry[#entry + 1] = 'f'
+    entry[#entry + 1] = ARGV[8]
   end
+  if ARGV[9] ~= '' then
+    entry[#entry + 1] = 'g'
+    entry[#entry + 1] = ARGV[9]
+  end
+  redis.call(unpack(entry))
   local ttl = tonumber(ARGV[5])
   if ttl > 0 then
     -- Drop what outlived the TTL from the head: usually one look at the oldest entry, and at
@@ -68,7 +77,10 @@ if size > 0 then
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-if ARGV[8] == '' then
+if ARGV[9] ~= '' then
+  redis.call('PUBLISH', ARGV[7], 'T' .. epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. #ARGV[8] .. '\n' ..
+             #ARGV[9] .. '\n' .. ARGV[8] .. ARGV[9] .. ARGV[3])
+elseif ARGV[8] == '' then
   redis.call('PUBLISH', ARGV[7], 'P' .. epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. ARGV[3])
 else
   redis.call('PUBLISH', ARGV[7], 'F' .. epoch .. '\n' .. offset .. '\n' .. ARGV[2] .. '\n' .. #ARGV[8] .. '\n' ..

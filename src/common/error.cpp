@@ -17,6 +17,7 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::limit_exceeded: return "LIMIT_EXCEEDED";
     case ErrorCode::backend_unavailable: return "BACKEND_UNAVAILABLE";
     case ErrorCode::backend_error: return "BACKEND_ERROR";
+    case ErrorCode::invalid_filter: return "INVALID_FILTER";
   }
   return "SERVER_ERROR";
 }
@@ -51,6 +52,7 @@ int error_code_http_status(ErrorCode code) noexcept {
     case ErrorCode::limit_exceeded: return 503;
     case ErrorCode::backend_unavailable: return 503;
     case ErrorCode::backend_error: return 502;
+    case ErrorCode::invalid_filter: return 400;
   }
   return 500;
 }

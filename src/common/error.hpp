@@ -24,6 +24,7 @@ enum class ErrorCode {
   // The app's backend (proxies, docs/backend.md):
   backend_unavailable,  // it could not be reached, timed out, or has too many calls in flight; retry later
   backend_error,        // it answered, but not 200 with a well-formed answer
+  invalid_filter,       // a subscribe's or history's `filter` is malformed or too large (docs/filters.md)
 };
 
 // The wire name of a code, e.g. "INVALID_MESSAGE".

@@ -45,9 +45,11 @@ class BrokerListener {
   virtual ~BrokerListener() = default;
   // A publication of a watched channel, from whichever node published it, in offset order per
   // channel. May be called under the broker's own locks: must not call back into the broker.
-  // `from` is the publisher's identity as given to publish() (Publication::from), or empty.
+  // `from` is the publisher's identity as given to publish() (Publication::from), or empty;
+  // `tags` likewise (Publication::tags).
   virtual void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset,
-                              std::int64_t ts, std::string_view data, std::string_view from) = 0;
+                              std::int64_t ts, std::string_view data, std::string_view from,
+                              std::string_view tags) = 0;
   // A relayed frame (join, leave, typing, event, stream) from another node.
   virtual void on_relay(std::string_view channel, SharedBytes frame, std::string_view stream,
                         std::uint64_t sequence) = 0;
@@ -73,8 +75,10 @@ class Broker {
   // Assigns the channel's next offset, appends to its history when the policy keeps some, and
   // hands it to the listener of every node watching the channel, as one atomic step. `done` gets
   // the position (or the error: then nothing was delivered) on `where` (complete_on). `from`
-  // (Publication::from, possibly empty) is stored with the message and handed back with it.
-  virtual void publish(std::string_view channel, std::string_view data, std::string_view from, std::int64_t ts,
+  // (Publication::from, possibly empty) and `tags` (Publication::tags) are stored with the
+  // message and handed back with it.
+  virtual void publish(std::string_view channel, std::string_view data, std::string_view from,
+                       std::string_view tags, std::int64_t ts,
                        const HistoryPolicy& policy, const boost::asio::any_io_executor& where, PublishDone done) = 0;
   // Sends an encoded frame to the other nodes watching the channel (this node delivers its own).
   virtual void relay(std::string_view channel, const SharedBytes& frame, std::string_view stream,

@@ -30,6 +30,7 @@ struct StoredMessage {
   std::int64_t ts = 0;
   std::string data;  // serialized JSON
   std::string from;  // serialized JSON object, or empty (Publication::from)
+  std::string tags;  // Publication::tags
 };
 
 struct HistoryEntry {
@@ -40,6 +41,7 @@ struct HistoryEntry {
   std::string data;
   HistoryPolicy policy;
   std::string from;  // Publication::from
+  std::string tags;  // Publication::tags
 };
 
 // The largest offset a client may name: 2^53 - 1, the largest integer a JavaScript number (and
@@ -49,8 +51,11 @@ struct HistoryEntry {
 inline constexpr std::uint64_t max_offset = (std::uint64_t{1} << 53) - 1;
 
 // What one stored message counts against a page's byte budget: its payload plus room for the
-// envelope around it ({"offset":...,"ts":...,"data":...}) and who sent it.
-inline std::size_t page_bytes(const StoredMessage& m) noexcept { return m.data.size() + m.from.size() + 64; }
+// envelope around it ({"offset":...,"ts":...,"data":...}), who sent it and its tags (as JSON,
+// at most twice their encoded size).
+inline std::size_t page_bytes(const StoredMessage& m) noexcept {
+  return m.data.size() + m.from.size() + m.tags.size() * 2 + 64;
+}
 
 struct HistoryQuery {
   std::uint64_t after = 0;  // oldest first: offsets > after; newest first: offsets < before
@@ -71,8 +76,15 @@ struct HistoryPage {
   // the next page starts after the last message here (its offset is the next `after`, or
   // `before` when newest first).
   bool more = false;
-  // The cursor to page on: the offset of the last message when `more`, else 0.
-  std::uint64_t next() const noexcept { return more && !messages.empty() ? messages.back().offset : 0; }
+  // With a filter (Hub::history): the offset of the last message read for this page, which the
+  // filter may have dropped; 0 without one.
+  std::uint64_t last_read = 0;
+  // The cursor to page on: the offset of the last message read when `more`, else 0.
+  std::uint64_t next() const noexcept {
+    if (!more) return 0;
+    if (last_read != 0) return last_read;
+    return messages.empty() ? 0 : messages.back().offset;
+  }
 };
 
 // Fills a page from messages in query order: stops at `limit` or the byte budget, and says

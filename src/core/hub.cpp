@@ -41,50 +41,66 @@ Result<Hub::ChannelState*> Hub::emplace_locked(Stripe& stripe, std::string_view 
 }
 
 Result<SubscribeResult> Hub::subscribe(std::size_t shard_index, std::string_view channel, Subscriber& subscriber,
-                                       const HistoryPolicy& policy, const StreamPosition* since) {
+                                       const HistoryPolicy& policy, const StreamPosition* since,
+                                       std::shared_ptr<const Filter> filter) {
   Stripe& stripe = stripe_for(channel);
-  std::optional<SubscribeResult> result;
+  std::optional<Result<SubscribeResult>> result;
   {
     // Most subscribers come to a channel this node already follows: one lock, no broker call.
     std::lock_guard lock(stripe.mutex);
     auto it = stripe.channels.find(channel);
     if (it != stripe.channels.end() && it->second.synced) {
-      result = add_locked(shard_index, channel, it->second, subscriber);
-      if (events_ && result->added && it->second.subscribers == 1) events_->on_occupied(channel);
+      result = add_locked(shard_index, channel, it->second, subscriber, filter);
+      if (events_ && *result && (*result)->added && it->second.subscribers == 1) events_->on_occupied(channel);
     }
   }
+  bool unwatch = false;
   if (!result) {
     if (auto synced = sync_channel(channel, policy); !synced) return synced.error();
     std::lock_guard lock(stripe.mutex);
-    ChannelState& state = stripe.channels.find(channel)->second;  // kept by our `joining`
+    auto it = stripe.channels.find(channel);  // kept by our `joining`
+    ChannelState& state = it->second;
     --state.joining;
-    result = add_locked(shard_index, channel, state, subscriber);
-    if (events_ && result->added && state.subscribers == 1) events_->on_occupied(channel);
+    result = add_locked(shard_index, channel, state, subscriber, filter);
+    if (events_ && *result && (*result)->added && state.subscribers == 1) events_->on_occupied(channel);
+    if (!*result) unwatch = release_locked(stripe, it);  // refused: nobody came
   }
-  if (since) recover(channel, policy, *since, *result);
+  if (unwatch) broker_.unwatch(channel);
+  if (!*result) return std::move(*result);
+  if (since) recover(channel, policy, *since, **result, filter.get());
   return std::move(*result);
 }
 
-SubscribeResult Hub::add_locked(std::size_t shard_index, std::string_view channel, ChannelState& state,
-                                Subscriber& subscriber) {
+Result<SubscribeResult> Hub::add_locked(std::size_t shard_index, std::string_view channel, ChannelState& state,
+                                        Subscriber& subscriber, const std::shared_ptr<const Filter>& filter) {
   SubscribeResult result;
+  result.position = StreamPosition{state.delivered_offset, state.epoch};
   Shard& shard = *shards_[shard_index];
   auto it = shard.subscribers.find(channel);
-  if (it == shard.subscribers.end()) it = shard.subscribers.emplace(std::string(channel), std::vector<Subscriber*>{}).first;
-  auto& list = it->second;
-  result.added = std::find(list.begin(), list.end(), &subscriber) == list.end();
-  if (result.added) {
-    list.push_back(&subscriber);
-    shard.subscriptions.fetch_add(1, std::memory_order_relaxed);
-    ++state.subscribers;
-    state.shard_mask |= std::uint64_t{1} << shard_index;
+  const bool unfiltered_here =
+      it != shard.subscribers.end() && std::find(it->second.begin(), it->second.end(), &subscriber) != it->second.end();
+  if (unfiltered_here || (state.filters && is_filtered_subscriber(shard, channel, subscriber))) return result;
+  if (filter) {
+    auto slot = acquire_filter_locked(state, filter);
+    if (!slot) return slot.error();
+    auto& groups = shard.filtered[std::string(channel)];
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const FilterGroup& g) { return g.slot == *slot; });
+    if (group == groups.end()) group = groups.insert(groups.end(), FilterGroup{*slot, {}});
+    group->subscribers.push_back(&subscriber);
+  } else {
+    if (it == shard.subscribers.end())
+      it = shard.subscribers.emplace(std::string(channel), std::vector<Subscriber*>{}).first;
+    it->second.push_back(&subscriber);
   }
-  result.position = StreamPosition{state.delivered_offset, state.epoch};
+  result.added = true;
+  shard.subscriptions.fetch_add(1, std::memory_order_relaxed);
+  ++state.subscribers;
+  state.shard_mask |= std::uint64_t{1} << shard_index;
   return result;
 }
 
 void Hub::recover(std::string_view channel, const HistoryPolicy& policy, const StreamPosition& since,
-                  SubscribeResult& result) {
+                  SubscribeResult& result, const Filter* filter) {
   // The subscriber is registered, so every message fanned out from now on reaches it live; what
   // was fanned out before is in the store and read below. Both may hold the same messages
   // (stored meanwhile, or posted before and run after the registration): the subscriber drops
@@ -128,20 +144,26 @@ void Hub::recover(std::string_view channel, const HistoryPolicy& policy, const S
   if (!page->messages.empty() && page->messages.front().offset != since.offset + 1) return;
   result.missed = std::move(page->messages);
   result.recovered = true;
+  // Checked whole above: a hole is a hole whether or not the filter wanted what fell in it.
+  if (filter)
+    std::erase_if(result.missed, [filter](const StoredMessage& m) { return !filter->matches(m.tags); });
 }
 
 bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscriber& subscriber) {
   Shard& shard = *shards_[shard_index];
+  std::optional<std::size_t> filter_slot;
   auto it = shard.subscribers.find(channel);
-  if (it == shard.subscribers.end()) return false;
-  auto& list = it->second;
-  auto pos = std::find(list.begin(), list.end(), &subscriber);
-  if (pos == list.end()) return false;
-  *pos = list.back();
-  list.pop_back();
+  auto pos = it == shard.subscribers.end() ? std::vector<Subscriber*>::iterator{}
+                                           : std::find(it->second.begin(), it->second.end(), &subscriber);
+  if (it != shard.subscribers.end() && pos != it->second.end()) {
+    *pos = it->second.back();
+    it->second.pop_back();
+    if (it->second.empty()) shard.subscribers.erase(it);
+  } else if (!(filter_slot = remove_filtered(shard, channel, subscriber))) {
+    return false;
+  }
   shard.subscriptions.fetch_sub(1, std::memory_order_relaxed);
-  const bool shard_empty = list.empty();
-  if (shard_empty) shard.subscribers.erase(it);
+  const bool shard_empty = !shard.subscribers.contains(channel) && !shard.filtered.contains(channel);
 
   Stripe& stripe = stripe_for(channel);
   bool unwatch = false;
@@ -150,6 +172,7 @@ bool Hub::unsubscribe(std::size_t shard_index, std::string_view channel, Subscri
     auto state = stripe.channels.find(channel);
     if (state == stripe.channels.end()) return true;
     --state->second.subscribers;
+    if (filter_slot) release_filter_locked(state->second, *filter_slot);
     if (events_ && state->second.subscribers == 0) events_->on_vacated(channel);
     if (shard_empty) state->second.shard_mask &= ~(std::uint64_t{1} << shard_index);
     unwatch = release_locked(stripe, state);
@@ -172,15 +195,17 @@ bool Hub::release_locked(Stripe& stripe, ChannelMap::iterator it) {
 }
 
 void Hub::publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy,
-                  const boost::asio::any_io_executor& where, PublishDone done, std::string_view from) {
+                  const boost::asio::any_io_executor& where, PublishDone done, std::string_view from,
+                  std::string_view tags) {
   publications_.fetch_add(1, std::memory_order_relaxed);
   // Offset, history and delivery (on_publication) are the broker's one step.
-  broker_.publish(channel, data, from, unix_millis(), policy, where, std::move(done));
+  broker_.publish(channel, data, from, tags, unix_millis(), policy, where, std::move(done));
 }
 
 void Hub::publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done,
-                  std::string_view from) {
-  publish(channel, data, policy, boost::asio::any_io_executor(), std::move(done), from);  // no executor: at once
+                  std::string_view from, std::string_view tags) {
+  // No executor: at once.
+  publish(channel, data, policy, boost::asio::any_io_executor(), std::move(done), from, tags);
 }
 
 StreamPosition Hub::publish(std::string_view channel, std::string_view data) {
@@ -198,7 +223,7 @@ StreamPosition Hub::publish(std::string_view channel, std::string_view data) {
 }
 
 void Hub::on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,
-                         std::string_view data, std::string_view from) {
+                         std::string_view data, std::string_view from, std::string_view tags) {
   Stripe& stripe = stripe_for(channel);
   std::lock_guard lock(stripe.mutex);
   auto it = stripe.channels.find(channel);
@@ -218,7 +243,10 @@ void Hub::on_publication(std::string_view channel, std::string_view epoch, std::
   if (s.shard_mask == 0) return;
   // Shards are read now, not at publish time: a subscriber that joined while the message was on
   // its way to the store, and read history before it was stored, gets it live.
-  fan_out_locked(s, channel, encoder_.encode(Publication{channel, data, offset, ts, from}), offset);
+  // Each distinct filter is evaluated once here, whoever and wherever its subscribers are.
+  const std::uint64_t matches = s.filters ? match_locked(s, tags) : ~std::uint64_t{0};
+  fan_out_locked(s, channel, encoder_.encode(Publication{channel, data, offset, ts, from, tags}), offset, nullptr, {},
+                 matches);
 }
 
 void Hub::on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) {
@@ -229,10 +257,11 @@ void Hub::on_relay(std::string_view channel, SharedBytes frame, std::string_view
 }
 
 void Hub::fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
-                         const Subscriber* exclude, std::string_view stream) {
+                         const Subscriber* exclude, std::string_view stream, std::uint64_t matches) {
   if (state.shard_mask == 0) return;
-  post_locked(state.shard_mask, std::make_shared<Delivery>(
-                                    Delivery{std::string(channel), std::move(frame), offset, exclude, std::string(stream)}));
+  post_locked(state.shard_mask,
+              std::make_shared<Delivery>(Delivery{std::string(channel), std::move(frame), offset, exclude,
+                                                  std::string(stream), false, {}, state.filters != nullptr, matches}));
 }
 
 void Hub::post_locked(std::uint64_t shard_mask, std::shared_ptr<const Delivery> delivery) {
@@ -246,20 +275,26 @@ void Hub::post_locked(std::uint64_t shard_mask, std::shared_ptr<const Delivery> 
 void Hub::deliver_local(std::size_t shard_index, const Delivery& delivery) {
   Shard& shard = *shards_[shard_index];
   auto it = shard.subscribers.find(delivery.channel);
-  if (it == shard.subscribers.end()) return;
   if (delivery.gap) {
-    const StreamPosition last{delivery.offset, delivery.epoch};
     // A copy: recovering re-subscribes, which must not change the list being walked.
-    const std::vector<Subscriber*> subscribers = it->second;
+    std::vector<Subscriber*> subscribers;
+    if (it != shard.subscribers.end()) subscribers = it->second;
+    if (auto f = shard.filtered.find(delivery.channel); f != shard.filtered.end())
+      for (const auto& group : f->second)
+        subscribers.insert(subscribers.end(), group.subscribers.begin(), group.subscribers.end());
+    const StreamPosition last{delivery.offset, delivery.epoch};
     for (Subscriber* s : subscribers) s->on_gap(delivery.channel, last);
     return;
   }
   std::size_t delivered = 0;
-  for (Subscriber* s : it->second) {
-    if (s == delivery.exclude) continue;
-    s->deliver(delivery.frame, delivery.channel, delivery.offset, delivery.stream);
-    ++delivered;
+  if (it != shard.subscribers.end()) {
+    for (Subscriber* s : it->second) {
+      if (s == delivery.exclude) continue;
+      s->deliver(delivery.frame, delivery.channel, delivery.offset, delivery.stream);
+      ++delivered;
+    }
   }
+  if (delivery.filtered) delivered += deliver_filtered(shard, delivery);
   shard.deliveries.store(shard.deliveries.load(std::memory_order_relaxed) + delivered, std::memory_order_relaxed);
 }
 
@@ -328,7 +363,8 @@ Result<PresenceStats> Hub::presence_stats(std::string_view channel) const {
   return PresenceStats{members->size(), users.size()};
 }
 
-Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query) {
+Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query,
+                                 const Filter* filter) {
   // Ask one message more than the limit, then cut as the stores do, so `more` means the same
   // whichever broker answers (Redis reads whole pages).
   HistoryQuery one_more = query;
@@ -342,6 +378,10 @@ Result<HistoryPage> Hub::history(std::string_view channel, const HistoryPolicy& 
   PageFiller fill(page, query);
   for (auto& m : read->messages)
     if (!fill.add(std::move(m))) break;
+  if (filter && !page.messages.empty()) {
+    page.last_read = page.messages.back().offset;
+    std::erase_if(page.messages, [filter](const StoredMessage& m) { return !filter->matches(m.tags); });
+  }
   return page;
 }
 

@@ -34,6 +34,15 @@
 // lock while calling on_publication (lock order: broker → hub stripe → a shard's io_context).
 // The ChannelEvents observer hears of occupied and vacated channels under the stripe lock; its
 // own lock (the webhooks' queue) comes after it, and it never calls back.
+//
+// Filters (docs/filters.md). A subscriber may come with a Filter over the publications' tags.
+// Unfiltered subscribers are where they always were, and a publication reaches them at the cost
+// it always had (one test more: does the channel have filters at all). Filtered subscribers are
+// grouped by filter: per channel the stripe interns each distinct filter (its canonical text) in
+// a slot, at most max_filters_per_channel; on_publication evaluates each slot's filter once,
+// under the stripe lock, and the Delivery carries the answers as a bit mask; each shard keeps
+// its filtered subscribers in one group per slot and hands the frame to the groups whose bit is
+// set. So a publication costs one evaluation per distinct filter, not per subscriber.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -44,6 +53,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,11 +63,16 @@
 #include "core/broker.hpp"
 #include "core/channel_events.hpp"
 #include "core/channel_map.hpp"
+#include "core/filter.hpp"
 #include "core/history.hpp"
 #include "core/publication.hpp"
 #include "core/subscriber.hpp"
 
 namespace sb::core {
+
+// Distinct filters one channel may have on this node at once (LIMIT_EXCEEDED beyond): each is a
+// bit in a delivery's mask and one evaluation per publication.
+inline constexpr std::size_t max_filters_per_channel = 64;
 
 struct ChannelInfo {
   std::string channel;
@@ -110,8 +125,13 @@ class Hub final : private BrokerListener {
   // publication after the returned position reaches it. With `since`, also reads what it missed
   // from history (see SubscribeResult); live copies of those may still arrive and carry offsets
   // <= the last missed one.
+  // With `filter`, only publications whose tags it matches reach the subscriber, and `missed`
+  // holds only those. A subscriber already subscribed keeps the filter it came with (`filter`
+  // then only sorts `missed`). LIMIT_EXCEEDED when the channel has max_filters_per_channel other
+  // filters here already.
   Result<SubscribeResult> subscribe(std::size_t shard, std::string_view channel, Subscriber& subscriber,
-                                    const HistoryPolicy& policy = {}, const StreamPosition* since = nullptr);
+                                    const HistoryPolicy& policy = {}, const StreamPosition* since = nullptr,
+                                    std::shared_ptr<const Filter> filter = nullptr);
   // On shard `shard`'s thread. Returns false if it was not subscribed.
   bool unsubscribe(std::size_t shard, std::string_view channel, Subscriber& subscriber);
 
@@ -119,13 +139,15 @@ class Hub final : private BrokerListener {
   // offset and brings it back to on_publication. `done` gets the position, or the error (then
   // nothing was delivered), on `where`: run at once when the caller already runs there (no
   // history, one node), else posted to it. So a caller never re-posts its reply. `from` is who
-  // published it (Publication::from: a serialized JSON object the caller stamped), or empty.
+  // published it (Publication::from: a serialized JSON object the caller stamped), or empty;
+  // `tags` its tags (Publication::tags, core/tags.hpp's encoding), or empty.
   void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy,
-               const boost::asio::any_io_executor& where, PublishDone done, std::string_view from = {});
+               const boost::asio::any_io_executor& where, PublishDone done, std::string_view from = {},
+               std::string_view tags = {});
   // `done` runs on whichever thread the broker completes on (the caller's, the history writer's
   // or the Redis broker's): for callers whose completion is thread-safe.
   void publish(std::string_view channel, std::string_view data, const HistoryPolicy& policy, PublishDone done,
-               std::string_view from = {});
+               std::string_view from = {}, std::string_view tags = {});
   // Without history, waiting for the position (tests, benchmarks).
   StreamPosition publish(std::string_view channel, std::string_view data);
 
@@ -145,8 +167,11 @@ class Hub final : private BrokerListener {
   void relay(std::string_view channel, SharedBytes frame, const Subscriber* exclude = nullptr,
              std::string_view stream = {}, std::uint64_t sequence = 0);
 
-  // Any thread: a page of a channel's history, with its current position.
-  Result<HistoryPage> history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query);
+  // Any thread: a page of a channel's history, with its current position. With `filter`, the
+  // messages of the page that it matches: the limit counts messages read, so a page may hold
+  // fewer, even none, and `next` (HistoryPage::last_read) goes on after what was read.
+  Result<HistoryPage> history(std::string_view channel, const HistoryPolicy& policy, const HistoryQuery& query,
+                              const Filter* filter = nullptr);
 
   // Any thread: channels with subscribers, optionally only those starting with `prefix`.
   std::vector<ChannelInfo> channels(std::string_view prefix = {}) const;
@@ -154,6 +179,10 @@ class Hub final : private BrokerListener {
   std::size_t shard_count() const noexcept { return shards_.size(); }
 
  private:
+  struct FilterSlot {
+    std::shared_ptr<const Filter> filter;  // null: free
+    std::uint32_t subscribers = 0;
+  };
   struct ChannelState {
     std::uint64_t delivered_offset = 0;  // of the last publication fanned out
     std::string epoch;
@@ -166,6 +195,10 @@ class Hub final : private BrokerListener {
     bool synced = false;
     bool syncing = false;  // a subscriber is doing that now: later ones wait (Stripe::sync_done)
     std::unique_ptr<std::vector<Member>> members;  // this node's presence, only for channels that keep it
+    // The distinct filters of the channel's filtered subscribers here, one slot each (its index
+    // is its bit in Delivery::matches); null while nobody here filters, so the unfiltered path
+    // tests one pointer.
+    std::unique_ptr<std::vector<FilterSlot>> filters;
   };
   using ChannelMap = core::ChannelMap<ChannelState>;
   struct alignas(64) Stripe {
@@ -175,9 +208,16 @@ class Hub final : private BrokerListener {
   };
 
   using LocalMap = core::ChannelMap<std::vector<Subscriber*>>;
+  // A shard's subscribers of one channel that share a filter: `slot` in the channel's filters.
+  struct FilterGroup {
+    std::size_t slot = 0;
+    std::vector<Subscriber*> subscribers;
+  };
+  using FilteredMap = core::ChannelMap<std::vector<FilterGroup>>;
   struct alignas(64) Shard {
     boost::asio::io_context* context = nullptr;
-    LocalMap subscribers;  // shard thread only
+    LocalMap subscribers;  // shard thread only: those without a filter
+    FilteredMap filtered;  // shard thread only: those with one, by filter
     std::atomic<std::uint64_t> deliveries{0};
     std::atomic<std::uint64_t> subscriptions{0};
   };
@@ -190,17 +230,32 @@ class Hub final : private BrokerListener {
     std::string stream;
     bool gap = false;  // not a frame: tells the subscribers their position may have a gap
     std::string epoch;  // of a gap: with `offset`, the last position fanned out before it
+    // The channel had filtered subscribers: those in groups whose slot's bit is set get it too.
+    bool filtered = false;
+    std::uint64_t matches = ~std::uint64_t{0};
   };
 
   Stripe& stripe_for(std::string_view channel) const;
   // Adds the subscriber to a synced channel's state and its shard's list.
-  SubscribeResult add_locked(std::size_t shard_index, std::string_view channel, ChannelState& state,
-                             Subscriber& subscriber);
+  Result<SubscribeResult> add_locked(std::size_t shard_index, std::string_view channel, ChannelState& state,
+                                     Subscriber& subscriber, const std::shared_ptr<const Filter>& filter);
+  // hub_filters.cpp: the slot of `filter` in the channel's filters, taken once more (a new slot
+  // when it is not there yet), or LIMIT_EXCEEDED; and its release.
+  static Result<std::size_t> acquire_filter_locked(ChannelState& state, const std::shared_ptr<const Filter>& filter);
+  static void release_filter_locked(ChannelState& state, std::size_t slot);
+  // Which of the channel's filters the tags match, a bit per slot.
+  static std::uint64_t match_locked(const ChannelState& state, std::string_view tags);
+  // Removes a filtered subscriber from its shard's group; its slot, or nullopt if it was not one.
+  static std::optional<std::size_t> remove_filtered(Shard& shard, std::string_view channel, Subscriber& subscriber);
+  static bool is_filtered_subscriber(const Shard& shard, std::string_view channel, const Subscriber& subscriber);
+  // Hands the delivery to the shard's filtered subscribers it matches; how many got it.
+  static std::size_t deliver_filtered(Shard& shard, const Delivery& delivery);
   // What a subscriber with `since` missed, read from the broker (see SubscribeResult).
   void recover(std::string_view channel, const HistoryPolicy& policy, const StreamPosition& since,
-               SubscribeResult& result);
+               SubscribeResult& result, const Filter* filter);
   void fan_out_locked(const ChannelState& state, std::string_view channel, SharedBytes frame, std::uint64_t offset,
-                      const Subscriber* exclude = nullptr, std::string_view stream = {});
+                      const Subscriber* exclude = nullptr, std::string_view stream = {},
+                      std::uint64_t matches = ~std::uint64_t{0});
   // Posts `delivery` to each shard in `shard_mask`, under the channel's stripe lock.
   void post_locked(std::uint64_t shard_mask, std::shared_ptr<const Delivery> delivery);
   void deliver_local(std::size_t shard, const Delivery& delivery);
@@ -222,7 +277,7 @@ class Hub final : private BrokerListener {
 
   // BrokerListener
   void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t ts,
-                      std::string_view data, std::string_view from) override;
+                      std::string_view data, std::string_view from, std::string_view tags) override;
   void on_relay(std::string_view channel, SharedBytes frame, std::string_view stream, std::uint64_t sequence) override;
   void on_reconnected() override;
   void on_sync_marker(std::string_view channel, const StreamPosition& position) override;

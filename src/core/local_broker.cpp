@@ -71,7 +71,8 @@ void LocalBroker::release_locked(Stripe& stripe, ChannelMap::iterator it) {
   channel_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void LocalBroker::publish(std::string_view channel, std::string_view data, std::string_view from, std::int64_t ts,
+void LocalBroker::publish(std::string_view channel, std::string_view data, std::string_view from,
+                          std::string_view tags, std::int64_t ts,
                           const HistoryPolicy& policy, const boost::asio::any_io_executor& where, PublishDone done) {
   const bool keep = policy.enabled() && store_ != nullptr;
   Stripe& stripe = stripe_for(channel);
@@ -95,12 +96,14 @@ void LocalBroker::publish(std::string_view channel, std::string_view data, std::
     // Delivered and acknowledged by on_written, once stored. Enqueued under the stripe lock so
     // the writer sees this channel's messages in offset order.
     writer_->enqueue(PendingPublication{
-        HistoryEntry{std::string(channel), s.epoch, offset, ts, std::string(data), policy, std::string(from)}, where,
+        HistoryEntry{std::string(channel), s.epoch, offset, ts, std::string(data), policy, std::string(from),
+                     std::string(tags)},
+        where,
         std::move(done)});
     return;
   }
   s.stored_offset = offset;
-  if (listener_) listener_->on_publication(channel, s.epoch, offset, ts, data, from);  // under the lock: in order
+  if (listener_) listener_->on_publication(channel, s.epoch, offset, ts, data, from, tags);  // under the lock: in order
   StreamPosition position{offset, s.epoch};
   lock.unlock();
   complete_on(where, std::move(done), std::move(position));
@@ -122,7 +125,7 @@ void LocalBroker::on_written(std::vector<PendingPublication>& batch, const std::
     }
     if (it != stripe.channels.end()) {
       it->second.stored_offset = e.offset;
-      if (listener_) listener_->on_publication(e.channel, e.epoch, e.offset, e.ts, e.data, e.from);
+      if (listener_) listener_->on_publication(e.channel, e.epoch, e.offset, e.ts, e.data, e.from, e.tags);
       release_locked(stripe, it);  // a channel published to without watchers
     }
     lock.unlock();

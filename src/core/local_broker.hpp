@@ -52,7 +52,8 @@ class LocalBroker final : public Broker {
   static std::string new_epoch();
 
   void set_listener(BrokerListener* listener) override;
-  void publish(std::string_view channel, std::string_view data, std::string_view from, std::int64_t ts,
+  void publish(std::string_view channel, std::string_view data, std::string_view from, std::string_view tags,
+               std::int64_t ts,
                const HistoryPolicy& policy, const boost::asio::any_io_executor& where, PublishDone done) override;
   // One node: the hub delivers its own relays, and there is nobody else to send them to.
   void relay(std::string_view, const SharedBytes&, std::string_view, std::uint64_t) override {}

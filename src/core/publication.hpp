@@ -16,6 +16,8 @@ struct Publication {
   // object kept and passed on as bytes, like `data`; empty when the publisher named no one (a
   // backend publish without `from`).
   std::string_view from;
+  // Its tags (docs/filters.md) in core/tags.hpp's encoding, or empty: what filters look at.
+  std::string_view tags;
 };
 
 // Where a channel stands: the offset of its last message and the epoch those offsets belong to.

@@ -155,7 +155,8 @@ void Client::on_subscribe(const native::Command& command) {
   const core::StreamPosition* since = command.since ? &*command.since : nullptr;
   if (since && since->offset > core::max_offset)
     return send_error(command.id, make_error(ErrorCode::invalid_message, "'since.offset' must be at most 9007199254740991"));
-  if (auto done = subscribe(command.id, command.channel, **ns, since); !done) send_error(command.id, done.error());
+  if (auto done = subscribe(command.id, command.channel, **ns, since, {}, command.filter); !done)
+    send_error(command.id, done.error());
 }
 
 Status Client::check_room(std::string_view channel) {
@@ -164,11 +165,15 @@ Status Client::check_room(std::string_view channel) {
 }
 
 Status Client::subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
-                         const core::StreamPosition* since, std::string_view info) {
-  auto result = services_.hub.subscribe(shard_, channel, *this, ns.history, since);
+                         const core::StreamPosition* since, std::string_view info,
+                         std::shared_ptr<const core::Filter> filter) {
+  // Subscribed already: the hub keeps the first filter, and recovery sorts by that one.
+  if (const Subscription* held = find_subscription(channel)) filter = held->filter;
+  auto result = services_.hub.subscribe(shard_, channel, *this, ns.history, since, filter);
   if (!result) return result.error();
   if (result->added) {
     subscriptions_.push_back(Subscription{channel, 0});
+    subscriptions_.back().filter = std::move(filter);
     if (ns.presence && services_.hub.presence_add(channel, member())) {
       subscriptions_.back().member = true;
       if (ns.join_leave) services_.hub.relay(channel, make_shared_bytes(native::encode_join(channel, member())), this);
@@ -216,7 +221,7 @@ void Client::on_gap(std::string_view channel, const core::StreamPosition& last) 
   // with `since`, before any live message after the gap (they come after this).
   core::StreamPosition since = last;
   since.offset = std::max(since.offset, subscription->last_sent_offset);
-  auto result = services_.hub.subscribe(shard_, name, *this, (*ns)->history, &since);
+  auto result = services_.hub.subscribe(shard_, name, *this, (*ns)->history, &since, subscription->filter);
   if (result && result->recovered) return send_recovered(name, since.offset, result->missed);
   // Lost for good (no history, past retention, a new epoch): the client reloads its state, and
   // goes on after the position given; live copies up to it are dropped.
@@ -269,14 +274,14 @@ void Client::on_publish(const native::Command& command) {
   if ((*ns)->publish_proxy && services_.proxy) return proxy_publish(command, **ns);
   if (auto allowed = check_publish(**ns, command.channel, identity_); !allowed)
     return send_error(command.id, allowed.error());
-  publish_now(command.id, command.channel, command.data, **ns);
+  publish_now(command.id, command.channel, command.data, **ns, command.tags);
 }
 
 void Client::publish_now(const std::string& id, const std::string& channel, const std::string& data,
-                         const core::NamespaceOptions& ns) {
+                         const core::NamespaceOptions& ns, const std::string& tags) {
   // Publishing without an id is fire-and-forget: no reply (not even an error), the cheapest path.
   if (id.empty()) {
-    services_.hub.publish(channel, data, ns.history, [](Result<core::StreamPosition>) {}, from());
+    services_.hub.publish(channel, data, ns.history, [](Result<core::StreamPosition>) {}, from(), tags);
     return;
   }
   // The answer comes on our thread (at once without history), but maybe after this client is
@@ -290,7 +295,7 @@ void Client::publish_now(const std::string& id, const std::string& channel, cons
                          c->send(make_shared_bytes(result ? native::encode_published(id, channel, *result)
                                                           : native::encode_error(id, result.error())));
                        },
-                       from());
+                       from(), tags);
 }
 
 void Client::on_history(const native::Command& command) {
@@ -301,6 +306,9 @@ void Client::on_history(const native::Command& command) {
     return send_error(command.id, make_error(ErrorCode::invalid_message,
                                              "fields 'since' and 'before' must be at most 9007199254740991"));
   core::HistoryQuery query{command.after, command.before, command.limit, command.newest_first};
+  // A filter given with the request sorts the page; without one, the subscription's does.
+  std::shared_ptr<const core::Filter> filter = command.filter;
+  if (const Subscription* sub = find_subscription(command.channel); !filter && sub) filter = sub->filter;
   if (auto allowed = check_read(**ns, command.channel); !allowed) return send_error(command.id, allowed.error());
   // A page must fit the send queue with room to spare, and the configured answer size: it is
   // cut short and says where to go on (`next`).
@@ -308,9 +316,9 @@ void Client::on_history(const native::Command& command) {
   // Read on a reader thread when there are some: a large page must not hold up this worker's
   // other connections. The answer comes back here through the weak connection.
   auto read = [hub = &services_.hub, &io = io_, policy = (*ns)->history, query, id = command.id,
-               channel = command.channel,
+               channel = command.channel, filter = std::move(filter),
                weak = std::weak_ptr<transport::WsConnection>(connection_->shared_from_this())]() {
-    auto page = hub->history(channel, policy, query);
+    auto page = hub->history(channel, policy, query, filter.get());
     std::string frame = page ? native::encode_history(id, channel, *page) : native::encode_error(id, page.error());
     boost::asio::post(io, [weak, frame = std::move(frame)]() mutable {
       if (auto c = weak.lock(); c && c->is_open()) c->send(make_shared_bytes(std::move(frame)));

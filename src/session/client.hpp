@@ -104,8 +104,10 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   Status check_room(std::string_view channel);
   // Subscribes to `channel`, already resolved, allowed and with room (check_room), and sends `subscribed` (with `id`,
   // which may be empty) and what follows it; the error when nothing was sent.
+  // With `filter`, only the publications it matches (docs/filters.md), recovery included.
   Status subscribe(std::string_view id, const std::string& channel, const core::NamespaceOptions& ns,
-                   const core::StreamPosition* since, std::string_view info = {});
+                   const core::StreamPosition* since, std::string_view info = {},
+                   std::shared_ptr<const core::Filter> filter = nullptr);
   // Server-side subscriptions (connect_subscriptions.cpp): the token's `subs` when `claims`, and
   // the URL's channels the first time. Each failure is an `error` frame naming its channel.
   void subscribe_at_connect(bool claims);
@@ -153,7 +155,7 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void proxy_subscribe(const protocol::native::Command& command, const core::NamespaceOptions& ns);
   void proxy_publish(const protocol::native::Command& command, const core::NamespaceOptions& ns);
   void publish_now(const std::string& id, const std::string& channel, const std::string& data,
-                   const core::NamespaceOptions& ns);
+                   const core::NamespaceOptions& ns, const std::string& tags = {});
   void on_rpc(const protocol::native::Command& command);
   void start_refresh_proxy(std::int64_t unix_now);
   // An answer that is not a `result`: the app's error, a failure (BACKEND_*), or a disconnect.
@@ -184,6 +186,8 @@ class Client final : public transport::WsHandler, public core::Subscriber {
     std::uint64_t last_sent_offset = 0;
     bool member = false;             // in the channel's presence
     std::uint32_t typing_until = 0;  // worker clock; 0: not typing
+    // The filter it was made with (null: none), for recoveries after a gap.
+    std::shared_ptr<const core::Filter> filter;
   };
   std::vector<Subscription> subscriptions_;
   std::vector<std::string> url_channels_;  // until subscribe_at_connect takes them

@@ -178,14 +178,15 @@ void Client::proxy_subscribe(const native::Command& command, const core::Namespa
   // The namespace options live as long as the server: a pointer is safe to keep.
   call_backend(Hook::subscribe, services_.proxy->subscribe_url(ns.name),
                backend::subscribe_body(id_, identity_.user, command.channel, {}),
-               [id = command.id, channel = command.channel, since = command.since, ns = &ns](
+               [id = command.id, channel = command.channel, since = command.since, filter = command.filter, ns = &ns](
                    Client& self, Result<ProxyAnswer> answer) {
                  if (self.refused(id, answer)) return;
                  auto info = backend::subscribe_result(answer->result);
                  if (!info) return self.send_error(id, info.error());
                  // Checked again: other subscribes may have taken the room meanwhile.
                  if (auto room = self.check_room(channel); !room) return self.send_error(id, room.error());
-                 if (auto done = self.subscribe(id, channel, *ns, since ? &*since : nullptr, *info); !done)
+                 if (auto done = self.subscribe(id, channel, *ns, since ? &*since : nullptr, *info, filter);
+                     !done)
                    self.send_error(id, done.error());
                });
 }
@@ -193,7 +194,7 @@ void Client::proxy_subscribe(const native::Command& command, const core::Namespa
 void Client::proxy_publish(const native::Command& command, const core::NamespaceOptions& ns) {
   call_backend(Hook::publish, services_.proxy->publish_url(ns.name),
                backend::publish_body(id_, identity_.user, command.channel, command.data),
-               [id = command.id, channel = command.channel, data = command.data, ns = &ns](
+               [id = command.id, channel = command.channel, data = command.data, tags = command.tags, ns = &ns](
                    Client& self, Result<ProxyAnswer> answer) {
                  if (self.refused(id, answer)) return;
                  auto replacement = backend::publish_result(answer->result);
@@ -202,7 +203,7 @@ void Client::proxy_publish(const native::Command& command, const core::Namespace
                    if (!id.empty()) self.send_frame(native::encode_published(id, channel));
                    return;
                  }
-                 self.publish_now(id, channel, *replacement ? **replacement : data, *ns);
+                 self.publish_now(id, channel, *replacement ? **replacement : data, *ns, tags);
                });
 }
 

@@ -19,7 +19,7 @@ Status MemoryHistory::append(std::span<const core::HistoryEntry> entries) {
     log.epoch = e.epoch;
     log.last_offset = e.offset;
     const std::int64_t expires = e.policy.ttl.count() > 0 ? e.ts + e.policy.ttl.count() * 1000 : 0;
-    log.messages.push_back(Kept{core::StoredMessage{e.offset, e.ts, e.data, e.from}, expires});
+    log.messages.push_back(Kept{core::StoredMessage{e.offset, e.ts, e.data, e.from, e.tags}, expires});
     while (log.messages.size() > e.policy.size) log.messages.pop_front();
   }
   return Ok{};

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS messages (
   expires INTEGER NOT NULL,
   data TEXT NOT NULL,
   sender TEXT NOT NULL DEFAULT '',
+  tags BLOB NOT NULL DEFAULT x'',
   PRIMARY KEY (channel, offset)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON messages (expires) WHERE expires > 0;
@@ -55,25 +56,31 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view v) {
 
 bool exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
 
-// A file made before messages kept their publisher (`sender`, the message's `from`) gets the
-// column, empty for the messages already in it; CREATE TABLE IF NOT EXISTS leaves an old table
-// as it was.
-bool add_sender_column(sqlite3* db) {
+// A file made before messages kept their publisher (`sender`, the message's `from`) or their
+// tags (`tags`, core/tags.hpp's encoding, a BLOB: it holds NUL separators) gets the column,
+// empty for the messages already in it; CREATE TABLE IF NOT EXISTS leaves an old table as it was.
+bool add_column(sqlite3* db, const std::string& name, const std::string& declaration) {
   int rc = SQLITE_ERROR;
   {
-    auto columns = prepare(db, "SELECT 1 FROM pragma_table_info('messages') WHERE name = 'sender'");
+    const std::string sql = "SELECT 1 FROM pragma_table_info('messages') WHERE name = '" + name + "'";
+    auto columns = prepare(db, sql.c_str());
     if (!columns) return false;
     rc = sqlite3_step(columns->get());
   }  // finalized before the table changes
   if (rc == SQLITE_ROW) return true;
-  return rc == SQLITE_DONE && exec(db, "ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT ''");
+  const std::string alter = "ALTER TABLE messages ADD COLUMN " + name + " " + declaration;
+  return rc == SQLITE_DONE && exec(db, alter.c_str());
+}
+
+bool add_new_columns(sqlite3* db) {
+  return add_column(db, "sender", "TEXT NOT NULL DEFAULT ''") && add_column(db, "tags", "BLOB NOT NULL DEFAULT x''");
 }
 
 }  // namespace
 
 SqliteHistory::SqliteHistory(const std::string& path, bool fsync) : path_(path), fsync_(fsync) {
   writer_ = open_connection();
-  if (!exec(writer_, "PRAGMA journal_mode=WAL") || !exec(writer_, schema) || !add_sender_column(writer_)) {
+  if (!exec(writer_, "PRAGMA journal_mode=WAL") || !exec(writer_, schema) || !add_new_columns(writer_)) {
     std::string message = sqlite3_errmsg(writer_);
     sqlite3_close(writer_);
     throw std::runtime_error("history database " + path + ": " + message);
@@ -169,7 +176,8 @@ Status SqliteHistory::append(std::span<const core::HistoryEntry> entries) {
 
 Status SqliteHistory::append_locked(std::span<const core::HistoryEntry> entries) {
   auto insert =
-      prepare(writer_, "INSERT INTO messages (channel, offset, ts, expires, data, sender) VALUES (?, ?, ?, ?, ?, ?)");
+      prepare(writer_, "INSERT INTO messages (channel, offset, ts, expires, data, sender, tags) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?)");
   if (!insert) return insert.error();
   std::map<std::string_view, const core::HistoryEntry*> last_by_channel;
   for (const auto& e : entries) {
@@ -181,6 +189,7 @@ Status SqliteHistory::append_locked(std::span<const core::HistoryEntry> entries)
     sqlite3_bind_int64(s, 4, e.policy.ttl.count() > 0 ? e.ts + e.policy.ttl.count() * 1000 : 0);
     bind_text(s, 5, e.data);
     bind_text(s, 6, e.from);
+    sqlite3_bind_blob(s, 7, e.tags.data(), static_cast<int>(e.tags.size()), SQLITE_TRANSIENT);
     if (sqlite3_step(s) != SQLITE_DONE) return storage_error(writer_, "insert message");
     last_by_channel[e.channel] = &e;
   }
@@ -226,9 +235,9 @@ Result<core::HistoryPage> SqliteHistory::read(std::string_view channel, const co
       page.first_offset = static_cast<std::uint64_t>(sqlite3_column_int64(first->get(), 0));
   }
   const char* sql = q.newest_first
-                        ? "SELECT offset, ts, data, sender FROM messages WHERE channel = ? AND offset > ? "
+                        ? "SELECT offset, ts, data, sender, tags FROM messages WHERE channel = ? AND offset > ? "
                           "AND offset < ? AND (expires = 0 OR expires > ?) ORDER BY offset DESC LIMIT ?"
-                        : "SELECT offset, ts, data, sender FROM messages WHERE channel = ? AND offset > ? "
+                        : "SELECT offset, ts, data, sender, tags FROM messages WHERE channel = ? AND offset > ? "
                           "AND offset < ? AND (expires = 0 OR expires > ?) ORDER BY offset ASC LIMIT ?";
   auto stmt = prepare(db, sql);
   if (!stmt) return stmt.error();
@@ -251,6 +260,8 @@ Result<core::HistoryPage> SqliteHistory::read(std::string_view channel, const co
                   static_cast<std::size_t>(sqlite3_column_bytes(s, 2)));
     if (const int n = sqlite3_column_bytes(s, 3); n > 0)
       m.from.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 3)), static_cast<std::size_t>(n));
+    if (const int n = sqlite3_column_bytes(s, 4); n > 0)
+      m.tags.assign(static_cast<const char*>(sqlite3_column_blob(s, 4)), static_cast<std::size_t>(n));
     if (!fill.add(std::move(m))) {
       rc = SQLITE_DONE;
       break;

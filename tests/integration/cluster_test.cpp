@@ -500,5 +500,52 @@ TEST_F(ClusterTest, FromAndBackendEventsReachEveryNodeAndHistoryKeepsFrom) {
   EXPECT_EQ(event->at("from").at("user"), "backend");
 }
 
+TEST_F(ClusterTest, TagsCrossRedisAndFiltersApplyOnEveryNode) {
+  auto twelve = connect(1, "bob");
+  auto reply = twelve->request(json::object{
+      {"type", "subscribe"}, {"channel", "chat:tags"}, {"filter", json::object{{"eq", json::array{"circle", "12"}}}}});
+  ASSERT_TRUE(reply);
+  ASSERT_EQ(reply->at("type"), "subscribed");
+  const std::string epoch(reply->at("epoch").as_string());
+  // Tags with and without `from` (a client's publish, a backend's), and a newline in a value.
+  auto ann = connect(0, "ann");
+  ann->send_text(R"({"type":"publish","id":1,"channel":"chat:tags","data":1,"tags":{"circle":"13"}})");
+  ASSERT_TRUE(ann->receive_type("published"));
+  ann->send_text(R"({"type":"publish","id":2,"channel":"chat:tags","data":2,"tags":{"circle":"12","note":"a\nb"}})");
+  ASSERT_TRUE(ann->receive_type("published"));
+  auto r = call(2, "POST", "/api/publish", R"({"channel":"chat:tags","data":3,"tags":{"circle":"12"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  publish(2, "chat:tags", 4);  // no tags: the plain form on Redis
+
+  auto first = twelve->receive_type("message");
+  auto second = twelve->receive_type("message");
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->at("data"), 2);
+  EXPECT_EQ(first->at("tags").at("note"), "a\nb");
+  EXPECT_EQ(first->at("from").at("user"), "ann");
+  EXPECT_EQ(second->at("data"), 3);
+  EXPECT_FALSE(second->contains("from"));
+  EXPECT_FALSE(twelve->receive_type("message", std::chrono::milliseconds(300)));
+
+  // History from Redis keeps the tags; a filtered recovery on another node sends the matches.
+  auto page = json::parse(call(0, "GET", "/api/history?channel=chat:tags").body);
+  const auto& messages = page.at("messages").as_array();
+  ASSERT_EQ(messages.size(), 4u);
+  EXPECT_EQ(messages[1].at("tags"), (json::object{{"circle", "12"}, {"note", "a\nb"}}));
+  EXPECT_FALSE(messages[3].as_object().contains("tags"));
+  auto late = connect(2, "carol");
+  auto recovered = late->request(json::object{{"type", "subscribe"},
+                                              {"channel", "chat:tags"},
+                                              {"filter", json::object{{"neq", json::array{"circle", "12"}}}},
+                                              {"since", json::object{{"offset", 0}, {"epoch", epoch}}}});
+  ASSERT_TRUE(recovered);
+  EXPECT_EQ(recovered->at("recovered"), true);
+  auto m1 = late->receive_type("message");
+  auto m2 = late->receive_type("message");
+  ASSERT_TRUE(m1 && m2);
+  EXPECT_EQ(m1->at("data"), 1);
+  EXPECT_EQ(m2->at("data"), 4);
+}
+
 }  // namespace
 }  // namespace sb::test

@@ -7,6 +7,7 @@ import type {
   HistoryPage,
   Member,
   PresenceStats,
+  PublishOptions,
   PublishResult,
   ServerFrame,
   WebSocketConstructor,
@@ -709,9 +710,11 @@ export class Switchboard extends Emitter<ClientEvents> {
    * in the offline queue (in order, at most `offlineQueueSize`); a full queue rejects with
    * OFFLINE_QUEUE_FULL. The timeout starts when the publish is actually sent.
    */
-  publish<T = unknown>(channel: string, data: T): Promise<PublishResult> {
+  publish<T = unknown>(channel: string, data: T, options: PublishOptions = {}): Promise<PublishResult> {
+    const frame: Record<string, unknown> = { type: 'publish', channel, data: data === undefined ? null : data };
+    if (options.tags) frame.tags = options.tags;
     return new Promise<ServerFrame>((resolve, reject) => {
-      const p = this.makePending({ type: 'publish', channel, data: data === undefined ? null : data }, resolve, reject);
+      const p = this.makePending(frame, resolve, reject);
       if (this._state === 'closed') return reject(clientError('CLOSED', 'the client is closed', { request: 'publish', channel }));
       if (this._state === 'connected') {
         this.armTimeout(p);
@@ -735,6 +738,7 @@ export class Switchboard extends Emitter<ClientEvents> {
     if (options.before !== undefined) frame.before = options.before;
     if (options.limit !== undefined) frame.limit = options.limit;
     if (options.reverse !== undefined) frame.reverse = options.reverse;
+    if (options.filter !== undefined) frame.filter = options.filter;
     const r = await this.request(frame);
     return {
       channel,

@@ -17,7 +17,8 @@ export type ServerErrorCode =
   /** The app's backend could not be asked (rpc, proxied subscribe/publish): retryable. */
   | 'BACKEND_UNAVAILABLE'
   /** The app's backend answered wrongly. (Its own codes, from its `error` answers, come as is.) */
-  | 'BACKEND_ERROR';
+  | 'BACKEND_ERROR'
+  | 'INVALID_FILTER';
 
 export type ClientErrorCode =
   /** No reply within `requestTimeout` (retryable). */

@@ -227,23 +227,29 @@ class Client:
         reply = await self._call({"type": "rpc", "method": method, "data": data})
         return reply.get("data")
 
-    async def publish(self, channel: str, data: Any) -> PublishResult:
+    async def publish(self, channel: str, data: Any, *, tags: Optional[Dict[str, str]] = None) -> PublishResult:
         """Publishes ``data`` (any JSON value) into ``channel``; returns its offset and epoch once
         the server accepted it (stored first, in a namespace with history).
 
         While not connected the publish waits in the offline queue, in call order, and goes out
         after the re-subscriptions; a full queue raises ``OFFLINE_QUEUE_FULL`` at once. A publish
         that fails with ``DISCONNECTED`` or ``TIMEOUT`` may have been stored: the client never
-        resends it (put an id of your own in ``data`` if duplicates matter).
+        resends it (put an id of your own in ``data`` if duplicates matter). ``tags`` (string to
+        string) are what subscribers' filters look at (docs/filters.md).
         """
-        reply = await self._call({"type": "publish", "channel": channel, "data": data}, offline=True)
+        frame: Dict[str, Any] = {"type": "publish", "channel": channel, "data": data}
+        if tags is not None:
+            frame["tags"] = tags
+        reply = await self._call(frame, offline=True)
         return PublishResult(channel, int(reply.get("offset", 0)), str(reply.get("epoch", "")))
 
     async def history(self, channel: str, *, since: Optional[int] = None, before: Optional[int] = None,
-                      limit: Optional[int] = None, reverse: bool = False) -> HistoryPage:
+                      limit: Optional[int] = None, reverse: bool = False,
+                      filter: Optional[Dict[str, Any]] = None) -> HistoryPage:
         """Reads stored messages: offsets above ``since`` and below ``before``, at most ``limit``
         (1 to 1000, server default 100), oldest first or, with ``reverse``, newest first. The
-        server may return fewer than asked to fit its send queue: page on."""
+        server may return fewer than asked to fit its send queue: page on. With ``filter``, only
+        matching messages (``limit`` counts those read; docs/filters.md)."""
         frame: Dict[str, Any] = {"type": "history", "channel": channel}
         if since is not None:
             frame["since"] = since
@@ -253,6 +259,8 @@ class Client:
             frame["limit"] = limit
         if reverse:
             frame["reverse"] = True
+        if filter is not None:
+            frame["filter"] = filter
         return history_page(channel, await self._call(frame))
 
     async def iter_history(self, channel: str, *, page_size: int = 100, before: int = 0,
@@ -330,6 +338,7 @@ class Client:
         *,
         since: Union[Position, Tuple[int, str], None] = None,
         token: Optional[SubscriptionToken] = None,
+        filter: Optional[Dict[str, Any]] = None,
         presence: bool = False,
         on_message: Optional[Callback] = None,
         on_reset: Optional[Callback] = None,
@@ -345,6 +354,8 @@ class Client:
                 server for what came after it (a :class:`Reset` if it cannot).
             token: a subscription token for ``private`` namespaces, or a function of the channel
                 returning one (called before each (re)subscribe).
+            filter: only messages whose tags match it (docs/filters.md), recovered ones
+                included; offsets then skip what did not match.
             presence: keep ``sub.members`` up to date (presence list after each subscription,
                 then join/leave).
             on_message, on_reset, on_event: callbacks (plain or ``async``), called in order, one
@@ -367,7 +378,7 @@ class Client:
         fresh = ch is None
         if ch is None:
             position = Position(*since) if isinstance(since, tuple) else since
-            ch = self._channels[channel] = Channel(self, channel, position, token)
+            ch = self._channels[channel] = Channel(self, channel, position, token, filter)
         handle = Subscription(ch, on_message=on_message, on_reset=on_reset, on_event=on_event, on_error=on_error,
                               max_buffer=max_buffer or self._max_buffer)
         ch.attach(handle)

@@ -86,6 +86,8 @@ class Message:
     epoch: str
     sender: Optional[Sender] = None
     """Who published it (the frame's ``from``); None for a backend publish that named no one."""
+    tags: Optional[Dict[str, str]] = None
+    """Its tags (docs/filters.md); None when it has none."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,8 @@ class HistoryMessage:
     data: Any
     sender: Optional[Sender] = None
     """Who published it, as on the live message."""
+    tags: Optional[Dict[str, str]] = None
+    """Its tags, as on the live message."""
 
 
 @dataclass(frozen=True)
@@ -248,9 +252,15 @@ def member_from(frame: Mapping[str, Any]) -> Member:
     return Member(str(frame.get("client", "")), str(frame.get("user", "")), info if isinstance(info, dict) else None)
 
 
+def tags_from(frame: Mapping[str, Any]) -> Optional[Dict[str, str]]:
+    """A message's ``tags`` object, or None without one."""
+    t = frame.get("tags")
+    return dict(t) if isinstance(t, dict) else None
+
+
 def history_page(channel: str, frame: Mapping[str, Any]) -> HistoryPage:
     messages = [
-        HistoryMessage(int(m["offset"]), int(m.get("ts", 0)), m.get("data"), sender_from(m))
+        HistoryMessage(int(m["offset"]), int(m.get("ts", 0)), m.get("data"), sender_from(m), tags_from(m))
         for m in frame.get("messages") or []
         if isinstance(m, dict) and isinstance(m.get("offset"), int)
     ]

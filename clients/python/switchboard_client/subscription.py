@@ -47,6 +47,7 @@ from .protocol import (
     Typing,
     member_from,
     sender_from,
+    tags_from,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -305,8 +306,10 @@ class Channel:
     says it cannot (``recovered: false``: a :class:`Reset`).
     """
 
-    def __init__(self, client: "Client", name: str, since: Optional[Position], token: Optional[SubscriptionToken]) -> None:
+    def __init__(self, client: "Client", name: str, since: Optional[Position], token: Optional[SubscriptionToken],
+                 filter: Optional[Dict[str, Any]] = None) -> None:
         self.client = client
+        self.filter = filter  # docs/filters.md; sent with every (re)subscribe
         self.name = name
         self.position = since
         self.token = token
@@ -372,6 +375,8 @@ class Channel:
             frame["since"] = self.position.to_wire()
         if token:
             frame["token"] = token
+        if self.filter is not None:
+            frame["filter"] = self.filter
         self._in_flight = True
         self.client._send_now(frame, self._on_reply, self._on_error)
 
@@ -486,7 +491,8 @@ class Channel:
             return  # already delivered: recovery and live delivery overlapped
         epoch = pos.epoch if pos is not None else ""
         self.position = Position(offset, epoch)
-        self._deliver(Message(self.name, frame.get("data"), offset, int(frame.get("ts", 0)), epoch, sender_from(frame)))
+        self._deliver(Message(self.name, frame.get("data"), offset, int(frame.get("ts", 0)), epoch, sender_from(frame),
+                              tags_from(frame)))
 
     def _on_stream(self, kind: str, frame: Dict[str, Any]) -> None:
         stream = str(frame.get("stream", ""))

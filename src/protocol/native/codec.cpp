@@ -4,6 +4,7 @@
 #include <boost/json/string_view.hpp>
 
 #include "protocol/json_text.hpp"
+#include "protocol/native/tags_filters.hpp"
 #include "transport/ws_frame.hpp"
 
 namespace sb::protocol::native {
@@ -81,6 +82,16 @@ Status connect_fields(const JsonObject& o, Command& c) {
   return optional_string(o, "token", c.token);
 }
 
+// subscribe, history: an optional `filter` (docs/filters.md); `null` is the same as none.
+Status filter_field(const JsonObject& o, Command& c) {
+  auto v = o.find("filter");
+  if (!v || *v == "null") return Ok{};
+  auto filter = parse_filter(*v);
+  if (!filter) return filter.error();
+  c.filter = std::move(*filter);
+  return Ok{};
+}
+
 Status subscribe_fields(const JsonObject& o, Command& c) {
   if (auto ok = channel_field(o, c); !ok) return ok;
   if (auto ok = optional_string(o, "token", c.token); !ok) return ok;
@@ -89,7 +100,7 @@ Status subscribe_fields(const JsonObject& o, Command& c) {
     if (!since) return since.error();
     c.since = std::move(*since);
   }
-  return Ok{};
+  return filter_field(o, c);
 }
 
 Status publish_fields(const JsonObject& o, Command& c) {
@@ -97,6 +108,11 @@ Status publish_fields(const JsonObject& o, Command& c) {
   auto data = o.find("data");
   if (!data) return invalid("missing field 'data'");
   c.data = std::string(*data);
+  if (auto v = o.find("tags")) {
+    auto tags = parse_tags(*v);
+    if (!tags) return tags.error();
+    c.tags = std::move(*tags);
+  }
   return Ok{};
 }
 
@@ -113,7 +129,7 @@ Status history_fields(const JsonObject& o, Command& c) {
     if (!b) return invalid("field 'reverse' must be true or false");
     c.newest_first = *b;
   }
-  return Ok{};
+  return filter_field(o, c);
 }
 
 Status event_fields(const JsonObject& o, Command& c) {
@@ -258,7 +274,7 @@ std::string encode_subscribed(std::string_view id, std::string_view channel, con
 }
 
 std::string encode_message(std::string_view channel, const core::StoredMessage& m) {
-  return frame(message_json(core::Publication{channel, m.data, m.offset, m.ts, m.from}));
+  return frame(message_json(core::Publication{channel, m.data, m.offset, m.ts, m.from, m.tags}));
 }
 
 namespace {
@@ -386,6 +402,7 @@ std::string messages_json(const std::vector<core::StoredMessage>& messages) {
     s.append(R"(,"ts":)").append(std::to_string(m.ts));
     // Before `data`: a message's object ends with its payload, as it did before `from` existed.
     if (!m.from.empty()) s.append(R"(,"from":)").append(m.from);
+    append_tags_json(s, m.tags);
     s.append(R"(,"data":)").append(m.data).push_back('}');
   }
   s.push_back(']');
@@ -481,12 +498,13 @@ std::string encode_refreshed(std::string_view id, std::int64_t expires_at) {
 
 std::string message_json(const core::Publication& p) {
   std::string s;
-  s.reserve(p.data.size() + p.from.size() + p.channel.size() + 88);
+  s.reserve(p.data.size() + p.from.size() + 2 * p.tags.size() + p.channel.size() + 88);
   s.append(R"({"type":"message","channel":)").append(json_quote(p.channel));
   s.append(R"(,"data":)").append(p.data);
   s.append(R"(,"offset":)").append(std::to_string(p.offset));
   s.append(R"(,"ts":)").append(std::to_string(p.ts));
   if (!p.from.empty()) s.append(R"(,"from":)").append(p.from);
+  append_tags_json(s, p.tags);
   s.push_back('}');
   return s;
 }

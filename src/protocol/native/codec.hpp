@@ -3,12 +3,14 @@
 // Command; the encode_* functions build complete server frames (WebSocket header included), ready
 // to queue on a connection.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/error.hpp"
+#include "core/filter.hpp"
 #include "core/history.hpp"
 #include "core/publication.hpp"
 
@@ -39,6 +41,8 @@ struct Command {
   bool typing = false;  // typing: started (true) or stopped (false)
   std::string stream;   // stream_cancel: the stream's id
   std::string method;   // rpc: the method's name (1 to 128 characters); `data` its argument
+  std::string tags;     // publish: its tags in core/tags.hpp's encoding, empty without (tags_filters.hpp)
+  std::shared_ptr<const core::Filter> filter;  // subscribe, history: null without one
 };
 
 // Most messages one history request returns.
@@ -84,7 +88,7 @@ std::string encode_stream_cancelled(std::string_view id, std::string_view stream
 // The members as a JSON array of {client, user, info} (also used by the HTTP API).
 std::string members_json(const std::vector<core::Member>& members);
 
-// The stored messages as a JSON array of {offset, ts, from?, data} (also used by the HTTP API).
+// The stored messages as a JSON array of {offset, ts, from?, tags?, data} (also used by the HTTP API).
 std::string messages_json(const std::vector<core::StoredMessage>& messages);
 std::string encode_unsubscribed(std::string_view id, std::string_view channel);
 std::string encode_published(std::string_view id, std::string_view channel, const core::StreamPosition& position);

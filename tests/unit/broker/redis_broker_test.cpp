@@ -21,7 +21,7 @@ using test::RedisServer;
 class Recorder final : public core::BrokerListener {
  public:
   void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t,
-                      std::string_view data, std::string_view) override {
+                      std::string_view data, std::string_view, std::string_view) override {
     std::lock_guard lock(mutex);
     publications.push_back({std::string(channel), std::string(epoch), offset, std::string(data)});
   }
@@ -73,7 +73,7 @@ struct Node {
   Result<core::StreamPosition> publish(const std::string& channel, const std::string& data, core::HistoryPolicy policy = {},
                                        std::int64_t ts = 1000) {
     std::promise<Result<core::StreamPosition>> p;
-    broker->publish(channel, data, {}, ts, policy, {}, [&](Result<core::StreamPosition> r) { p.set_value(std::move(r)); });
+    broker->publish(channel, data, {}, {}, ts, policy, {}, [&](Result<core::StreamPosition> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
   Recorder recorder;
@@ -96,7 +96,7 @@ TEST(RedisBroker, TwoNodesPublishingIntoOneChannelGetContiguousOffsetsAndTheSame
     for (int i = 0; i < per_node; ++i) {
       auto p = std::make_shared<std::promise<Result<core::StreamPosition>>>();
       pending.push_back(p->get_future());
-      node.broker->publish("room", "\"" + tag + std::to_string(i) + "\"", {}, 1000, {}, {},
+      node.broker->publish("room", "\"" + tag + std::to_string(i) + "\"", {}, {}, 1000, {}, {},
                            [p](Result<core::StreamPosition> r) { p->set_value(std::move(r)); });
     }
     for (auto& f : pending) {

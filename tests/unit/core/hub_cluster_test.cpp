@@ -25,13 +25,14 @@ class TextEncoder : public PublicationEncoder {
 class ScriptedBroker : public Broker {
  public:
   void set_listener(BrokerListener* l) override { listener = l; }
-  void publish(std::string_view channel, std::string_view data, std::string_view from, std::int64_t ts,
+  void publish(std::string_view channel, std::string_view data, std::string_view from, std::string_view tags,
+               std::int64_t ts,
                const HistoryPolicy&, const boost::asio::any_io_executor&, PublishDone done) override {
     auto& p = where[std::string(channel)];
     if (p.epoch.empty()) p.epoch = "e1";
     ++p.offset;
     done(p);
-    listener->on_publication(channel, p.epoch, p.offset, ts, data, from);  // as Redis would send it back
+    listener->on_publication(channel, p.epoch, p.offset, ts, data, from, tags);  // as Redis would send it back
   }
   void relay(std::string_view channel, const SharedBytes& frame, std::string_view, std::uint64_t) override {
     relayed.push_back(std::string(channel) + ":" + *frame);
@@ -120,7 +121,7 @@ TEST_F(HubClusterTest, PublishingGoesThroughTheBrokerAndDeliveryComesBackFromIt)
   run();
   EXPECT_EQ(a.events, (std::vector<std::string>{"room|1|hi"}));
   // A copy that arrives twice, or one at or below the position, is not delivered again.
-  from_redis().on_publication("room", "e1", 1, 0, "hi", "");
+  from_redis().on_publication("room", "e1", 1, 0, "hi", "", "");
   run();
   EXPECT_EQ(a.events.size(), 1u);
 }
@@ -129,8 +130,8 @@ TEST_F(HubClusterTest, AHoleInTheOffsetsIsAnnouncedBeforeTheMessageAfterIt) {
   broker.where["room"] = StreamPosition{10, "e1"};
   Recorder a;
   ASSERT_TRUE(hub.subscribe(0, "room", a));
-  from_redis().on_publication("room", "e1", 11, 0, "a", "");
-  from_redis().on_publication("room", "e1", 14, 0, "d", "");  // 12 and 13 never came
+  from_redis().on_publication("room", "e1", 11, 0, "a", "", "");
+  from_redis().on_publication("room", "e1", 14, 0, "d", "", "");  // 12 and 13 never came
   run();
   EXPECT_EQ(a.events, (std::vector<std::string>{"room|11|a", "gap room after 11", "room|14|d"}));
 }
@@ -139,7 +140,7 @@ TEST_F(HubClusterTest, ANewEpochIsAGapForTheSubscribers) {
   broker.where["room"] = StreamPosition{5, "e1"};
   Recorder a;
   ASSERT_TRUE(hub.subscribe(0, "room", a));
-  from_redis().on_publication("room", "e2", 1, 0, "fresh", "");
+  from_redis().on_publication("room", "e2", 1, 0, "fresh", "", "");
   run();
   EXPECT_EQ(a.events, (std::vector<std::string>{"gap room after 5", "room|1|fresh"}));
 }
@@ -159,7 +160,7 @@ TEST_F(HubClusterTest, AfterAReconnectionChannelsThatMovedAreAnnouncedAndTheOthe
   std::sort(a.events.begin(), a.events.end());
   EXPECT_EQ(a.events, (std::vector<std::string>{"gap behind after 20", "gap moved after 3"}));
   // The node goes on from where Redis is.
-  from_redis().on_publication("behind", "e1", 18, 0, "x", "");
+  from_redis().on_publication("behind", "e1", 18, 0, "x", "", "");
   run();
   EXPECT_EQ(a.events.back(), "behind|18|x");
 }

@@ -22,7 +22,7 @@ namespace {
 class Recorder final : public BrokerListener {
  public:
   void on_publication(std::string_view channel, std::string_view epoch, std::uint64_t offset, std::int64_t,
-                      std::string_view data, std::string_view) override {
+                      std::string_view data, std::string_view, std::string_view) override {
     std::lock_guard lock(mutex);
     seen.push_back({std::string(channel), std::string(epoch), offset, std::string(data)});
     if (on_each) on_each(channel, offset);
@@ -67,7 +67,7 @@ const HistoryPolicy keep{10, std::chrono::seconds(0)};
 Result<StreamPosition> publish(Broker& broker, std::string_view channel, std::string_view data,
                                const HistoryPolicy& policy = none) {
   std::promise<Result<StreamPosition>> p;
-  broker.publish(channel, data, {}, 1000, policy, {}, [&](Result<StreamPosition> r) { p.set_value(std::move(r)); });
+  broker.publish(channel, data, {}, {}, 1000, policy, {}, [&](Result<StreamPosition> r) { p.set_value(std::move(r)); });
   return p.get_future().get();
 }
 
@@ -160,7 +160,7 @@ TEST(LocalBroker, WithHistoryNothingIsDeliveredOrAcknowledgedBeforeItIsStored) {
   };
   ASSERT_TRUE(watch(broker, "log", keep));
   std::promise<std::uint64_t> stored_when_acknowledged;
-  broker.publish("log", "\"a\"", {}, 1000, keep, {}, [&](Result<StreamPosition> r) {
+  broker.publish("log", "\"a\"", {}, {}, 1000, keep, {}, [&](Result<StreamPosition> r) {
     EXPECT_TRUE(r);
     stored_when_acknowledged.set_value(store.position("log")->offset);
   });
@@ -204,7 +204,7 @@ TEST(LocalBroker, PublishesIntoUnwatchedChannelsWithHistoryStopAtMaxChannelsWhil
   for (const char* channel : {"log-0", "log-1"}) {
     auto p = std::make_shared<std::promise<Result<StreamPosition>>>();
     pending.push_back(p->get_future());
-    broker.publish(channel, "1", {}, 1000, keep, {}, [p](Result<StreamPosition> r) { p->set_value(std::move(r)); });
+    broker.publish(channel, "1", {}, {}, 1000, keep, {}, [p](Result<StreamPosition> r) { p->set_value(std::move(r)); });
   }
   EXPECT_EQ(broker.channel_count(), 2u);
   auto refused = publish(broker, "log-2", "1", keep);
@@ -280,7 +280,7 @@ TEST(LocalBroker, TheAnswerComesOnTheExecutorThePublisherGave) {
   for (const HistoryPolicy* policy : {&none, &keep}) {
     ASSERT_TRUE(watch(broker, "room", *policy));  // so that the one without history has a position too
     std::promise<std::thread::id> answered_on;
-    broker.publish("room", "1", {}, 1000, *policy, io.get_executor(),
+    broker.publish("room", "1", {}, {}, 1000, *policy, io.get_executor(),
                    [&](Result<StreamPosition> r) {
                      EXPECT_TRUE(r);
                      answered_on.set_value(std::this_thread::get_id());
@@ -292,7 +292,7 @@ TEST(LocalBroker, TheAnswerComesOnTheExecutorThePublisherGave) {
   std::promise<bool> at_once;
   boost::asio::post(io, [&] {
     bool done = false;
-    broker.publish("other", "1", {}, 1000, none, io.get_executor(), [&](Result<StreamPosition>) { done = true; });
+    broker.publish("other", "1", {}, {}, 1000, none, io.get_executor(), [&](Result<StreamPosition>) { done = true; });
     at_once.set_value(done);
   });
   EXPECT_TRUE(at_once.get_future().get());
@@ -314,7 +314,7 @@ TEST(LocalBroker, AChannelsPublicationsReachTheListenerInOffsetOrderWhateverThre
     for (int t = 0; t < threads; ++t)
       publishers.emplace_back([&] {
         for (int i = 0; i < each; ++i)
-          broker.publish("room", "x", {}, 1000, policy, {}, [&](Result<StreamPosition> r) {
+          broker.publish("room", "x", {}, {}, 1000, policy, {}, [&](Result<StreamPosition> r) {
             EXPECT_TRUE(r);
             ++answered;
           });

@@ -219,6 +219,52 @@ TEST_P(HistoryStoreTest, KeepsWhoPublishedEachMessageAsItsBytes) {
   EXPECT_EQ(page->messages[1].from, "") << "a message without a publisher has none";
 }
 
+TEST_P(HistoryStoreTest, KeepsTagsAsTheirBytes) {
+  auto tagged = entry("c", 1);
+  tagged.tags = std::string("circle\0" "12\0" "note\0" "a\nb\0", 17);  // NUL separators, a newline
+  ASSERT_TRUE(store->append(std::vector{tagged, entry("c", 2)}).ok());
+  auto page = store->read("c", core::HistoryQuery{});
+  ASSERT_EQ(page->messages.size(), 2u);
+  EXPECT_EQ(page->messages[0].tags, tagged.tags);
+  EXPECT_EQ(page->messages[1].tags, "") << "a message without tags has none";
+}
+
+// A history.db from before tags (with `sender`, without `tags`) opens and gains the column.
+TEST(SqliteHistory, AFileFromBeforeTheTagsColumnOpensAndGainsIt) {
+  const std::string path = ::testing::TempDir() + "no-tags-" + std::to_string(::getpid()) + ".db";
+  std::filesystem::remove(path);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE channels (name TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_offset INTEGER NOT "
+                           "NULL) WITHOUT ROWID;"
+                           "CREATE TABLE messages (channel TEXT NOT NULL, offset INTEGER NOT NULL, ts INTEGER NOT NULL, "
+                           "expires INTEGER NOT NULL, data TEXT NOT NULL, sender TEXT NOT NULL DEFAULT '', "
+                           "PRIMARY KEY (channel, offset)) WITHOUT ROWID;"
+                           "INSERT INTO channels VALUES ('c', 'epoch1', 1);"
+                           "INSERT INTO messages VALUES ('c', 1, 5, 0, '\"old\"', '{\"user\":\"ann\"}');",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  {
+    SqliteHistory store(path, false);
+    auto tagged = entry("c", 2);
+    tagged.tags = std::string("k\0v\0", 4);
+    ASSERT_TRUE(store.append(std::vector{tagged}).ok());
+  }
+  SqliteHistory again(path, false);
+  auto page = again.read("c", core::HistoryQuery{});
+  ASSERT_EQ(page->messages.size(), 2u);
+  EXPECT_EQ(page->messages[0].from, R"({"user":"ann"})");
+  EXPECT_EQ(page->messages[0].tags, "");
+  EXPECT_EQ(page->messages[1].tags, std::string("k\0v\0", 4));
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+}
+
 // A history.db written before messages kept their publisher has no `sender` column: it opens,
 // its messages read back without one, and new ones keep theirs.
 TEST(SqliteHistory, AFileFromBeforeTheSenderColumnOpensAndGainsIt) {
