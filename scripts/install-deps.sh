@@ -21,7 +21,7 @@ for group in "$@"; do
     bench) packages+=(nats-server nodejs npm) ;;
     web) packages+=(nodejs npm) ;;
     browser) packages+=(chromium nodejs npm) ;;
-    python) packages+=(python3 python3-websockets python3-pytest python3-fastapi python3-uvicorn) ;;
+    python) packages+=(python3 python3-websockets python3-pytest python3-fastapi python3-uvicorn openssl) ;;
     *) echo "install-deps.sh: unknown group '$group'" >&2; exit 2 ;;
   esac
 done

@@ -32,6 +32,9 @@ struct DispatcherOptions {
   // failed (and a late answer is ignored), whatever the HTTP client does. 5 s: a backend slower
   // than that is treated as down, and the batch is retried.
   std::chrono::milliseconds timeout{5000};
+  // https:// targets are verified against the system's CAs, and this PEM file's when not empty
+  // (a private CA, a self-signed receiver).
+  std::string ca_file;
 };
 
 

@@ -164,18 +164,29 @@ void App::make_hub() {
 }
 
 // The app's webhooks, when [webhooks] names a target: told by the hub (channels, presence), the
-// sessions and the streams; they send from worker 0 through the HTTP client.
+// sessions and the streams. They and the first cancel webhook ([streams] cancel_url) send from
+// worker 0 through one pooled HTTP client (keep-alive, https verified with [webhooks] ca_file).
 void App::make_webhooks() {
-  if (config_.webhooks.delivery.urls.empty()) return;
-  auto& context = server_->worker(0).context();
+  const auto& delivery = config_.webhooks.delivery;
+  if (delivery.urls.empty() && config_.stream_cancel_url.empty()) return;
+  transport::HttpClientOptions options;
+  options.timeout = delivery.timeout;
+  options.ca_file = delivery.ca_file;
+  try {
+    webhook_client_ = std::make_unique<transport::HttpClient>(server_->worker(0).context(), options);
+  } catch (const std::exception& e) {
+    throw ConfigError("webhooks.ca_file", e.what());
+  }
+  if (delivery.urls.empty()) return;
   // One attempt per call: the dispatcher retries, with its own backoff, and bounds each attempt
-  // by webhooks.timeout_ms (post_webhook also gives up after its own 5 s).
+  // by webhooks.timeout_ms.
   webhooks_ = std::make_unique<backend::Webhooks>(
-      context, config_.webhooks,
-      [&context](std::string url, std::string body, backend::Headers headers, std::function<void(bool)> done) {
+      server_->worker(0).context(), config_.webhooks,
+      [client = webhook_client_.get()](std::string url, std::string body, backend::Headers headers,
+                                       std::function<void(bool)> done) {
         transport::WebhookRequest request{std::move(url), std::move(body), std::move(headers)};
         request.attempts = 1;
-        transport::post_webhook(context, std::move(request), std::move(done));
+        transport::post_webhook(*client, std::move(request), std::move(done));
       });
   hub_->set_channel_events(webhooks_.get());
 }
@@ -186,12 +197,11 @@ void App::make_streams() {
   stream_options.max_streams = config_.max_streams;
   stream_options.max_stream_bytes = config_.max_stream_bytes;
   stream_options.max_total_bytes = config_.max_stream_total_bytes;
-  auto& webhook_context = server_->worker(0).context();
   streams_ = std::make_unique<session::Streams>(
       *hub_, namespaces_, stream_options,
-      [&webhook_context](const std::string& url, std::string body,
-                         std::vector<std::pair<std::string, std::string>> headers) {
-        transport::post_webhook(webhook_context, transport::WebhookRequest{url, std::move(body), std::move(headers)});
+      [client = webhook_client_.get()](const std::string& url, std::string body,
+                                       std::vector<std::pair<std::string, std::string>> headers) {
+        if (client) transport::post_webhook(*client, transport::WebhookRequest{url, std::move(body), std::move(headers)});
       },
       webhooks_.get());
 }
@@ -252,6 +262,7 @@ App::~App() {
   if (broker_) broker_->stop();
   hub_.reset();
   webhooks_.reset();  // before the io_context its timers are on
+  webhook_client_.reset();  // its pooled sockets too
   // Its pooled sockets belong to the workers' io_contexts: closed before those go.
   proxy_.reset();
   server_.reset();

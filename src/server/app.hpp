@@ -27,6 +27,7 @@
 #include "session/registry.hpp"
 #include "session/streams.hpp"
 #include "session/upgrade_gate.hpp"
+#include "transport/http_client.hpp"
 #include "transport/server.hpp"
 
 namespace sb::server {
@@ -76,6 +77,8 @@ class App {
   auth::JwtVerifier verifier_;
   session::Admission admission_;
   std::unique_ptr<transport::Server> server_;
+  // On worker 0: the webhooks' and the cancel webhook's connections (null when neither is set).
+  std::unique_ptr<transport::HttpClient> webhook_client_;
   // Runs on worker 0's io_context: goes before the server; the hub and the sessions call it.
   std::unique_ptr<backend::Webhooks> webhooks_;  // null: [webhooks] has no URL
   std::unique_ptr<core::HistoryStore> history_;  // null when no namespace keeps history, or in a cluster

@@ -1,5 +1,7 @@
 #include "transport/http_client.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -26,6 +28,8 @@ using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 bool parse_url(const std::string& url, ParsedUrl& out) {
+  // No spaces or control characters: the target goes into a request line as it is.
+  if (std::any_of(url.begin(), url.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; })) return false;
   std::string_view rest = url;
   if (rest.substr(0, 7) == "http://") {
     out.tls = false;

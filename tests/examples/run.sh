@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end tests of the runnable examples (examples/coaching, examples/crud): for each, the real
-# server with the example's switchboard.toml, the example's real backend, and two tabs of Debian's
-# chromium driven by playwright-core (the browser tests' harness, tests/browser/lib). Screenshots
+# End-to-end tests of the runnable examples (examples/coaching, examples/crud, examples/chat): for
+# each, the real server with the example's switchboard.toml, the example's real backend, and two
+# tabs of Debian's chromium driven by playwright-core (the browser tests' harness, tests/browser/lib). Screenshots
 # go to docs/examples/ with UPDATE_SCREENSHOTS=1 (else to the work folder). Usage: tests/examples/run.sh [node --test args...]
 #   SWITCHBOARD_BIN  the server binary (default: build/switchboard of this tree)
 #   CHROMIUM         the browser (default: /usr/bin/chromium)
@@ -19,6 +19,7 @@ command -v node >/dev/null || { echo "tests/examples: node not found (Node.js 20
 (cd "$root/tests/browser" && { [ -d node_modules ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; })
 "$root/examples/coaching/run.sh" build
 "$root/examples/crud/run.sh" build
+"$root/examples/chat/run.sh" build
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-examples.XXXXXX")"
 export SB_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" SB_WORK="$work"

@@ -46,13 +46,6 @@ std::unique_ptr<WsClient> anonymous(std::uint16_t port, const std::string& user,
   return c;
 }
 
-std::string code_of(WsClient& c, json::object request) {
-  auto r = c.request(std::move(request));
-  if (!r) return "no reply";
-  if (r->at("type") != "error") return std::string(r->at("type").as_string());
-  return std::string(r->at("code").as_string());
-}
-
 client::HttpResult post(std::uint16_t port, const std::string& path, const std::string& body) {
   return http_request("127.0.0.1", port, "POST", path, body);
 }
@@ -85,7 +78,7 @@ TEST(Identity, AClientThatSendsFromGetsItsOwnIdentityAndItsDataUntouched) {
 TEST(Identity, ATokensUserAndInfoAreStampedOnMessagesEventsAndTyping) {
   TestServer server(chat);
   auto ann = WsClient::connect("127.0.0.1", server.port());
-  ASSERT_EQ(code_of(*ann, {{"type", "connect"},
+  ASSERT_EQ(ann->reply_code({{"type", "connect"},
                            {"token", token({{"sub", "u-ann"}, {"info", json::object{{"role", "coach"}}}})}}),
             "connected");
   auto bob = anonymous(server.port(), "bob", "Bob");
@@ -100,12 +93,12 @@ TEST(Identity, ATokensUserAndInfoAreStampedOnMessagesEventsAndTyping) {
   EXPECT_EQ(from.at("info").at("role"), "coach");
   EXPECT_FALSE(from.contains("verified")) << "verified by its token";
 
-  EXPECT_EQ(code_of(*ann, {{"type", "event"}, {"channel", "chat:2"}, {"event", "like"}, {"data", 3}}), "relayed");
+  EXPECT_EQ(ann->reply_code({{"type", "event"}, {"channel", "chat:2"}, {"event", "like"}, {"data", 3}}), "relayed");
   auto event = bob->receive_type("event");
   ASSERT_TRUE(event);
   EXPECT_EQ(event->at("from").at("user"), "u-ann");
   EXPECT_EQ(event->at("user"), "u-ann") << "the fields from before `from` stay";
-  EXPECT_EQ(code_of(*ann, {{"type", "typing"}, {"channel", "chat:2"}, {"typing", true}}), "relayed");
+  EXPECT_EQ(ann->reply_code({{"type", "typing"}, {"channel", "chat:2"}, {"typing", true}}), "relayed");
   auto typing = bob->receive_type("typing");
   ASSERT_TRUE(typing);
   EXPECT_EQ(typing->at("from").at("info").at("role"), "coach");
@@ -188,20 +181,20 @@ TEST(Identity, ClientEventsLetSubscribersSendTypingAndEventsButNotPublish) {
   auto bob = anonymous(server.port(), "bob", "Bob");
   ann->subscribe("live:1");
   bob->subscribe("live:1");
-  EXPECT_EQ(code_of(*ann, {{"type", "publish"}, {"channel", "live:1"}, {"data", 1}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*ann, {{"type", "typing"}, {"channel", "live:1"}, {"typing", true}}), "relayed");
+  EXPECT_EQ(ann->reply_code({{"type", "publish"}, {"channel", "live:1"}, {"data", 1}}), "PERMISSION_DENIED");
+  EXPECT_EQ(ann->reply_code({{"type", "typing"}, {"channel", "live:1"}, {"typing", true}}), "relayed");
   auto typing = bob->receive_type("typing");
   ASSERT_TRUE(typing);
   EXPECT_EQ(typing->at("from").at("user"), "ann");
-  EXPECT_EQ(code_of(*ann, {{"type", "event"}, {"channel", "live:1"}, {"event", "clap"}}), "relayed");
+  EXPECT_EQ(ann->reply_code({{"type", "event"}, {"channel", "live:1"}, {"event", "clap"}}), "relayed");
   auto event = bob->receive_type("event");
   ASSERT_TRUE(event);
   EXPECT_EQ(event->at("event"), "clap");
 
   // Without the option, events follow client_publish as before.
   ann->subscribe("news:1");
-  EXPECT_EQ(code_of(*ann, {{"type", "event"}, {"channel", "news:1"}, {"event", "clap"}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*ann, {{"type", "typing"}, {"channel", "news:1"}, {"typing", true}}), "PERMISSION_DENIED");
+  EXPECT_EQ(ann->reply_code({{"type", "event"}, {"channel", "news:1"}, {"event", "clap"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(ann->reply_code({{"type", "typing"}, {"channel", "news:1"}, {"typing", true}}), "PERMISSION_DENIED");
 }
 
 TEST(Identity, ApiEventReachesSubscribersAndIsNotStored) {
@@ -257,14 +250,14 @@ TEST(Identity, AnIdleConnectionIsClosedWith4008AndAnActiveOneStays) {
   EXPECT_EQ(idle_code, 4008);
   EXPECT_EQ(pinging_code, 4008) << "a JSON ping is a keepalive, not activity";
   EXPECT_FALSE(active->closed());
-  EXPECT_EQ(code_of(*active, {{"type", "publish"}, {"channel", "lobby"}, {"data", 2}}), "published");
+  EXPECT_EQ(active->reply_code({{"type", "publish"}, {"channel", "lobby"}, {"data", 2}}), "published");
 }
 
 TEST(Identity, WithoutIdleTimeoutAQuietConnectionStays) {
   TestServer server([](server::Config& c) { c.limits.ping_interval = std::chrono::seconds(1); });
   auto quiet = WsClient::connect("127.0.0.1", server.port());
   EXPECT_FALSE(quiet->wait_closed(std::chrono::milliseconds(2500)));
-  EXPECT_EQ(code_of(*quiet, {{"type", "ping"}}), "pong");
+  EXPECT_EQ(quiet->reply_code({{"type", "ping"}}), "pong");
 }
 
 }  // namespace

@@ -45,13 +45,6 @@ std::unique_ptr<WsClient> connect_with(std::uint16_t port, const std::string& t)
   return c;
 }
 
-std::string code_of(WsClient& c, json::object request) {
-  auto r = c.request(std::move(request));
-  if (!r) return "no reply";
-  if (r->at("type") != "error") return std::string(r->at("type").as_string());
-  return std::string(r->at("code").as_string());
-}
-
 TEST(Auth, ATokenInConnectSetsTheUserAndTheInfoShownInPresence) {
   TestServer server(secure);
   auto c = WsClient::connect("127.0.0.1", server.port());
@@ -101,10 +94,10 @@ TEST(Auth, BadTokensAreRefusedBeforeOrAtConnect) {
 TEST(Auth, WithoutATokenNothingButConnectIsAllowedWhenAnonymousIsOff) {
   TestServer server(secure);
   auto c = WsClient::connect("127.0.0.1", server.port());
-  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "lobby"}}), "AUTH_FAILED");
-  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "lobby"}, {"data", 1}}), "AUTH_FAILED");
-  EXPECT_EQ(code_of(*c, {{"type", "ping"}}), "pong");
-  EXPECT_EQ(code_of(*c, {{"type", "connect"}, {"user", "me"}}), "AUTH_FAILED");
+  EXPECT_EQ(c->reply_code({{"type", "subscribe"}, {"channel", "lobby"}}), "AUTH_FAILED");
+  EXPECT_EQ(c->reply_code({{"type", "publish"}, {"channel", "lobby"}, {"data", 1}}), "AUTH_FAILED");
+  EXPECT_EQ(c->reply_code({{"type", "ping"}}), "pong");
+  EXPECT_EQ(c->reply_code({{"type", "connect"}, {"user", "me"}}), "AUTH_FAILED");
   EXPECT_EQ(c->wait_closed(), 4003);
 }
 
@@ -112,7 +105,7 @@ TEST(Auth, AnonymousClientsAreLetInFromLoopbackByDefault) {
   TestServer server([](server::Config& c) { c.jwt_secret = secret; });  // anonymous = "loopback"
   auto c = WsClient::connect("127.0.0.1", server.port());
   c->subscribe("lobby");
-  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "lobby"}, {"data", 1}}), "published");
+  EXPECT_EQ(c->reply_code({{"type", "publish"}, {"channel", "lobby"}, {"data", 1}}), "published");
   // Relayed by a reverse proxy on this machine: not "loopback" any more.
   RawWs proxied(server.port());
   proxied.upgrade("/ws", "X-Forwarded-For: 203.0.113.9\r\n");
@@ -127,31 +120,31 @@ TEST(Permissions, ProtectedNamespacesFollowTheChannelsAndPublishClaims) {
   TestServer server(secure);
   auto c = connect_with(server.port(),
                         token({{"sub", "u1"}, {"channels", json::array{"team:a*"}}, {"publish", json::array{"team:alpha"}}}));
-  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "team:alpha"}}), "subscribed");
-  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "team:beta"}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "team:alpha"}, {"data", 1}}), "published");
-  EXPECT_EQ(code_of(*c, {{"type", "publish"}, {"channel", "team:alpine"}, {"data", 1}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*c, {{"type", "typing"}, {"channel", "team:alpha"}, {"typing", true}}), "relayed");
+  EXPECT_EQ(c->reply_code({{"type", "subscribe"}, {"channel", "team:alpha"}}), "subscribed");
+  EXPECT_EQ(c->reply_code({{"type", "subscribe"}, {"channel", "team:beta"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(c->reply_code({{"type", "publish"}, {"channel", "team:alpha"}, {"data", 1}}), "published");
+  EXPECT_EQ(c->reply_code({{"type", "publish"}, {"channel", "team:alpine"}, {"data", 1}}), "PERMISSION_DENIED");
+  EXPECT_EQ(c->reply_code({{"type", "typing"}, {"channel", "team:alpha"}, {"typing", true}}), "relayed");
   // Reading rights without publishing rights: no typing, no events either.
   auto reader = connect_with(server.port(), token({{"sub", "u2"}, {"channels", json::array{"team:*"}}}));
-  EXPECT_EQ(code_of(*reader, {{"type", "subscribe"}, {"channel", "team:alpha"}}), "subscribed");
-  EXPECT_EQ(code_of(*reader, {{"type", "typing"}, {"channel", "team:alpha"}, {"typing", true}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*reader, {{"type", "event"}, {"channel", "team:alpha"}, {"event", "x"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(reader->reply_code({{"type", "subscribe"}, {"channel", "team:alpha"}}), "subscribed");
+  EXPECT_EQ(reader->reply_code({{"type", "typing"}, {"channel", "team:alpha"}, {"typing", true}}), "PERMISSION_DENIED");
+  EXPECT_EQ(reader->reply_code({{"type", "event"}, {"channel", "team:alpha"}, {"event", "x"}}), "PERMISSION_DENIED");
   // Denied requests leave the connection up.
-  EXPECT_EQ(code_of(*c, {{"type", "ping"}}), "pong");
+  EXPECT_EQ(c->reply_code({{"type", "ping"}}), "pong");
 }
 
 TEST(Permissions, PrivateChannelsNeedASubscriptionTokenForThatChannelAndUser) {
   TestServer server(secure);
   auto c = connect_with(server.port(), token({{"sub", "u1"}}));
-  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+  EXPECT_EQ(c->reply_code({{"type", "subscribe"}, {"channel", "dm:u1-u2"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(c->reply_code({{"type", "subscribe"}, {"channel", "dm:u1-u2"},
                          {"token", token({{"sub", "u2"}, {"channel", "dm:u1-u2"}})}}),
             "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+  EXPECT_EQ(c->reply_code({{"type", "subscribe"}, {"channel", "dm:u1-u2"},
                          {"token", token({{"sub", "u1"}, {"channel", "dm:u1-u3"}})}}),
             "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*c, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+  EXPECT_EQ(c->reply_code({{"type", "subscribe"}, {"channel", "dm:u1-u2"},
                          {"token", token({{"sub", "u1"}, {"channel", "dm:u1-u2"}})}}),
             "subscribed");
 }
@@ -165,10 +158,10 @@ TEST(Permissions, PersonalChannelsAreTheirUsersOnly) {
   auto other = connect_with(server.port(), token({{"sub", "43"}}));
   auto anonymous = WsClient::connect("127.0.0.1", server.port());
   anonymous->request(json::object{{"type", "connect"}, {"user", "42"}});  // claims to be 42
-  EXPECT_EQ(code_of(*owner, {{"type", "subscribe"}, {"channel", "user#42"}}), "subscribed");
-  EXPECT_EQ(code_of(*other, {{"type", "subscribe"}, {"channel", "user#42"}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*anonymous, {{"type", "subscribe"}, {"channel", "user#42"}}), "PERMISSION_DENIED");
-  EXPECT_EQ(code_of(*other, {{"type", "subscribe"}, {"channel", "team:user#42"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(owner->reply_code({{"type", "subscribe"}, {"channel", "user#42"}}), "subscribed");
+  EXPECT_EQ(other->reply_code({{"type", "subscribe"}, {"channel", "user#42"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(anonymous->reply_code({{"type", "subscribe"}, {"channel", "user#42"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(other->reply_code({{"type", "subscribe"}, {"channel", "team:user#42"}}), "PERMISSION_DENIED");
 }
 
 TEST(Auth, AnExpiringTokenAsksForARefreshAndClosesWith4004WithoutOne) {
@@ -184,7 +177,7 @@ TEST(Auth, AnExpiringTokenAsksForARefreshAndClosesWith4004WithoutOne) {
   EXPECT_GT(refreshed->at("expires_at").to_number<std::int64_t>(), now_s() + 3000);
   // A refresh for another user is refused (and ends the connection).
   auto d = connect_with(server.port(), token({{"sub", "u1"}, {"exp", now_s() + 2}}));
-  EXPECT_EQ(code_of(*d, {{"type", "refresh"}, {"token", token({{"sub", "mallory"}})}}), "AUTH_FAILED");
+  EXPECT_EQ(d->reply_code({{"type", "refresh"}, {"token", token({{"sub", "mallory"}})}}), "AUTH_FAILED");
   EXPECT_EQ(d->wait_closed(), 4003);
   // Nobody refreshes: closed at expiry (plus the 1 s leeway).
   auto e = connect_with(server.port(), token({{"sub", "u2"}, {"exp", now_s() + 1}}));
@@ -200,17 +193,17 @@ TEST(Permissions, HistoryAndPresenceFollowTheSubscribeRules) {
     c.namespaces[1].presence = true;
   });
   auto member = connect_with(server.port(), token({{"sub", "u1"}, {"channels", json::array{"team:*"}}}));
-  EXPECT_EQ(code_of(*member, {{"type", "subscribe"}, {"channel", "dm:u1-u2"},
+  EXPECT_EQ(member->reply_code({{"type", "subscribe"}, {"channel", "dm:u1-u2"},
                               {"token", token({{"sub", "u1"}, {"channel", "dm:u1-u2"}})}}),
             "subscribed");
   auto outsider = connect_with(server.port(), token({{"sub", "u3"}}));
   for (const char* type : {"history", "presence", "presence_stats"}) {
-    EXPECT_EQ(code_of(*outsider, {{"type", type}, {"channel", "dm:u1-u2"}}), "PERMISSION_DENIED") << type;
-    EXPECT_EQ(code_of(*outsider, {{"type", type}, {"channel", "team:alpha"}}), "PERMISSION_DENIED") << type;
-    EXPECT_EQ(code_of(*member, {{"type", type}, {"channel", "dm:u1-u2"}}), type) << type;  // subscribed
-    EXPECT_EQ(code_of(*member, {{"type", type}, {"channel", "team:alpha"}}), type) << type;  // may subscribe
+    EXPECT_EQ(outsider->reply_code({{"type", type}, {"channel", "dm:u1-u2"}}), "PERMISSION_DENIED") << type;
+    EXPECT_EQ(outsider->reply_code({{"type", type}, {"channel", "team:alpha"}}), "PERMISSION_DENIED") << type;
+    EXPECT_EQ(member->reply_code({{"type", type}, {"channel", "dm:u1-u2"}}), type) << type;  // subscribed
+    EXPECT_EQ(member->reply_code({{"type", type}, {"channel", "team:alpha"}}), type) << type;  // may subscribe
   }
-  EXPECT_EQ(code_of(*outsider, {{"type", "history"}, {"channel", "user#u1"}}), "PERMISSION_DENIED");
+  EXPECT_EQ(outsider->reply_code({{"type", "history"}, {"channel", "user#u1"}}), "PERMISSION_DENIED");
 }
 
 TEST(Auth, ATokenWithoutSubIsRefused) {

@@ -234,4 +234,11 @@ HttpResult http_request(const std::string& host, std::uint16_t port, const std::
   return result;
 }
 
+std::string WsClient::reply_code(boost::json::object frame) {
+  auto r = request(std::move(frame));
+  if (!r) return "no reply";
+  if (r->at("type") != "error") return std::string(r->at("type").as_string());
+  return std::string(r->at("code").as_string());
+}
+
 }  // namespace sb::client

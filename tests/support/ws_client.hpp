@@ -52,6 +52,10 @@ class WsClient {
   std::optional<boost::json::object> request(boost::json::object frame,
                                              std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+  // What a request came to: its reply's type ("subscribed", ...), the code of an error reply
+  // ("PERMISSION_DENIED", ...), or "no reply" on timeout.
+  std::string reply_code(boost::json::object frame);
+
   // Convenience: subscribe / publish and check the reply; throw std::runtime_error on an error reply.
   void subscribe(const std::string& channel);
   std::uint64_t publish(const std::string& channel, const boost::json::value& data);

@@ -212,10 +212,20 @@ class Client:
         returns the raw reply frame; an ``error`` reply raises :class:`SwitchboardError`. Made
         while not connected, it waits for the connection (its timeout runs meanwhile).
 
-        This is the place for frames the client does not wrap yet: an ``rpc`` method will be a
-        thin wrapper over it once the server defines that frame.
+        This is the place for frames the client does not wrap yet.
         """
         return await self._call(frame)
+
+    async def rpc(self, method: str, data: Any = None) -> Any:
+        """Asks the app's backend (the server's ``[proxy] rpc_url``, docs/backend.md#rpc) and
+        returns the ``data`` of its answer, or ``None``. The backend's refusal raises
+        :class:`SwitchboardError` with the backend's own code (``UNKNOWN_METHOD``, ...);
+        ``BACKEND_UNAVAILABLE`` (retryable) when it could not be reached in time,
+        ``BACKEND_ERROR`` when it answered wrongly, ``NOT_FOUND`` when the server has no RPC
+        backend. Not queued while offline: it waits for the connection like any request.
+        """
+        reply = await self._call({"type": "rpc", "method": method, "data": data})
+        return reply.get("data")
 
     async def publish(self, channel: str, data: Any) -> PublishResult:
         """Publishes ``data`` (any JSON value) into ``channel``; returns its offset and epoch once
