@@ -2,6 +2,7 @@ import { Emitter } from './emitter.js';
 import { SwitchboardError } from './errors.js';
 import type {
   ChannelEvent,
+  Filter,
   HistoryOptions,
   HistoryPage,
   JoinLeaveEvent,
@@ -10,6 +11,7 @@ import type {
   Position,
   PublishResult,
   Sender,
+  Tags,
   ServerFrame,
   StreamDeltaEvent,
   StreamEndEvent,
@@ -112,6 +114,11 @@ export interface SubscribeOptions {
    * before each (re)subscribe (tokens expire; return a fresh one).
    */
   token?: string | ((channel: string) => string | Promise<string>);
+  /**
+   * Only messages whose tags match it reach this subscription, recovered ones included
+   * (docs/filters.md). Offsets then have holes by design: they are not reported as gaps.
+   */
+  filter?: Filter;
 }
 
 /**
@@ -138,6 +145,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   private readySettled = false;
 
   private readonly token: SubscribeOptions['token'];
+  private readonly filter: Filter | undefined;
 
   /** @internal */
   constructor(
@@ -148,6 +156,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     super();
     this.channel = channel;
     this.token = options.token;
+    this.filter = options.filter;
     this._position = options.since ? { ...options.since } : null;
     this.readyPromise = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
@@ -263,6 +272,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     const frame: Record<string, unknown> = { type: 'subscribe', channel: this.channel };
     if (this._position) frame.since = { offset: this._position.offset, epoch: this._position.epoch };
     if (token) frame.token = token;
+    if (this.filter) frame.filter = this.filter;
     this.inFlight = true;
     this.host.sendNowSync(
       frame,
@@ -345,6 +355,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
         };
         const from = senderOf(frame);
         if (from) m.from = from;
+        if (frame.tags && typeof frame.tags === 'object') m.tags = frame.tags as Tags;
         return this.onMessage(m);
       }
       case 'reset': {
@@ -425,6 +436,13 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     if (pos) {
       message.epoch = pos.epoch;
       if (message.offset <= pos.offset) return; // already delivered (recovery overlap)
+      // Filtered: the server skips what does not match, so holes are expected, not gaps (and the
+      // server recovers missed matches itself on reconnect).
+      if (this.filter) {
+        this._position = { offset: message.offset, epoch: message.epoch };
+        this.emit('message', message);
+        return;
+      }
       if (message.offset > pos.offset + 1 && this.host.fillGaps && this.host.isConnected()) {
         this.fillGap(pos, message);
         return;
@@ -482,6 +500,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
         this._position = { offset: m.offset, epoch: pos.epoch };
         const message: Message<T> = { channel: this.channel, data: m.data, offset: m.offset, ts: m.ts, epoch: pos.epoch };
         if (m.from) message.from = m.from;
+        if (m.tags) message.tags = m.tags;
         this.emit('message', message);
       }
       if ((this._position?.offset ?? pos.offset) === from) return; // no progress: give up

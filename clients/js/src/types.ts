@@ -21,6 +21,24 @@ export interface Sender {
   verified?: false;
 }
 
+/** A publication's tags (docs/filters.md): at most 32, keys 1 to 64 bytes, values at most 256. */
+export type Tags = Record<string, string>;
+
+/**
+ * A subscription's filter over the messages' tags (docs/filters.md), evaluated by the server:
+ * `{ eq: ['circle', '12'] }`, `{ in: ['project', ['7', '9']] }`, `{ exists: 'urgent' }`,
+ * `{ and: [...] }`, `{ or: [...] }`, `{ not: {...} }`, and `neq` / `nin`.
+ */
+export type Filter =
+  | { eq: [string, string] }
+  | { neq: [string, string] }
+  | { in: [string, string[]] }
+  | { nin: [string, string[]] }
+  | { exists: string }
+  | { and: Filter[] }
+  | { or: Filter[] }
+  | { not: Filter };
+
 /** A message of a channel, live or recovered. */
 export interface Message<T = unknown> {
   channel: string;
@@ -32,6 +50,8 @@ export interface Message<T = unknown> {
   epoch: string;
   /** Who published it; absent for a backend publish that named no one. */
   from?: Sender;
+  /** Its tags; absent when it has none. */
+  tags?: Tags;
 }
 
 export interface HistoryMessage<T = unknown> {
@@ -40,6 +60,8 @@ export interface HistoryMessage<T = unknown> {
   data: T;
   /** Who published it, as on the live message. */
   from?: Sender;
+  /** Its tags, as on the live message. */
+  tags?: Tags;
 }
 
 export interface HistoryOptions {
@@ -51,6 +73,16 @@ export interface HistoryOptions {
   limit?: number;
   /** true: the newest first. */
   reverse?: boolean;
+  /**
+   * Only messages whose tags match (without it, the subscription's filter applies when
+   * subscribed). `limit` counts the messages read: a page may hold fewer, even none, with `next`.
+   */
+  filter?: Filter;
+}
+
+export interface PublishOptions {
+  /** Tags subscribers' filters look at (docs/filters.md). */
+  tags?: Tags;
 }
 
 export interface HistoryPage<T = unknown> {
