@@ -133,13 +133,29 @@ async def flush_outbox() -> None:
                 await asyncio.to_thread(sb_call, "POST", "/api/publish", outbox[0])
                 outbox.popleft()
             except urllib.error.HTTPError as e:
-                body = json.loads(e.read() or b"{}")
+                try:
+                    body = json.loads(e.read() or b"{}")
+                except ValueError:
+                    body = {}
                 if body.get("error", {}).get("retryable") is False:
                     print("dropped an event:", body["error"], outbox.popleft(), flush=True)
                 else:
                     await asyncio.sleep(0.25)
             except (OSError, ValueError):  # not reachable (a restart): try again
                 await asyncio.sleep(0.25)
+
+
+@app.get("/admin/websocket/stats")
+async def websocket_stats() -> Dict[str, Any]:
+    """The document's stats endpoint, from Switchboard's own figures (GET /api/stats)."""
+    try:
+        sb = await asyncio.to_thread(sb_call, "GET", "/api/stats")
+    except (OSError, ValueError):
+        sb = None
+    return {"active_connections": sb and sb["connections"], "total_connections": sb and sb["connections_total"],
+            "total_messages_sent": sb and sb["messages_out"], "total_broadcasts": stats["events"],
+            "events_by_type": dict(stats["by_kind"]), "pending": len(outbox), "switchboard": sb}
+
 
 # ---- the app's HTTP API ---------------------------------------------------------------------------
 
@@ -158,18 +174,6 @@ async def post_event(request: Request) -> Any:
     if len(outbox) + len(circles) > MAX_OUTBOX:
         return error(503, "BUSY", "Switchboard is away and the outbox is full; try again")
     return emit(kind, list(dict.fromkeys(circles)), project, body.get("data") or {})
-
-
-@app.get("/admin/websocket/stats")
-async def websocket_stats() -> Dict[str, Any]:
-    """The document's stats endpoint, from Switchboard's own figures (GET /api/stats)."""
-    try:
-        sb = await asyncio.to_thread(sb_call, "GET", "/api/stats")
-    except (OSError, ValueError):
-        sb = None
-    return {"active_connections": sb and sb["connections"], "total_connections": sb and sb["connections_total"],
-            "total_messages_sent": sb and sb["messages_out"], "total_broadcasts": stats["events"],
-            "events_by_type": dict(stats["by_kind"]), "pending": len(outbox), "switchboard": sb}
 
 
 @app.get("/api/status")
