@@ -195,3 +195,25 @@ test('dashboard: filtered by circle and project, permissions by the backend, 120
   await screenshot(a, 'dashboard');
   assert.deepEqual(browser.errors, []);
 });
+
+test('dashboard: while Switchboard is away the bus keeps a bounded outbox and refuses events past it', async (t) => {
+  const app = await startExample('dashboard', { DASHBOARD_MAX_OUTBOX: '5' }, { command: ['/usr/bin/python3', 'backend/app.py'] });
+  t.after(() => app.stop());
+  await stopServer();
+  const post = (circles) => backend(app, 'POST', '/api/events', { type: 'task.created', circles, project: null, data: { title: 'queued' } });
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push((await post(['lab'])).status);
+  statuses.push((await post(['north', 'south'])).status);  // two publications: one slot left, refused whole
+  statuses.push((await post(['south'])).status);
+  statuses.push((await post(['lab'])).status);
+  assert.deepEqual(statuses, [202, 202, 202, 202, 503, 202, 503]);
+  assert.deepEqual((await backend(app, 'GET', '/api/status')).body, { pending: 5, events: 5 });
+  assert.equal((await backend(app, 'POST', '/api/events', { type: 'task.created', circles: ['lab'], data: 'text' })).body.error.code, 'BAD_EVENT');
+  await startServer();
+  await waitFor('the backend published the five', async () => (await backend(app, 'GET', '/api/status')).body.pending === 0);
+  const history = await (await fetch(`${app.sbUrl}/api/history?channel=circle:lab`, { headers: { Authorization: `Bearer ${app.apiKey}` } })).json();
+  // (The data dir is the first test's: its messages come first.)
+  assert.deepEqual(history.messages.filter((m) => m.data.data.title === 'queued').map((m) => [m.data.event_id, m.tags]),
+    ['evt_1', 'evt_2', 'evt_3', 'evt_4'].map((id) => [id, { 'circle.lab': '1', kind: 'task.created' }]));
+  assert.equal((await post(['lab'])).status, 202);
+});

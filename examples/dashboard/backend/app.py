@@ -164,6 +164,8 @@ async def websocket_stats() -> Dict[str, Any]:
 async def post_event(request: Request) -> Any:
     """The event bus' publish (the document's `event_bus.publish(Event(...))`)."""
     body = await request.json()
+    if not isinstance(body, dict) or not isinstance(body.get("data", {}), dict):
+        return error(400, "BAD_EVENT", "an event is an object whose data is an object")
     kind, circles, project = body.get("type"), body.get("circles"), body.get("project")
     if kind not in KINDS:
         return error(400, "BAD_EVENT", f"type is one of {KINDS}")
