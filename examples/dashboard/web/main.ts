@@ -168,7 +168,9 @@ function showError(e: unknown, circle?: string): void {
   $('errors').append(li);
 }
 
-$('watch').addEventListener('click', () => void watch(selected()));
+// One change of view at a time: a second click waits for the first to be in place.
+let changing = Promise.resolve();
+$('watch').addEventListener('click', () => { changing = changing.then(() => watch(selected())); });
 $('ping').addEventListener('click', async () => {
   $('rtt').textContent = `pong in ${await sb.ping()} ms`;
 });
