@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests of the runnable examples (examples/coaching, examples/crud, examples/chat): for
+# End-to-end tests of the runnable examples (examples/coaching, examples/crud, examples/chat, examples/dashboard): for
 # each, the real server with the example's switchboard.toml, the example's real backend, and two
 # tabs of Debian's chromium driven by playwright-core (the browser tests' harness, tests/browser/lib). Screenshots
 # go to docs/examples/ with UPDATE_SCREENSHOTS=1 (else to the work folder). Usage: tests/examples/run.sh [node --test args...]
@@ -20,6 +20,7 @@ command -v node >/dev/null || { echo "tests/examples: node not found (Node.js 20
 "$root/examples/coaching/run.sh" build
 "$root/examples/crud/run.sh" build
 "$root/examples/chat/run.sh" build
+"$root/examples/dashboard/run.sh" build
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-examples.XXXXXX")"
 export SB_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")" SB_WORK="$work"

@@ -206,8 +206,9 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     if (this._state === 'unsubscribed') return;
     this.refs -= 1;
     if (this.refs > 0) return;
-    this.dispose();
+    // Released first: the client sends `unsubscribe` only while this may still be subscribed.
     this.host.release(this as Subscription<unknown>);
+    this.dispose();
     this.emit('unsubscribed', { channel: this.channel });
   }
 

@@ -86,8 +86,12 @@ describe('pub/sub', () => {
 
     s1.unsubscribe(); // one reference left
     expect(s1.state).toBe('subscribed');
+    const subscriptions = async () => (await server.api('GET', '/api/stats')).body.subscriptions;
+    expect(await subscriptions()).toBe(2);
     s1.unsubscribe(); // last one: unsubscribed on the server
     expect(s1.state).toBe('unsubscribed');
+    let left = 2;
+    await waitFor(() => { void subscriptions().then((n) => { left = n; }); return left === 1; }, 5000, 'the unsubscribe on the server');
     await sleep(100);
     await server.publish('live:one', 'after');
     await server.publish('live:two', 'z');

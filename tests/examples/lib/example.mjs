@@ -28,9 +28,11 @@ function tomlString(toml, key) {
 
 /**
  * Starts examples/<name>: its server config with the backend's port 3000 replaced by a free one,
- * then the backend with `env`. Returns the URLs, the API key and a stop function.
+ * then the backend with `env`: `node backend/server.mjs`, or `command` (e.g. a Python backend,
+ * `['/usr/bin/python3', 'backend/app.py']`, relative to the example). Returns the URLs, the API key
+ * and a stop function.
  */
-export async function startExample(name, env = {}) {
+export async function startExample(name, env = {}, { command = [process.execPath, 'backend/server.mjs'] } = {}) {
   const work = join(process.env.SB_WORK, name);
   mkdirSync(join(work, 'data'), { recursive: true });
   const [sbPort, backendPort] = [await freePort(), await freePort()];
@@ -46,7 +48,8 @@ export async function startExample(name, env = {}) {
   const backendUrl = `http://127.0.0.1:${backendPort}`;
   const apiKey = tomlString(toml, 'api_keys');
   const log = openSync(join(work, 'backend.log'), 'a');
-  const backend = spawn(process.execPath, [join(root, 'examples', name, 'backend', 'server.mjs')], {
+  const [program, ...args] = command;
+  const backend = spawn(program, args.map((a) => (a.startsWith('backend/') ? join(root, 'examples', name, a) : a)), {
     env: { ...process.env, PORT: String(backendPort), SWITCHBOARD_URL: sbUrl, SWITCHBOARD_API_KEY: apiKey,
       CANCEL_SECRET: tomlString(toml, 'cancel_secret'), ...env },
     stdio: ['ignore', log, log],

@@ -1,0 +1,2 @@
+// esbuild bundles the imported stylesheet next to main.js.
+declare module '*.css';
