@@ -49,6 +49,9 @@ struct ClientServices {
   // A connection that sends no request but `ping` for this long is closed with 4008
   // (limits.idle_timeout); 0: never.
   std::uint32_t idle_timeout_seconds = 0;
+  // An SSE or NDJSON stream (SseClient) sends a keep-alive after this long
+  // (limits.stream_heartbeat_interval).
+  std::uint32_t stream_heartbeat_seconds = 15;
 };
 
 class Client final : public transport::WsHandler, public core::Subscriber {
