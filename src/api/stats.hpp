@@ -22,8 +22,6 @@ enum StatsShown : unsigned {
     "Open client connections: WebSocket, SSE and NDJSON streams.")                                                  \
   X(std::uint64_t, connections_total, "connections_total", counter, in_stats_json,                                  \
     "Client connections since start (WebSocket upgrades and streams).")                                             \
-  X(std::uint64_t, sse_connections, "sse_connections", gauge, in_stats_json,                                         \
-    "Of the open connections, SSE and NDJSON streams (docs/sse.md).")                                               \
   X(std::uint64_t, subscriptions, "subscriptions", gauge, in_stats_json | in_node_info,                             \
     "Current channel subscriptions.")                                                                               \
   X(std::uint64_t, channels, "channels", gauge, in_stats_json | in_node_info, "Channels with at least one subscriber.") \
@@ -76,6 +74,8 @@ enum StatsShown : unsigned {
   X(std::uint64_t, http_timeouts, "http_timeouts_total", counter, metrics_only,                                     \
     "HTTP connections closed by a deadline: handshake_timeout, or http_keepalive_timeout of silence.")              \
   /* Whole seconds in the JSON; six decimals in /metrics. Never summed over a cluster. */                         \
+  X(std::uint64_t, sse_connections, "sse_connections", gauge, in_stats_json,                                         \
+    "Of the open connections, SSE and NDJSON streams (docs/sse.md).")                                               \
   X(double, uptime_seconds, "uptime_seconds", gauge, in_stats_json | in_node_info, "Seconds since the server started.")
 
 // A snapshot of the figures (server::App::stats()).

@@ -309,7 +309,7 @@ std::unique_ptr<transport::EventStreamHandler> App::on_event_stream(transport::W
   const std::string_view path = request.path();
   if (path != "/sse" && path != "/stream") return nullptr;
   const bool sse = path == "/sse";
-  auto client = upgrade_gate_->open_stream(request, worker.index(),
+  auto client = upgrade_gate_->open_stream(request, worker.index(), worker.context(),
                                            sse ? session::StreamFormat::sse : session::StreamFormat::ndjson);
   if (!client) {
     head = api::error_response(client.error());

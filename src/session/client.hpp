@@ -13,6 +13,7 @@
 #include "protocol/native/codec.hpp"
 #include "session/limits.hpp"
 #include "session/permissions.hpp"
+#include "session/registry.hpp"
 #include "transport/ws_connection.hpp"
 #include "transport/ws_handler.hpp"
 
@@ -54,7 +55,7 @@ struct ClientServices {
   std::uint32_t stream_heartbeat_seconds = 15;
 };
 
-class Client final : public transport::WsHandler, public core::Subscriber {
+class Client final : public transport::WsHandler, public core::Subscriber, public Connected {
  public:
   // `identity` is verified when the upgrade carried a valid token; otherwise the client may act
   // only if `anonymous_allowed`, or after a `connect` with a token. `remote_ip` was admitted by
@@ -78,11 +79,11 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void set_url_channels(std::vector<std::string> channels) { url_channels_ = std::move(channels); }
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
-  void disconnect(std::uint16_t code, std::string_view reason);
+  void disconnect(std::uint16_t code, std::string_view reason) override;
 
-  const std::string& id() const noexcept { return id_; }
-  const std::string& user() const noexcept { return identity_.user; }
-  boost::asio::io_context& context() const noexcept { return io_; }
+  const std::string& id() const noexcept override { return id_; }
+  const std::string& user() const noexcept override { return identity_.user; }
+  boost::asio::io_context& context() const noexcept override { return io_; }
 
  private:
   void handle(protocol::native::Command& command);

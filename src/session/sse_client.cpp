@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "common/clock.hpp"
+#include "common/random.hpp"
 #include "protocol/native/codec.hpp"
 #include "transport/ws_frame.hpp"
 
@@ -58,10 +59,10 @@ std::optional<std::vector<core::StreamPosition>> parse_stream_id(std::string_vie
   return positions;
 }
 
-SseClient::SseClient(ClientServices& services, std::size_t shard, Identity identity, std::string remote_ip,
-                     StreamFormat format)
-    : services_(services), shard_(shard), identity_(std::move(identity)), remote_ip_(std::move(remote_ip)),
-      format_(format) {}
+SseClient::SseClient(ClientServices& services, std::size_t shard, boost::asio::io_context& io, Identity identity,
+                     std::string remote_ip, StreamFormat format)
+    : services_(services), shard_(shard), io_(io), id_(random_hex(8).substr(0, 15)), identity_(std::move(identity)),
+      remote_ip_(std::move(remote_ip)), format_(format) {}
 
 SseClient::~SseClient() {
   unsubscribe_all();  // a stream refused in start(), or never opened
@@ -123,6 +124,8 @@ Status SseClient::start(const std::vector<std::string>& channels, const std::vec
 
 void SseClient::on_open(transport::EventStream& stream) {
   stream_ = &stream;
+  services_.registry.add(*this);
+  if (!identity_.user.empty()) services_.registry.set_user(*this, identity_.user);
   write(prelude_);
   std::string().swap(prelude_);
 }
@@ -141,6 +144,7 @@ void SseClient::on_heartbeat() {
 
 void SseClient::on_close() {
   unsubscribe_all();
+  services_.registry.remove(*this);
   stream_ = nullptr;
 }
 
@@ -149,6 +153,10 @@ void SseClient::end(const Error& why) {
   const std::string frame = native::encode_error({}, why, 0);
   send_event(transport::frame_payload(frame), false);
   stream_->close();
+}
+
+void SseClient::disconnect(std::uint16_t, std::string_view reason) {
+  end(make_error(ErrorCode::permission_denied, std::string(reason)));
 }
 
 SseClient::Subscription* SseClient::find(std::string_view channel) {

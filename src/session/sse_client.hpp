@@ -31,11 +31,11 @@ inline constexpr std::size_t max_stream_channels = 64;
 std::string format_stream_id(const std::vector<core::StreamPosition>& positions);
 std::optional<std::vector<core::StreamPosition>> parse_stream_id(std::string_view id, std::size_t count);
 
-class SseClient final : public transport::EventStreamHandler, public core::Subscriber {
+class SseClient final : public transport::EventStreamHandler, public core::Subscriber, public Connected {
  public:
   // Like Client's: `remote_ip` was admitted by services.admission and is released when destroyed.
-  SseClient(ClientServices& services, std::size_t shard, Identity identity, std::string remote_ip,
-            StreamFormat format);
+  SseClient(ClientServices& services, std::size_t shard, boost::asio::io_context& io, Identity identity,
+            std::string remote_ip, StreamFormat format);
   ~SseClient() override;
 
   // Before the answer starts: checks and subscribes every channel, recovering after `since` (one
@@ -55,6 +55,11 @@ class SseClient final : public transport::EventStreamHandler, public core::Subsc
 
   // Ends the stream with a terminal `error` event (POST /api/disconnect, the token expired).
   void end(const Error& why);
+  // Connected (POST /api/disconnect): a terminal `error` event DISCONNECTED, then the end.
+  const std::string& id() const noexcept override { return id_; }
+  const std::string& user() const noexcept override { return identity_.user; }
+  boost::asio::io_context& context() const noexcept override { return io_; }
+  void disconnect(std::uint16_t code, std::string_view reason) override;
 
  private:
   struct Subscription {
@@ -70,6 +75,8 @@ class SseClient final : public transport::EventStreamHandler, public core::Subsc
 
   ClientServices& services_;
   std::size_t shard_;
+  boost::asio::io_context& io_;
+  std::string id_;
   Identity identity_;
   std::string remote_ip_;
   StreamFormat format_;

@@ -52,7 +52,7 @@ Result<std::unique_ptr<Client>> UpgradeGate::open(const transport::HttpRequest& 
 }
 
 Result<std::unique_ptr<SseClient>> UpgradeGate::open_stream(const transport::HttpRequest& request, std::size_t shard,
-                                                            StreamFormat format) const {
+                                                            boost::asio::io_context& io, StreamFormat format) const {
   if (!origins_.origin_allowed(request.header("Origin"), request.header("Host")))
     return make_error(ErrorCode::permission_denied, "origin not allowed");
   auto identity = identity_of(request, /*cookie=*/true);
@@ -68,7 +68,7 @@ Result<std::unique_ptr<SseClient>> UpgradeGate::open_stream(const transport::Htt
   if (last_id.empty()) request.query_param("last_event_id", last_id);
   const auto since = last_id.empty() ? std::nullopt : parse_stream_id(last_id, channels.size());
   if (auto admitted = admit(request.remote_address); !admitted) return admitted.error();
-  auto client = std::make_unique<SseClient>(services_, shard, std::move(*identity), request.remote_address, format);
+  auto client = std::make_unique<SseClient>(services_, shard, io, std::move(*identity), request.remote_address, format);
   if (auto started = client->start(channels, since ? &*since : nullptr); !started) return started.error();
   return client;
 }

@@ -43,7 +43,7 @@ class UpgradeGate {
   // A GET /sse or /stream (docs/sse.md): the same checks, then SseClient::start on the URL's
   // channels (and Last-Event-ID); the refusal is the HTTP answer, before any byte of the stream.
   Result<std::unique_ptr<SseClient>> open_stream(const transport::HttpRequest& request, std::size_t shard,
-                                                 StreamFormat format) const;
+                                                 boost::asio::io_context& io, StreamFormat format) const;
 
  private:
   // The identity a token on the upgrade proves; unverified when there is none.

@@ -336,6 +336,20 @@ TEST(Sse, AProtectedChannelWithoutATokenIsRefusedBeforeTheStreamStarts) {
   EXPECT_EQ(origin.status(), 403);
 }
 
+TEST(Sse, ApiDisconnectEndsAUsersStreamWithATerminalErrorEvent) {
+  TestServer server(chat);
+  StreamReader sse(server.port(), "/sse?channel=team:1&token=" + token("u9"));
+  ASSERT_TRUE(sse.event_named("subscribed"));
+  auto r = client::http_request("127.0.0.1", server.port(), "POST", "/api/disconnect", R"({"user":"u9"})",
+                                {{"Content-Type", "application/json"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("disconnected"), 1);
+  auto error = sse.event_named("error");
+  ASSERT_TRUE(error);
+  EXPECT_EQ(parse(error->data).at("type"), "error");
+  EXPECT_FALSE(sse.line()) << "the stream ends after it";
+}
+
 TEST(Sse, HeartbeatCommentsKeepAQuietStreamOpen) {
   TestServer server(chat);
   StreamReader sse(server.port(), "/sse?channel=chat:1");
