@@ -31,7 +31,7 @@ std::uint64_t count_of(std::string_view answer) {
   return n;
 }
 
-void close_client(session::Client& c) { c.disconnect(transport::close_code::disconnected, "disconnected by the server"); }
+void close_client(session::Connected& c) { c.disconnect(transport::close_code::disconnected, "disconnected by the server"); }
 
 }  // namespace
 

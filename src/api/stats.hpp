@@ -19,8 +19,9 @@ enum StatsShown : unsigned {
 //  kind    gauge or counter
 #define SB_API_STATS(X)                                                                                             \
   X(std::uint64_t, connections, "connections", gauge, in_stats_json | in_node_info,                                 \
-    "Open WebSocket connections.")                                                                                  \
-  X(std::uint64_t, connections_total, "connections_total", counter, in_stats_json, "WebSocket upgrades since start.") \
+    "Open client connections: WebSocket, SSE and NDJSON streams.")                                                  \
+  X(std::uint64_t, connections_total, "connections_total", counter, in_stats_json,                                  \
+    "Client connections since start (WebSocket upgrades and streams).")                                             \
   X(std::uint64_t, subscriptions, "subscriptions", gauge, in_stats_json | in_node_info,                             \
     "Current channel subscriptions.")                                                                               \
   X(std::uint64_t, channels, "channels", gauge, in_stats_json | in_node_info, "Channels with at least one subscriber.") \
@@ -81,6 +82,8 @@ enum StatsShown : unsigned {
   X(std::uint64_t, webhook_events_queued, "webhook_events_queued", gauge, metrics_only,                             \
     "Webhook events waiting or in flight (bounded by webhooks.max_queue per target).")                              \
   /* Whole seconds in the JSON; six decimals in /metrics. Never summed over a cluster. */                         \
+  X(std::uint64_t, sse_connections, "sse_connections", gauge, in_stats_json,                                         \
+    "Of the open connections, SSE and NDJSON streams (docs/sse.md).")                                               \
   X(double, uptime_seconds, "uptime_seconds", gauge, in_stats_json | in_node_info, "Seconds since the server started.")
 
 // A snapshot of the figures (server::App::stats()).

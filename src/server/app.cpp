@@ -102,6 +102,10 @@ void App::make_server() {
       },
       [this](const transport::HttpRequest& r, transport::HttpReply reply) { api_->handle(r, std::move(reply)); },
       [this](const transport::HttpRequest& head) { return api_->body_stream(head); }, api::refusal_response);
+  server_->set_event_stream_opener(
+      [this](transport::Worker& w, const transport::HttpRequest& r, transport::HttpResponse& head) {
+        return on_event_stream(w, r, head);
+      });
 }
 
 // Two servers on one data dir would hand out the same offsets: the second one does not start.
@@ -221,6 +225,8 @@ void App::make_sessions() {
       static_cast<std::uint32_t>(
           std::min<std::int64_t>(config_.idle_timeout.count(), std::numeric_limits<std::uint32_t>::max())),
       webhooks_.get(), proxy_.get()});
+  client_services_->stream_heartbeat_seconds = static_cast<std::uint32_t>(
+      std::min<std::int64_t>(config_.stream_heartbeat_interval.count(), std::numeric_limits<std::uint32_t>::max()));
   upgrade_gate_ =
       std::make_unique<session::UpgradeGate>(*client_services_, origins_, anonymous_access(config_.anonymous));
 }
@@ -336,13 +342,33 @@ std::unique_ptr<transport::WsHandler> App::on_upgrade(transport::Worker& worker,
   return std::move(*client);
 }
 
+std::unique_ptr<transport::EventStreamHandler> App::on_event_stream(transport::Worker& worker,
+                                                                    const transport::HttpRequest& request,
+                                                                    transport::HttpResponse& head) {
+  const std::string_view path = request.path();
+  if (path != "/sse" && path != "/stream") return nullptr;
+  const bool sse = path == "/sse";
+  auto client = upgrade_gate_->open_stream(request, worker.index(), worker.context(),
+                                           sse ? session::StreamFormat::sse : session::StreamFormat::ndjson);
+  if (!client) {
+    head = api::error_response(client.error());
+    return nullptr;
+  }
+  head.status = 200;
+  head.content_type = sse ? "text/event-stream; charset=utf-8" : "application/x-ndjson";
+  head.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  return std::move(*client);
+}
+
 api::Stats App::stats() const {
   api::Stats s;
   for (std::size_t i = 0; i < server_->worker_count(); ++i) {
     const auto& w = server_->worker(i).stats();
     auto get = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-    s.connections += get(w.connections);
-    s.connections_total += get(w.connections_total);
+    // Streams (SSE, NDJSON) are connections too; `sse_connections` says how many of them.
+    s.connections += get(w.connections) + get(w.event_streams);
+    s.connections_total += get(w.connections_total) + get(w.event_streams_total);
+    s.sse_connections += get(w.event_streams);
     s.bytes_in += get(w.bytes_in);
     s.bytes_out += get(w.bytes_out);
     s.writes += get(w.writes);

@@ -64,6 +64,10 @@ class App {
   void make_api();
   void connect_broker();
   // Routes an upgrade: /ws through the upgrade gate, /echo when enabled, anything else 404.
+  // GET /sse and /stream: an SSE or NDJSON stream (docs/sse.md); any other GET is not one.
+  std::unique_ptr<transport::EventStreamHandler> on_event_stream(transport::Worker& worker,
+                                                                 const transport::HttpRequest& request,
+                                                                 transport::HttpResponse& head);
   std::unique_ptr<transport::WsHandler> on_upgrade(transport::Worker& worker, const transport::HttpRequest& request,
                                                    transport::HttpResponse& reject);
 

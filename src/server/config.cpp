@@ -89,6 +89,8 @@ void apply_limits(Config& c, const toml::table& t) {
       c.limits.http_keepalive_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "typing_timeout") c.typing_timeout = std::chrono::seconds(positive_integer(node, key));
     else if (name == "idle_timeout") c.idle_timeout = std::chrono::seconds(non_negative_integer(node, key));
+    else if (name == "stream_heartbeat_interval")
+      c.stream_heartbeat_interval = std::chrono::seconds(positive_integer(node, key));
     else if (name == "max_connections") c.max_connections = static_cast<std::size_t>(positive_integer(node, key));
     else if (name == "max_connections_per_ip")
       c.max_connections_per_ip = static_cast<std::size_t>(positive_integer(node, key));

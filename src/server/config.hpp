@@ -66,6 +66,9 @@ struct Config {
   // A connection that sends nothing but keepalives (pings, pongs, JSON `ping`) for this long is
   // closed with 4008 (limits.idle_timeout). 0, the default: never, as before the key existed.
   std::chrono::seconds idle_timeout{0};
+  // An SSE or NDJSON stream (docs/sse.md) with nothing to send for this long gets a keep-alive
+  // (an SSE comment, an empty NDJSON line), so that proxies with a 30-60 s idle cut keep it.
+  std::chrono::seconds stream_heartbeat_interval{15};
   // [auth] (docs/security.md)
   std::string jwt_secret;              // HS256/384/512 shared secret, at least 32 bytes
   std::string jwt_public_key;          // path of a PEM public key (RS*/ES*)

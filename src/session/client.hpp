@@ -18,6 +18,7 @@
 #include "protocol/native/codec.hpp"
 #include "session/limits.hpp"
 #include "session/permissions.hpp"
+#include "session/registry.hpp"
 #include "transport/ws_connection.hpp"
 #include "transport/ws_handler.hpp"
 
@@ -58,9 +59,12 @@ struct ClientServices {
   backend::SessionEvents* events = nullptr;
   // The app's backend's proxies ([proxy]); null when none is configured.
   backend::Proxy* proxy = nullptr;
+  // An SSE or NDJSON stream (SseClient) sends a keep-alive after this long
+  // (limits.stream_heartbeat_interval).
+  std::uint32_t stream_heartbeat_seconds = 15;
 };
 
-class Client final : public transport::WsHandler, public core::Subscriber {
+class Client final : public transport::WsHandler, public core::Subscriber, public Connected {
  public:
   // `identity` is verified when the upgrade carried a valid token; otherwise the client may act
   // only if `anonymous_allowed`, or after a `connect` with a token. `remote_ip` was admitted by
@@ -86,11 +90,11 @@ class Client final : public transport::WsHandler, public core::Subscriber {
   void set_proxy_headers(transport::HttpHeaders headers) { proxy_state().headers = std::move(headers); }
 
   // Closes the connection from the server side (e.g. POST /api/disconnect).
-  void disconnect(std::uint16_t code, std::string_view reason);
+  void disconnect(std::uint16_t code, std::string_view reason) override;
 
-  const std::string& id() const noexcept { return id_; }
-  const std::string& user() const noexcept { return identity_.user; }
-  boost::asio::io_context& context() const noexcept { return io_; }
+  const std::string& id() const noexcept override { return id_; }
+  const std::string& user() const noexcept override { return identity_.user; }
+  boost::asio::io_context& context() const noexcept override { return io_; }
 
  private:
   void handle(protocol::native::Command& command);

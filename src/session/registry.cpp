@@ -2,7 +2,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "session/client.hpp"
 
 namespace sb::session {
 
@@ -10,13 +9,13 @@ ClientRegistry::Stripe& ClientRegistry::stripe_for(std::string_view id) const {
   return stripes_[std::hash<std::string_view>{}(id) % stripe_count];
 }
 
-void ClientRegistry::add(Client& client) {
+void ClientRegistry::add(Connected& client) {
   Stripe& s = stripe_for(client.id());
   std::lock_guard lock(s.mutex);
   s.by_id.emplace(client.id(), Entry{&client, &client.context()});
 }
 
-void ClientRegistry::remove(Client& client) {
+void ClientRegistry::remove(Connected& client) {
   {
     Stripe& s = stripe_for(client.id());
     std::lock_guard lock(s.mutex);
@@ -32,7 +31,7 @@ void ClientRegistry::remove(Client& client) {
   }
 }
 
-void ClientRegistry::set_user(Client& client, std::string_view user) {
+void ClientRegistry::set_user(Connected& client, std::string_view user) {
   std::lock_guard lock(users_.mutex);
   if (!client.user().empty()) {
     auto it = users_.clients_by_user.find(client.user());
@@ -44,7 +43,7 @@ void ClientRegistry::set_user(Client& client, std::string_view user) {
   if (!user.empty()) users_.clients_by_user[std::string(user)].insert(client.id());
 }
 
-std::size_t ClientRegistry::with_client(std::string_view client_id, std::function<void(Client&)> action) {
+std::size_t ClientRegistry::with_client(std::string_view client_id, std::function<void(Connected&)> action) {
   boost::asio::io_context* context = nullptr;
   {
     Stripe& s = stripe_for(client_id);
@@ -56,7 +55,7 @@ std::size_t ClientRegistry::with_client(std::string_view client_id, std::functio
   // Look the client up again on its own thread: it may have gone in between, and only there is
   // it safe to touch (it is removed from the registry on that thread before it is destroyed).
   boost::asio::post(*context, [this, id = std::string(client_id), action = std::move(action)] {
-    Client* client = nullptr;
+    Connected* client = nullptr;
     {
       Stripe& s = stripe_for(id);
       std::lock_guard lock(s.mutex);
@@ -68,7 +67,7 @@ std::size_t ClientRegistry::with_client(std::string_view client_id, std::functio
   return 1;
 }
 
-std::size_t ClientRegistry::with_user(std::string_view user, std::function<void(Client&)> action) {
+std::size_t ClientRegistry::with_user(std::string_view user, std::function<void(Connected&)> action) {
   std::vector<std::string> ids;
   {
     std::lock_guard lock(users_.mutex);

@@ -15,24 +15,33 @@
 
 namespace sb::session {
 
-class Client;
+// What the registry finds: a WebSocket Client or a streamed SseClient, closed from the server side
+// (POST /api/disconnect). Every call on the connection's own thread.
+class Connected {
+ public:
+  virtual ~Connected() = default;
+  virtual const std::string& id() const noexcept = 0;
+  virtual const std::string& user() const noexcept = 0;
+  virtual boost::asio::io_context& context() const noexcept = 0;
+  virtual void disconnect(std::uint16_t code, std::string_view reason) = 0;
+};
 
 class ClientRegistry {
  public:
   // On the client's worker thread.
-  void add(Client& client);
-  void remove(Client& client);
-  void set_user(Client& client, std::string_view user);
+  void add(Connected& client);
+  void remove(Connected& client);
+  void set_user(Connected& client, std::string_view user);
 
   // Any thread. Runs `action` on the client's own thread, if it is still connected by then.
   // Returns how many clients were found.
-  std::size_t with_client(std::string_view client_id, std::function<void(Client&)> action);
-  std::size_t with_user(std::string_view user, std::function<void(Client&)> action);
+  std::size_t with_client(std::string_view client_id, std::function<void(Connected&)> action);
+  std::size_t with_user(std::string_view user, std::function<void(Connected&)> action);
   std::size_t size() const;
 
  private:
   struct Entry {
-    Client* client;
+    Connected* client;
     boost::asio::io_context* context;
   };
   struct alignas(64) Stripe {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "transport/deflate.hpp"
+#include "transport/event_stream.hpp"
 #include "transport/http_request_reader.hpp"
 #include "transport/http_streams.hpp"
 #include "transport/ws_connection.hpp"
@@ -237,6 +238,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     HttpRequest request = with_peer(std::move(reader_.request()));
     keep_alive_ = reader_.keep_alive();
     if (header_has_token(request.header("Upgrade"), "websocket")) return on_upgrade_request(request);
+    if (request.method == "GET" && handlers_.on_event_stream && !worker_.stopping()) {
+      HttpResponse head;
+      head.status = 0;
+      if (auto handler = handlers_.on_event_stream(worker_, request, head)) return become_event_stream(head, std::move(handler));
+      if (head.status != 0) return reply(std::move(head), After::close);
+    }
     handlers_.on_http(request, reply_on_worker());
   }
 
@@ -315,6 +322,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     const int fd = socket.release();
     auto connection = std::make_shared<WsConnection>(worker_, protocol, fd, reader_.take_unparsed(), ssl, deflate_);
     connection->start(std::move(pending_handler_));
+  }
+
+  // The GET's answer is a stream from here on: the head, then chunks, until either side ends it.
+  void become_event_stream(const HttpResponse& response, std::unique_ptr<EventStreamHandler> handler) {
+    deadline_.cancel();
+    closed_ = true;  // this session is done; the connection lives on
+    slot_.release();  // like a WebSocket, it counts against max_connections from here on
+    http::response<http::empty_body> res(static_cast<http::status>(response.status), 11);
+    res.set(http::field::server, "switchboard");
+    res.set(http::field::content_type, response.content_type);
+    for (auto& [k, v] : response.headers) res.set(k, v);
+    res.set(http::field::transfer_encoding, "chunked");
+    std::ostringstream head;
+    head << res.base();
+    start_event_stream(worker_, std::move(stream_), head.str(), std::move(handler));
   }
 
   // After a reply that ends the connection: send our end, then discard what the peer still sends

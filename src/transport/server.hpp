@@ -17,6 +17,7 @@
 #include "transport/http_types.hpp"
 #include "transport/limits.hpp"
 #include "transport/worker.hpp"
+#include "transport/event_stream.hpp"
 #include "transport/ws_handler.hpp"
 
 namespace sb::transport {
@@ -34,6 +35,14 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpReply reply)>;
 // Looks at a request's head (no body yet) and returns a sink to stream its body into, or nullptr
 // to have the body read whole and handed to the HttpHandler as usual.
 using BodyStreamHandler = std::function<std::unique_ptr<BodySink>(const HttpRequest& head)>;
+
+// Decides whether a GET is a long-lived streamed response (SSE, NDJSON: event_stream.hpp). Called
+// with `head.status` 0 for every GET that is not an upgrade, on the worker that will own the
+// stream. Returns the stream's handler after filling `head` (status, content type, headers, no
+// body); or nullptr, leaving `head.status` 0 for "not a stream" (the HttpHandler answers it) or
+// with the refusal to send instead.
+using EventStreamOpener =
+    std::function<std::unique_ptr<EventStreamHandler>(Worker& worker, const HttpRequest&, HttpResponse& head)>;
 
 // A request or connection transport refuses by itself (framing and size rules, the HTTP
 // connection caps, a malformed upgrade, shutting down, out of descriptors): the status and the
@@ -100,6 +109,7 @@ struct HttpHandlers {
   const HttpHandler& on_http;
   const BodyStreamHandler& on_body;  // may be empty
   const RefusalRenderer& render_refusal;  // never empty
+  const EventStreamOpener& on_event_stream;  // may be empty
 };
 
 struct ServerOptions {
@@ -135,6 +145,8 @@ class Server {
   Worker& worker(std::size_t i) { return *workers_[i]; }
   // HTTP connections open now (not yet upgraded).
   std::size_t http_connections() const { return gate_->open(); }
+  // Before listen(): which GETs become streamed responses (none without it).
+  void set_event_stream_opener(EventStreamOpener opener) { on_event_stream_ = std::move(opener); }
   const Worker& worker(std::size_t i) const { return *workers_[i]; }
 
  private:
@@ -146,7 +158,8 @@ class Server {
   HttpHandler on_http_;
   BodyStreamHandler on_body_;
   RefusalRenderer render_refusal_;
-  HttpHandlers handlers_{on_upgrade_, on_http_, on_body_, render_refusal_};
+  EventStreamOpener on_event_stream_;
+  HttpHandlers handlers_{on_upgrade_, on_http_, on_body_, render_refusal_, on_event_stream_};
   // Before the workers: sessions destroyed with a worker's io_context give their slot back.
   std::unique_ptr<HttpConnectionGate> gate_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "transport/event_stream.hpp"
 #include "transport/ws_connection.hpp"
 #include "transport/ws_frame.hpp"
 
@@ -33,6 +34,17 @@ void Worker::remove(WsConnection* c) {
   c->prev_ = c->next_ = nullptr;
   --count_;
   stats_.connections.store(count_, std::memory_order_relaxed);
+}
+
+void Worker::add(EventStream* stream) {
+  streams_.insert(stream);
+  stats_.event_streams.store(streams_.size(), std::memory_order_relaxed);
+  stats_.add(stats_.event_streams_total);
+}
+
+void Worker::remove(EventStream* stream) {
+  streams_.erase(stream);
+  stats_.event_streams.store(streams_.size(), std::memory_order_relaxed);
 }
 
 void Worker::schedule_flush(std::shared_ptr<WsConnection> c) {
@@ -77,6 +89,9 @@ void Worker::close_all(std::uint16_t code, std::string_view reason) {
     c->close(code, reason);
     c = next;
   }
+  // A streamed response has no closing handshake: it ends now (the client reconnects elsewhere).
+  const std::vector<EventStream*> streams(streams_.begin(), streams_.end());
+  for (EventStream* s : streams) s->terminate();
 }
 
 void Worker::stop_gracefully() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "transport/limits.hpp"
@@ -16,11 +17,15 @@
 namespace sb::transport {
 
 class WsConnection;
+class EventStream;
 
 // Counters written by the owning worker only, read by anyone (relaxed: figures for /metrics).
 struct alignas(64) WorkerStats {
   std::atomic<std::uint64_t> connections{0};       // open WebSocket connections now
   std::atomic<std::uint64_t> connections_total{0};  // upgrades since start
+  // Streamed responses (SSE, NDJSON: event_stream.hpp), which are not in `connections`.
+  std::atomic<std::uint64_t> event_streams{0};        // open now
+  std::atomic<std::uint64_t> event_streams_total{0};  // since start
   std::atomic<std::uint64_t> frames_in{0};
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> bytes_out{0};
@@ -62,6 +67,9 @@ class Worker {
   void add(WsConnection* connection);
   void remove(WsConnection* connection);
   void schedule_flush(std::shared_ptr<WsConnection> connection);
+  // Streamed responses, so that close_all ends them too.
+  void add(EventStream* stream);
+  void remove(EventStream* stream);
   char* read_buffer() noexcept { return read_buffer_.get(); }
   static constexpr std::size_t read_buffer_size = 64 * 1024;
   std::uint32_t now_seconds() const noexcept { return now_seconds_; }
@@ -93,6 +101,7 @@ class Worker {
   WsConnection* head_ = nullptr;
   std::size_t count_ = 0;
   std::vector<std::shared_ptr<WsConnection>> flush_list_;
+  std::unordered_set<EventStream*> streams_;
   std::vector<std::shared_ptr<WsConnection>> flushing_;
   std::uint32_t now_seconds_ = 0;
   bool stopping_ = false;

@@ -26,6 +26,14 @@ std::string encode_frame(WsOpcode opcode, std::string_view payload) {
   return out;
 }
 
+std::string_view frame_payload(std::string_view frame) noexcept {
+  if (frame.size() < 2) return {};
+  const auto length = static_cast<std::uint8_t>(frame[1]) & 0x7F;
+  const std::size_t header = length < 126 ? 2 : length == 126 ? 4 : 10;
+  if (frame.size() < header) return {};
+  return frame.substr(header);
+}
+
 std::string encode_close_frame(std::uint16_t code, std::string_view reason) {
   // A close payload is at most 125 bytes: 2 for the code, 123 for the reason.
   std::string payload;

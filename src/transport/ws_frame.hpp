@@ -48,6 +48,10 @@ void append_frame_header(std::string& out, WsOpcode opcode, std::size_t payload_
 
 // A complete unmasked server frame.
 std::string encode_frame(WsOpcode opcode, std::string_view payload);
+// The payload of one whole unmasked frame as encode_frame() builds it (the bytes after its
+// header): how a transport that is not WebSocket (SSE, NDJSON) reuses a frame encoded once for
+// every subscriber. Empty if `frame` is shorter than its header says.
+std::string_view frame_payload(std::string_view frame) noexcept;
 std::string encode_close_frame(std::uint16_t code, std::string_view reason);
 
 struct WsFrameView {

@@ -46,7 +46,7 @@ TEST_F(ClientTest, GreetsWithItsIdAndIsFoundInTheRegistryUntilItCloses) {
   }
   ASSERT_TRUE(eventually([&] { return all_closed(); }));
   EXPECT_EQ(registry.size(), 0u);
-  EXPECT_EQ(registry.with_client(id, [](Client&) { ADD_FAILURE() << "a closed client was reached"; }), 0u);
+  EXPECT_EQ(registry.with_client(id, [](Connected&) { ADD_FAILURE() << "a closed client was reached"; }), 0u);
 }
 
 TEST_F(ClientTest, SubscribesPublishesAndGetsItsOwnMessage) {
@@ -281,7 +281,7 @@ TEST_F(ClientTest, AConnectWithAGoodTokenLetsTheClientActAsItsUser) {
   EXPECT_EQ(connected["type"], "connected");
   EXPECT_EQ(connected["user"], "carol");
   EXPECT_EQ(ask(*peer, R"({"type":"subscribe","id":2,"channel":"chat"})")["type"], "subscribed");
-  std::size_t found = registry.with_user("carol", [](Client&) {});
+  std::size_t found = registry.with_user("carol", [](Connected&) {});
   EXPECT_EQ(found, 1u);
 }
 
@@ -341,7 +341,7 @@ TEST_F(ClientTest, TheRegistryRunsADisconnectOnTheClientsOwnThread) {
   auto peer = connect_anonymous();
   const std::string id(hello.at("client").as_string());
   std::promise<std::thread::id> ran_on;
-  std::size_t found = registry.with_client(id, [&](Client& c) {
+  std::size_t found = registry.with_client(id, [&](Connected& c) {
     ran_on.set_value(std::this_thread::get_id());
     c.disconnect(transport::close_code::disconnected, "bye");
   });

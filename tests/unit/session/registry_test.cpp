@@ -60,19 +60,19 @@ TEST_F(RegistryTest, FindsClientsByIdUntilTheyAreRemoved) {
   EXPECT_EQ(registry.size(), 2u);
   EXPECT_NE(a->id(), b->id());
   std::vector<std::string> reached;
-  EXPECT_EQ(registry.with_client(a->id(), [&](Client& c) { reached.push_back(c.id()); }), 1u);
-  EXPECT_EQ(registry.with_client("no-such-client", [&](Client& c) { reached.push_back(c.id()); }), 0u);
+  EXPECT_EQ(registry.with_client(a->id(), [&](Connected& c) { reached.push_back(c.id()); }), 1u);
+  EXPECT_EQ(registry.with_client("no-such-client", [&](Connected& c) { reached.push_back(c.id()); }), 0u);
   run(worker_a);
   EXPECT_EQ(reached, std::vector<std::string>{a->id()});
   registry.remove(*a);
   EXPECT_EQ(registry.size(), 1u);
-  EXPECT_EQ(registry.with_client(a->id(), [&](Client&) { ADD_FAILURE() << "removed"; }), 0u);
+  EXPECT_EQ(registry.with_client(a->id(), [&](Connected&) { ADD_FAILURE() << "removed"; }), 0u);
 }
 
 TEST_F(RegistryTest, AnActionRunsOnTheOwningWorkerOnly) {
   auto b = add(1);
   int runs = 0;
-  registry.with_client(b->id(), [&](Client& c) {
+  registry.with_client(b->id(), [&](Connected& c) {
     ++runs;
     EXPECT_EQ(&c, b.get());
   });
@@ -87,7 +87,7 @@ TEST_F(RegistryTest, ADisconnectRunsOnTheThreadThatRunsTheClientsWorker) {
   auto guard = boost::asio::make_work_guard(worker_b);
   std::thread thread([&] { worker_b.run(); });
   std::promise<std::thread::id> ran_on;
-  registry.with_client(b->id(), [&](Client& c) {
+  registry.with_client(b->id(), [&](Connected& c) {
     c.disconnect(4000, "bye");  // no connection: nothing to close, but it must be safe here
     ran_on.set_value(std::this_thread::get_id());
   });
@@ -98,7 +98,7 @@ TEST_F(RegistryTest, ADisconnectRunsOnTheThreadThatRunsTheClientsWorker) {
 
 TEST_F(RegistryTest, AClientRemovedBeforeThePostRunsIsNotReached) {
   auto a = add(0);
-  EXPECT_EQ(registry.with_client(a->id(), [&](Client&) { ADD_FAILURE() << "reached after removal"; }), 1u);
+  EXPECT_EQ(registry.with_client(a->id(), [&](Connected&) { ADD_FAILURE() << "reached after removal"; }), 1u);
   registry.remove(*a);  // on its own thread, before the posted action runs
   a.reset();
   run(worker_a);
@@ -109,8 +109,8 @@ TEST_F(RegistryTest, FindsEveryConnectionOfAUserOnEveryWorker) {
   auto b = add(1, user("ann"));
   auto c = add(1, user("bob"));
   std::vector<std::string> reached;
-  EXPECT_EQ(registry.with_user("ann", [&](Client& client) { reached.push_back(client.id()); }), 2u);
-  EXPECT_EQ(registry.with_user("nobody", [&](Client&) {}), 0u);
+  EXPECT_EQ(registry.with_user("ann", [&](Connected& client) { reached.push_back(client.id()); }), 2u);
+  EXPECT_EQ(registry.with_user("nobody", [&](Connected&) {}), 0u);
   run(worker_a);
   run(worker_b);
   std::sort(reached.begin(), reached.end());
@@ -119,9 +119,9 @@ TEST_F(RegistryTest, FindsEveryConnectionOfAUserOnEveryWorker) {
   EXPECT_EQ(reached, expected);
   // Removing a connection removes it from its user; the last one removes the user.
   registry.remove(*a);
-  EXPECT_EQ(registry.with_user("ann", [](Client&) {}), 1u);
+  EXPECT_EQ(registry.with_user("ann", [](Connected&) {}), 1u);
   registry.remove(*b);
-  EXPECT_EQ(registry.with_user("ann", [](Client&) {}), 0u);
+  EXPECT_EQ(registry.with_user("ann", [](Connected&) {}), 0u);
   run(worker_a);
   run(worker_b);
 }
@@ -131,8 +131,8 @@ TEST_F(RegistryTest, ANewUserReplacesTheOldOne) {
   // client adopts the new name.
   auto a = add(0, user("ann"));
   registry.set_user(*a, "bob");
-  EXPECT_EQ(registry.with_user("ann", [](Client&) {}), 0u);
-  EXPECT_EQ(registry.with_user("bob", [](Client&) {}), 1u);
+  EXPECT_EQ(registry.with_user("ann", [](Connected&) {}), 0u);
+  EXPECT_EQ(registry.with_user("bob", [](Connected&) {}), 1u);
   run(worker_a);
 }
 
